@@ -1,0 +1,31 @@
+# codeterm: make run starts a server on the built-in defaults; make test runs every test.
+GO      ?= go
+BIN     := bin/codeterm
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+# Flags for "make run", e.g. make run ARGS="--data /tmp/ct".
+ARGS    ?=
+
+.PHONY: build run test test-go bench lint clean
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/server
+
+run: build
+	./$(BIN) serve $(ARGS)
+
+test: lint test-go
+
+test-go:
+	$(GO) test -race -timeout 20m ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin

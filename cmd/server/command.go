@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/codeterm/codeterm/auth"
+	"github.com/codeterm/codeterm/config"
+	"github.com/codeterm/codeterm/store"
+)
+
+// command holds what every sub-command shares.
+type command struct {
+	stdout, stderr io.Writer
+	environ        []string
+}
+
+func (c *command) dispatch(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("no command given: %w", errUsage)
+	}
+	name, rest := args[0], args[1:]
+	switch name {
+	case "serve":
+		return c.serve(ctx, rest)
+	case "user":
+		return c.user(ctx, rest)
+	case "workspace":
+		return c.workspace(ctx, rest)
+	case "token":
+		return c.token(ctx, rest)
+	case "login-link":
+		return c.loginLink(ctx, rest)
+	case "version", "--version":
+		fmt.Fprintln(c.stdout, "codeterm", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(c.stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q: %w", name, errUsage)
+}
+
+// app is an opened data directory: configuration, store and credentials.
+type app struct {
+	cfg    *config.Config
+	store  *store.Store
+	auth   *auth.Service
+	secret []byte
+	log    *slog.Logger
+}
+
+// open loads the configuration and opens the data directory, creating it and
+// its JWT secret on first use.
+func (c *command) open(ctx context.Context, f *flags) (*app, error) {
+	cfg, err := config.Load(*f.config, c.environ, f.overrides())
+	if err != nil {
+		return nil, err
+	}
+	if err := auth.EnsureDataDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	secret, _, err := auth.LoadOrCreateSecret(filepath.Join(cfg.DataDir, "jwt.secret"))
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "codeterm.db"))
+	if err != nil {
+		return nil, err
+	}
+	return &app{
+		cfg:    cfg,
+		store:  st,
+		auth:   auth.New(st, secret, cfg.Auth.TokenTTL, cfg.Auth.LoginCodeTTL),
+		secret: secret,
+		log:    newLogger(cfg.Log, c.stderr),
+	}, nil
+}
+
+func (a *app) close() { a.store.Close() }
+
+// publicURL is where browsers reach the server.
+func (a *app) publicURL() string {
+	if a.cfg.PublicURL != "" {
+		return strings.TrimRight(a.cfg.PublicURL, "/")
+	}
+	host, port, _ := net.SplitHostPort(a.cfg.HTTP.Addr)
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Level)) // validated by config
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func readFile(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return data, nil
+}

@@ -1,0 +1,59 @@
+// Command codeterm is the codeterm server and its administration tool.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `codeterm: an SSH-first workspace server.
+
+Usage:
+  codeterm serve [--ssh-addr HOST:PORT] [--http-addr HOST:PORT]
+  codeterm user add NAME [--key FILE]
+  codeterm user key add NAME FILE
+  codeterm user key rm NAME FINGERPRINT
+  codeterm user list
+  codeterm user rm NAME
+  codeterm user revoke NAME
+  codeterm workspace create NAME --owner USER [--repo URL] [--branch B]
+  codeterm workspace list [--owner USER]
+  codeterm workspace rm NAME --owner USER
+  codeterm token NAME [--ttl DURATION]
+  codeterm login-link NAME
+  codeterm version
+
+Every sub-command takes --data DIR and --config FILE.
+`
+
+// errUsage marks an error caused by how the command was called.
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cmd := &command{stdout: stdout, stderr: stderr, environ: os.Environ()}
+	err := cmd.dispatch(ctx, args)
+	if err == nil {
+		return 0
+	}
+	if errors.Is(err, errUsage) {
+		fmt.Fprintf(stderr, "codeterm: %v\n\n%s", err, usage)
+		return 2
+	}
+	fmt.Fprintf(stderr, "codeterm: %v\n", err)
+	return 1
+}

@@ -1,0 +1,138 @@
+// Package config holds codeterm's settings and loads them with the precedence
+// flags > environment (CODETERM_*) > file > defaults. Every setting has a
+// working default, so serve needs no file at all.
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Config is every setting. The yaml tags are the keys of the file; the
+// environment variable of a key is CODETERM_ followed by its dotted path in
+// upper case with dots as underscores (sessions.ring_bytes → CODETERM_SESSIONS_RING_BYTES).
+type Config struct {
+	DataDir    string     `yaml:"data_dir"`
+	PublicURL  string     `yaml:"public_url" check:"url"`
+	Log        Log        `yaml:"log"`
+	SSH        SSH        `yaml:"ssh"`
+	HTTP       HTTP       `yaml:"http"`
+	Auth       Auth       `yaml:"auth"`
+	Sessions   Sessions   `yaml:"sessions"`
+	Workspaces Workspaces `yaml:"workspaces"`
+	GitHub     GitHub     `yaml:"github"`
+}
+
+// Log configures log/slog output.
+type Log struct {
+	Level  string `yaml:"level" check:"oneof=debug|info|warn|error"`
+	Format string `yaml:"format" check:"oneof=text|json"`
+}
+
+// SSH configures the SSH front-end.
+type SSH struct {
+	Addr                  string        `yaml:"addr" check:"hostport"`
+	Host                  string        `yaml:"host"`
+	KeepaliveInterval     time.Duration `yaml:"keepalive_interval" check:"positive"`
+	KeepaliveMax          int           `yaml:"keepalive_max" check:"positive"`
+	AuthFailuresPerMinute int           `yaml:"auth_failures_per_minute" check:"positive"`
+	UserHomes             bool          `yaml:"user_homes"`
+}
+
+// HTTP configures the web front-end and the Socket.IO bridge.
+type HTTP struct {
+	Addr            string        `yaml:"addr" check:"hostport"`
+	PingInterval    time.Duration `yaml:"ping_interval" check:"positive"`
+	PingTimeout     time.Duration `yaml:"ping_timeout" check:"positive"`
+	MaxPayload      int           `yaml:"max_payload" check:"positive"`
+	Compression     bool          `yaml:"compression"`
+	EventsPerSecond int           `yaml:"events_per_second" check:"positive"`
+}
+
+// Auth configures tokens and login codes.
+type Auth struct {
+	TokenTTL        time.Duration `yaml:"token_ttl" check:"positive"`
+	LoginCodeTTL    time.Duration `yaml:"login_code_ttl" check:"positive"`
+	LoginsPerMinute int           `yaml:"logins_per_minute" check:"positive"`
+}
+
+// Sessions configures the session core.
+type Sessions struct {
+	RingBytes       int           `yaml:"ring_bytes" check:"positive"`
+	Scrollback      int           `yaml:"scrollback" check:"nonnegative"`
+	QueueBytes      int           `yaml:"queue_bytes" check:"positive"`
+	MaxPerUser      int           `yaml:"max_per_user" check:"positive"`
+	MaxPerWorkspace int           `yaml:"max_per_workspace" check:"positive"`
+	MaxInputBytes   int           `yaml:"max_input_bytes" check:"positive"`
+	IdleTimeout     time.Duration `yaml:"idle_timeout" check:"nonnegative"`
+	KillGrace       time.Duration `yaml:"kill_grace" check:"positive"`
+	Record          bool          `yaml:"record"`
+}
+
+// Workspaces configures the workspace registry and file watching.
+type Workspaces struct {
+	Ignore []string `yaml:"ignore"`
+}
+
+// GitHub configures OAuth login and repository listing; empty ClientID turns it off.
+type GitHub struct {
+	ClientID     string   `yaml:"client_id"`
+	ClientSecret string   `yaml:"client_secret" secret:"true"`
+	APIURL       string   `yaml:"api_url" check:"url"`
+	WebURL       string   `yaml:"web_url" check:"url"`
+	AllowedUsers []string `yaml:"allowed_users"`
+}
+
+// Default returns the built-in settings.
+func Default() *Config {
+	return &Config{
+		DataDir: defaultDataDir(),
+		Log:     Log{Level: "info", Format: "text"},
+		SSH: SSH{
+			Addr:                  "127.0.0.1:2222",
+			KeepaliveInterval:     15 * time.Second,
+			KeepaliveMax:          3,
+			AuthFailuresPerMinute: 10,
+		},
+		HTTP: HTTP{
+			Addr:            "127.0.0.1:8080",
+			PingInterval:    25 * time.Second,
+			PingTimeout:     20 * time.Second,
+			MaxPayload:      1_000_000,
+			Compression:     true,
+			EventsPerSecond: 200,
+		},
+		Auth: Auth{
+			TokenTTL:        7 * 24 * time.Hour,
+			LoginCodeTTL:    10 * time.Minute,
+			LoginsPerMinute: 10,
+		},
+		Sessions: Sessions{
+			RingBytes:       2 << 20,
+			Scrollback:      1000,
+			QueueBytes:      1 << 20,
+			MaxPerUser:      64,
+			MaxPerWorkspace: 16,
+			MaxInputBytes:   64 << 10,
+			KillGrace:       5 * time.Second,
+		},
+		Workspaces: Workspaces{Ignore: []string{".git", "node_modules", "target", "dist", ".venv"}},
+		GitHub: GitHub{
+			APIURL: "https://api.github.com/",
+			WebURL: "https://github.com/",
+		},
+	}
+}
+
+// defaultDataDir follows the XDG base directory spec.
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "codeterm")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "codeterm-data"
+	}
+	return filepath.Join(home, ".local", "share", "codeterm")
+}

@@ -1,0 +1,188 @@
+// Package webbridge is codeterm's HTTP front-end: the REST API, the Socket.IO
+// bridge onto the session core, and the embedded web page.
+package webbridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/codeterm/codeterm/auth"
+	"github.com/codeterm/codeterm/store"
+	"github.com/codeterm/codeterm/web"
+)
+
+// Server serves codeterm over HTTP. Set the fields, then use Handler.
+type Server struct {
+	Auth    *auth.Service
+	Store   *store.Store
+	Log     *slog.Logger
+	Version string
+	// LoginLimiter limits login-code exchanges per source address.
+	LoginLimiter *auth.Limiter
+
+	started time.Time
+}
+
+// Handler returns the HTTP handler with every route.
+func (s *Server) Handler() http.Handler {
+	s.started = time.Now()
+	if s.Log == nil {
+		s.Log = slog.Default()
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/health", s.health)
+	mux.HandleFunc("POST /api/auth/exchange", s.exchange)
+	mux.HandleFunc("GET /api/workspaces", s.authed(s.listWorkspaces))
+	mux.HandleFunc("GET /login", s.loginPage)
+	return securityHeaders(mux)
+}
+
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// health reports liveness without revealing users, sessions or paths.
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	status, db := "healthy", "operational"
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if _, err := s.Store.SchemaVersion(ctx); err != nil {
+		status, db = "degraded", "unavailable"
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"status":    status,
+		"version":   s.Version,
+		"uptime":    int64(time.Since(s.started).Seconds()),
+		"services":  map[string]string{"database": db},
+		"timestamp": time.Now().UTC().Format(time.RFC3339),
+	})
+}
+
+// apiError is the error body of every REST endpoint, with the codes of the
+// Socket.IO errors.
+type apiError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]apiError{"error": {Code: code, Message: msg}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// exchange turns a one-time login code into a token.
+func (s *Server) exchange(w http.ResponseWriter, r *http.Request) {
+	if s.LoginLimiter != nil && !s.LoginLimiter.Allow(clientIP(r)) {
+		writeError(w, http.StatusTooManyRequests, "RATE_LIMITED", "too many login attempts; wait a minute")
+		return
+	}
+	var body struct {
+		Code string `json:"code"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&body); err != nil || body.Code == "" {
+		writeError(w, http.StatusBadRequest, "INVALID_PAYLOAD", `want a JSON body {"code": "..."}`)
+		return
+	}
+	tok, u, err := s.Auth.ExchangeCode(r.Context(), body.Code)
+	if errors.Is(err, auth.ErrCodeInvalid) {
+		s.Log.Info("login code refused", "remote", clientIP(r), "err", err)
+		writeError(w, http.StatusUnauthorized, "INVALID_LOGIN_CODE", "this login link is invalid, already used or expired; ask for a new one")
+		return
+	}
+	if err != nil {
+		s.Log.Error("login code exchange", "err", err)
+		writeError(w, http.StatusInternalServerError, "INTERNAL_ERROR", "login failed")
+		return
+	}
+	s.Log.Info("login", "user", u.Name, "remote", clientIP(r))
+	writeJSON(w, http.StatusOK, map[string]any{"token": tok, "user": map[string]string{"id": u.ID, "name": u.Name}})
+}
+
+type userKey struct{}
+
+// authed requires a valid "Authorization: Bearer <jwt>".
+func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *store.User)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			writeError(w, http.StatusUnauthorized, "AUTH_REQUIRED", "send Authorization: Bearer <token>")
+			return
+		}
+		_, u, err := s.Auth.Verify(r.Context(), strings.TrimSpace(tok))
+		if err != nil {
+			writeError(w, http.StatusUnauthorized, "AUTH_FAILED", "Authentication failed")
+			return
+		}
+		h(w, r, u)
+	}
+}
+
+// workspaceJSON is a workspace as the browser sees it: no server paths of
+// other users, only the user's own.
+type workspaceJSON struct {
+	ID           string    `json:"id"`
+	Name         string    `json:"name"`
+	LocalPath    string    `json:"localPath"`
+	GitHubRepo   string    `json:"githubRepo"`
+	RepoURL      string    `json:"repoUrl"`
+	Branch       string    `json:"branch"`
+	CreatedAt    time.Time `json:"createdAt"`
+	LastActivity time.Time `json:"lastActivity"`
+}
+
+func toWorkspaceJSON(w *store.Workspace) workspaceJSON {
+	return workspaceJSON{ID: w.ID, Name: w.Name, LocalPath: w.LocalPath, GitHubRepo: githubRepo(w.RepoURL),
+		RepoURL: w.RepoURL, Branch: w.Branch, CreatedAt: w.CreatedAt, LastActivity: w.LastActivity}
+}
+
+// githubRepo is "owner/name" for a github.com URL, else "".
+func githubRepo(u string) string {
+	for _, p := range []string{"https://github.com/", "git@github.com:", "ssh://git@github.com/"} {
+		if rest, ok := strings.CutPrefix(u, p); ok {
+			return strings.TrimSuffix(rest, ".git")
+		}
+	}
+	return ""
+}
+
+func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request, u *store.User) {
+	list, err := s.Store.Workspaces(r.Context(), u.ID)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "INTERNAL_ERROR", "listing workspaces failed")
+		return
+	}
+	out := make([]workspaceJSON, 0, len(list))
+	for _, ws := range list {
+		out = append(out, toWorkspaceJSON(ws))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"workspaces": out})
+}
+
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	http.ServeFileFS(w, r, web.Static, "static/login.html")
+}
