@@ -1,0 +1,89 @@
+// Package vt is a small, fast, headless VT/xterm emulator. It keeps the
+// screen state of a session so the server can hand any client a repaint: a
+// byte sequence that, written to a freshly reset xterm-compatible terminal
+// (xterm.js, or a real terminal over SSH) of the same size, reproduces the
+// current screen, cursor, modes and title.
+//
+// It exists because general-purpose Go emulators process 1-10 MB/s while a
+// PTY delivers 70-90 MB/s, and it runs inside the single goroutine that
+// reads a session's PTY. Write never blocks, never fails, never allocates in
+// steady state and never replies to queries.
+//
+// # Supported
+//
+//   - UTF-8 (invalid bytes become U+FFFD; sequences and escapes may be split
+//     across writes at any byte), wide characters (East Asian wide and emoji
+//     take two cells, ambiguous width is narrow; overwriting either half
+//     clears the other), combining marks attached to the previous cell.
+//   - C0: BS, HT, LF/VT/FF, CR, SO/SI, CAN/SUB (abort), BEL (ignored).
+//   - ESC: 7 8 (DECSC/DECRC), D E M (IND/NEL/RI), H (HTS), c (RIS), = >
+//     (keypad), ( 0 / ( B / ) 0 / ) B (DEC special graphics, stored as
+//     Unicode box drawing as tmux does), # 8 (DECALN).
+//   - CSI: ICH CUU CUD CUF CUB CNL CPL CHA CUP CHT ED EL IL DL DCH SU SD ECH
+//     CBT HPA HPR REP VPA VPR HVP TBC SM RM SGR DECSTBM SCOSC SCORC,
+//     DECSET/DECRST, DECSCUSR (CSI Ps SP q), DECSTR (CSI ! p), DECSED and
+//     DECSEL treated as ED and EL.
+//   - SGR: bold, faint, italic, underline including 4:0-4:5 styles and 21,
+//     blink, inverse, invisible, strike, overline, 16/256/RGB colours in
+//     both the semicolon and the colon (38:2::r:g:b) forms.
+//   - DEC modes 1, 5, 6, 7, 12, 25, 45, 47, 66, 1047, 1048, 1049, mouse
+//     9/1000/1001/1002/1003, mouse encodings 1005/1006/1015/1016, 1004, 1007,
+//     2004; ANSI modes 4 (IRM) and 20 (LNM).
+//   - OSC 0 and 2 (title). Other OSCs (8 hyperlinks, 52 clipboard, colour
+//     queries...), DCS, SOS, PM and APC strings are consumed and ignored, as
+//     are all queries (DA, DSR/CPR, DECRQM, XTVERSION, XTGETTCAP...).
+//   - Scrollback on the primary screen: lines leaving the top of a region
+//     that starts at row 0 through a line feed, as in xterm.
+//   - Resize without reflow, as xterm with reflow off: rows are truncated or
+//     padded, lines above the cursor go to scrollback when the screen gets
+//     shorter, margins are reset and the cursor is clamped.
+//
+// # Deliberately not supported
+//
+// Left/right margins (DECLRMM/DECSLRM), DECCOLM, double-width/height lines,
+// rectangular-area operations, selective-erase protection, G2/G3 and
+// national character sets, palette and dynamic colours (OSC 4/10/11),
+// underline colour (SGR 58 is parsed only to skip its arguments),
+// hyperlinks, the kitty keyboard protocol, the title stack, synchronized
+// output (2026), sixel and other graphics, and reflow. Grapheme clusters
+// are a base character plus zero-width marks; a ZWJ sequence shows as its
+// parts. A terminal remembers up to 4096 distinct clusters; later new ones
+// lose their marks. Widths come from go-runewidth's tables (gen_width.go
+// generates width_table.go); a client using other tables may place a
+// line's characters differently, but every row of a repaint starts with
+// absolute positioning, so the damage stays within that row.
+//
+// # Repaint
+//
+// AppendRepaint does not use RIS, which would also reset client-side state
+// such as the palette or keyboard settings. It starts with
+//
+//	CSI ?25l  CSI ?1049l  CSI 0m  CSI r  CSI 4;20l  CSI ?6l  ESC ( B  ESC ) B  SI  CSI H  CSI 2J
+//
+// (cursor hidden while drawing, primary screen, default pen, no margins,
+// replace mode, absolute origin, ASCII, cleared screen), then writes the
+// requested scrollback lines as a stream that scrolls them into the
+// client's own scrollback, paints every row with CUP and EL, enters the
+// alternate screen and paints it if it is active, and restores saved
+// cursors, tab stops, modes, title, cursor style, margins, origin mode, the
+// cursor (a pending autowrap is recreated by rewriting the last cell), the
+// pen, charsets, insert/newline modes and cursor visibility. It leaves the
+// client's existing scrollback alone; prepend "\x1b[3J" to clear it.
+//
+// # Performance
+//
+// Measured 2026-11-21 on a shared 2-core "Intel(R) Xeon(R) Processor" VM,
+// Go 1.26, 120x40 terminal with 10000 lines of scrollback, 32 KiB writes
+// (go test -bench . ./sessions/vt/):
+//
+//	BenchmarkWriteTypical   ~350 MB/s  0 allocs  (lines of 0-160 chars, 20% coloured, CRLF)
+//	BenchmarkWriteASCII     ~470 MB/s  0 allocs
+//	BenchmarkWriteUTF8Wide  ~205 MB/s  0 allocs  (CJK, Hangul, kana, emoji)
+//	BenchmarkRepaint200x60  ~110 µs per repaint, 0 allocs (colour change every 8 cells, 44 KB)
+//	idle 120x40 terminal    ~66 KB of heap (cells are 12 bytes, scrollback allocated on use)
+//
+// Cells pack rune, flags and style into 12 bytes so a style comparison is
+// one 64-bit compare; screen rows live in one array and scroll by rotating
+// row offsets; scrollback lines are trimmed of trailing blanks and packed
+// into recycled 4096-cell blocks.
+package vt

@@ -1,0 +1,200 @@
+package vt
+
+import (
+	"fmt"
+	"math/rand"
+	"strings"
+	"testing"
+)
+
+// fullScreenSession synthesises what vi and less write: alternate screen,
+// margins, reverse video status lines, scrolling inside a region, insert
+// and delete lines, colour syntax highlighting and a title.
+func fullScreenSession(cols, rows int) string {
+	var b strings.Builder
+	b.WriteString("$ ls --color\r\n\x1b[01;34mdir\x1b[0m  \x1b[01;32mrun.sh\x1b[0m  file.txt\r\n$ vi main.go\r\n")
+	b.WriteString("\x1b]2;vi main.go\x07\x1b[?1049h\x1b[22;0;0t\x1b[?1h\x1b=\x1b[H\x1b[2J\x1b[?2004h\x1b[?1002h\x1b[?1006h")
+	b.WriteString(fmt.Sprintf("\x1b[1;%dr", rows-2))
+	for y := 1; y <= rows-2; y++ {
+		b.WriteString(fmt.Sprintf("\x1b[%d;1H\x1b[33m%3d \x1b[m", y, y))
+		switch y % 4 {
+		case 0:
+			b.WriteString("\x1b[38;5;81mfunc\x1b[m \x1b[1mmain\x1b[m() {")
+		case 1:
+			b.WriteString("\t\x1b[38:2::200:100:50mfmt\x1b[m.Println(\x1b[31m\"héllo, 世界 😀\"\x1b[m)")
+		case 2:
+			b.WriteString("\x1b[44m" + strings.Repeat("=", cols) + "\x1b[m")
+		case 3:
+			b.WriteString("}\x1b[K")
+		}
+	}
+	b.WriteString(fmt.Sprintf("\x1b[%d;1H\x1b[7m main.go [+] \x1b[27m\x1b[K", rows-1))
+	b.WriteString(fmt.Sprintf("\x1b[%d;1H-- INSERT --\x1b[K", rows))
+	// scroll the text region: delete a line, insert two, reverse index
+	b.WriteString("\x1b[3;1H\x1b[M\x1b[5;1H\x1b[2L\x1b[1;1H\x1bM\x1b[32mnew top\x1b[m")
+	b.WriteString(fmt.Sprintf("\x1b[%d;1H\n\n\x1b[4;5H\x1b[4h+\x1b[4l\x1b[2P\x1b[3X", rows-2))
+	b.WriteString("\x1b[6 q\x1b[?25l\x1b[2;7H\x1b[?25h\x1b[1;3;4:3;38;5;196m")
+	return b.String()
+}
+
+func lessSession(cols, rows int) string {
+	var b strings.Builder
+	for i := 0; i < rows*3; i++ {
+		b.WriteString(fmt.Sprintf("log line %d %s\r\n", i, strings.Repeat("-", i%cols)))
+	}
+	b.WriteString("\x1b[?1049h\x1b[?1h\x1b=\r")
+	for i := 0; i < rows-1; i++ {
+		b.WriteString(fmt.Sprintf("page line %d\r\n", i))
+	}
+	b.WriteString("\x1b[7m:\x1b[27m\x1b[K\r\x1b[K")
+	for i := 0; i < 3; i++ {
+		b.WriteString(fmt.Sprintf("more %d\r\n", i))
+	}
+	b.WriteString("\x1b[7mlines 1-20\x1b[27m")
+	return b.String()
+}
+
+func TestRoundTripSessions(t *testing.T) {
+	for _, sz := range [][2]int{{80, 24}, {40, 10}, {132, 50}, {5, 3}, {1, 1}} {
+		cols, rows := sz[0], sz[1]
+		inputs := map[string]string{
+			"vi":       fullScreenSession(cols, rows),
+			"vi-exit":  fullScreenSession(cols, rows) + "\x1b[r\x1b[?1049l\x1b[?1l\x1b>\x1b[0 q$ ",
+			"less":     lessSession(cols, rows),
+			"less-end": lessSession(cols, rows) + "\r\x1b[K\x1b[?1l\x1b>\x1b[?1049l",
+		}
+		for name, in := range inputs {
+			t.Run(fmt.Sprintf("%s-%dx%d", name, cols, rows), func(t *testing.T) {
+				term := New(cols, rows, 1000)
+				term.Write([]byte(in))
+				for _, sb := range []int{0, 5, 1000} {
+					checkRoundTrip(t, term, sb, []byte(in))
+				}
+			})
+		}
+	}
+	term := New(80, 24, 100)
+	term.Write([]byte(fullScreenSession(80, 24)))
+	if !term.AltScreen() || term.Title() != "vi main.go" || term.LineText(23) != "-- INSERT --" {
+		t.Errorf("vi session state: alt=%v title=%q row23=%q", term.AltScreen(), term.Title(), term.LineText(23))
+	}
+}
+
+// TestChunking feeds the same input split into chunks of every size and
+// requires identical screens: escape sequences, OSC strings and UTF-8 may be
+// cut at any byte.
+func TestChunking(t *testing.T) {
+	inputs := []string{
+		fullScreenSession(40, 12),
+		lessSession(30, 8),
+		"a\xe4\xb8\x96\xf0\x9f\x98\x80b\xe2\x82(\xc3\x28\xf0\x9f\x98\xe2\x82\xac\xed\xa0\x80\xc0\xafz",
+		"\x1b]0;tïtle\x1b\\\x1bP$q\"p\x1b\\\x1b[38:2::1:2:3mX\x1b(0lqk\x1b(B\x1b[?1049h",
+	}
+	for i, in := range inputs {
+		whole := New(40, 12, 100)
+		whole.Write([]byte(in))
+		want := whole.AppendRepaint(nil, 100)
+		for size := 1; size <= 64 && size <= len(in); size++ {
+			term := New(40, 12, 100)
+			for off := 0; off < len(in); off += size {
+				term.Write([]byte(in[off:min(off+size, len(in))]))
+			}
+			if got := term.AppendRepaint(nil, 100); string(got) != string(want) {
+				t.Fatalf("input %d chunk %d: screens differ\nwant:\n%s\ngot:\n%s", i, size, whole.screenText(), term.screenText())
+			}
+			if term.state() != whole.state() {
+				t.Fatalf("input %d chunk %d: state differs", i, size)
+			}
+		}
+	}
+}
+
+// randomInput builds a stream biased towards the sequences the emulator
+// understands, mixed with raw garbage.
+func randomInput(rng *rand.Rand, n int) []byte {
+	words := []string{
+		"hello", " ", "世界", "😀", "e\u0301", "\u200d", "\t", "\r", "\n", "\r\n", "\b", "\x0e", "\x0f",
+		"\x1b7", "\x1b8", "\x1bD", "\x1bE", "\x1bM", "\x1bH", "\x1b=", "\x1b>", "\x1b(0", "\x1b(B", "\x1b)0", "\x1b#8",
+		"\x1b]2;title\x07", "\x1b]0;t\x1b\\", "\x1bPq#0\x1b\\", "\x1b_x\x1b\\", "\x18", "\x1a", "\xff", "\xe4\xb8",
+		"\x1b[?1049h", "\x1b[?1049l", "\x1b[?1047h", "\x1b[?1047l", "\x1b[?47h", "\x1b[?47l", "\x1b[?1048h", "\x1b[?1048l",
+		"\x1b[?7l", "\x1b[?7h", "\x1b[?6h", "\x1b[?6l", "\x1b[?25l", "\x1b[?25h", "\x1b[4h", "\x1b[4l", "\x1b[20h", "\x1b[20l",
+		"\x1b[?1000h", "\x1b[?1003h", "\x1b[?1006h", "\x1b[?1005h", "\x1b[?2004h", "\x1b[?1004h", "\x1b[?1h", "\x1b[?5h", "\x1b[?12h",
+		"\x1b[!p", "\x1bc", "\x1b[3g", "\x1b[g", "\x1b[2 q", "\x1b[3J",
+	}
+	finals := "@ABCDEFGHIJKLMPSTXZ`abdefgrsum"
+	var b []byte
+	for len(b) < n {
+		switch rng.Intn(6) {
+		case 0, 1:
+			b = append(b, words[rng.Intn(len(words))]...)
+		case 2:
+			b = append(b, "\x1b["...)
+			for k := rng.Intn(3); k > 0; k-- {
+				b = fmt.Appendf(b, "%d;", rng.Intn(30))
+			}
+			if rng.Intn(2) == 0 {
+				b = fmt.Appendf(b, "%d", rng.Intn(12))
+			}
+			b = append(b, finals[rng.Intn(len(finals))])
+		case 3:
+			sgr := []string{"0", "1", "2", "3", "4", "4:3", "5", "7", "8", "9", "21", "22", "24", "27", "31", "42", "97", "104", "39", "49",
+				"38;5;123", "48;5;9", "38;2;1;2;3", "48:2::4:5:6", "53", "58;5;3"}
+			b = append(b, "\x1b["...)
+			for k := rng.Intn(3) + 1; k > 0; k-- {
+				b = append(b, sgr[rng.Intn(len(sgr))]...)
+				if k > 1 {
+					b = append(b, ';')
+				}
+			}
+			b = append(b, 'm')
+		case 4:
+			for k := rng.Intn(20); k > 0; k-- {
+				b = append(b, byte(0x20+rng.Intn(0x5f)))
+			}
+		case 5:
+			for k := rng.Intn(4); k > 0; k-- {
+				b = append(b, byte(rng.Intn(256)))
+			}
+		}
+	}
+	return b
+}
+
+func TestRoundTripRandom(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	iters := 3000
+	if testing.Short() {
+		iters = 300
+	}
+	for i := 0; i < iters; i++ {
+		cols, rows := 1+rng.Intn(30), 1+rng.Intn(12)
+		in := randomInput(rng, rng.Intn(600))
+		term := New(cols, rows, 20)
+		term.Write(in)
+		if rng.Intn(4) == 0 {
+			term.Resize(1+rng.Intn(30), 1+rng.Intn(12))
+			term.Write(randomInput(rng, 100))
+		}
+		checkRoundTrip(t, term, 20, in)
+	}
+}
+
+func FuzzRoundTrip(f *testing.F) {
+	f.Add([]byte(fullScreenSession(20, 6)), uint8(20), uint8(6))
+	f.Add([]byte(lessSession(10, 4)), uint8(10), uint8(4))
+	f.Add([]byte("abc\x1b[?1049h\x1b[2;3r\x1b[?6h世\x1b[44m\x1b[K"), uint8(5), uint8(3))
+	rng := rand.New(rand.NewSource(2))
+	for i := 0; i < 20; i++ {
+		f.Add(randomInput(rng, 300), uint8(rng.Intn(40)), uint8(rng.Intn(15)))
+	}
+	f.Fuzz(func(t *testing.T, in []byte, c, r uint8) {
+		cols, rows := int(c%64)+1, int(r%32)+1
+		term := New(cols, rows, 10)
+		term.Write(in)
+		checkRoundTrip(t, term, 10, in)
+		// The repaint of the repaint is the same screen too.
+		b := New(cols, rows, 10)
+		b.Write(term.AppendRepaint(nil, 10))
+		checkRoundTrip(t, b, 10, in)
+	})
+}
