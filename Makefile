@@ -6,7 +6,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Flags for "make run", e.g. make run ARGS="--data /tmp/ct".
 ARGS    ?=
 
-.PHONY: build run test test-go bench lint clean
+.PHONY: build run test test-go bench lint clean conformance-server
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/server
@@ -26,6 +26,11 @@ lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+
+# The server the official Engine.IO and Socket.IO protocol suites expect, on
+# localhost:3000 (IPv4 and IPv6).
+conformance-server:
+	$(GO) run ./cmd/conformance-server
 
 clean:
 	rm -rf bin

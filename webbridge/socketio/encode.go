@@ -1,0 +1,182 @@
+package socketio
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/codeterm/codeterm/webbridge/socketio/engineio"
+)
+
+// Text is a byte slice sent as a JSON string rather than as a binary
+// attachment: it saves the string conversion when relaying terminal output.
+// Invalid UTF-8 is replaced by U+FFFD, as for string arguments.
+type Text []byte
+
+// encodePacket encodes an EVENT (event != "") or ACK packet and its binary
+// attachments into wire buffers, one reference each owned by the caller.
+// Top-level []byte arguments become attachments; strings and Text are
+// escaped directly; json.RawMessage is copied verbatim; anything else goes
+// through encoding/json.
+func encodePacket(typ byte, nsp string, id int64, event string, args []any) ([]*engineio.Buffer, error) {
+	nbin := 0
+	for _, a := range args {
+		if _, ok := a.([]byte); ok {
+			nbin++
+		}
+	}
+	head := engineio.NewTextBuffer()
+	b := head.B
+	if nbin > 0 {
+		typ += packetBinaryEvent - packetEvent // EVENT→BINARY_EVENT, ACK→BINARY_ACK
+		b = append(b, '0'+typ)
+		b = strconv.AppendInt(b, int64(nbin), 10)
+		b = append(b, '-')
+	} else {
+		b = append(b, '0'+typ)
+	}
+	b = appendNamespace(b, nsp)
+	if id != noAck {
+		b = strconv.AppendInt(b, id, 10)
+	}
+	b = append(b, '[')
+	if event != "" {
+		b = appendString(b, event)
+	}
+	bufs := make([]*engineio.Buffer, 1, 1+nbin)
+	num := 0
+	for i, a := range args {
+		if i > 0 || event != "" {
+			b = append(b, ',')
+		}
+		if raw, ok := a.([]byte); ok {
+			b = append(b, `{"_placeholder":true,"num":`...)
+			b = strconv.AppendInt(b, int64(num), 10)
+			b = append(b, '}')
+			num++
+			att := engineio.NewBinaryBuffer()
+			att.B = append(att.B, raw...)
+			bufs = append(bufs, att)
+			continue
+		}
+		var err error
+		if b, err = appendValue(b, a); err != nil {
+			head.B = b
+			bufs[0] = head
+			releaseAll(bufs)
+			return nil, fmt.Errorf("socketio: encode argument %d: %w", i, err)
+		}
+	}
+	head.B = append(b, ']')
+	bufs[0] = head
+	return bufs, nil
+}
+
+// encodeControl encodes CONNECT, CONNECT_ERROR or DISCONNECT with an
+// optional JSON payload.
+func encodeControl(typ byte, nsp string, payload []byte) *engineio.Buffer {
+	buf := engineio.NewTextBuffer()
+	b := append(buf.B, '0'+typ)
+	b = appendNamespace(b, nsp)
+	buf.B = append(b, payload...)
+	return buf
+}
+
+func appendNamespace(b []byte, nsp string) []byte {
+	if nsp == "/" || nsp == "" {
+		return b
+	}
+	return append(append(b, nsp...), ',')
+}
+
+func appendValue(b []byte, v any) ([]byte, error) {
+	switch v := v.(type) {
+	case string:
+		return appendString(b, v), nil
+	case Text:
+		return appendString(b, unsafe.String(unsafe.SliceData(v), len(v))), nil
+	case json.RawMessage:
+		if len(v) == 0 {
+			return append(b, "null"...), nil
+		}
+		return append(b, v...), nil
+	case nil:
+		return append(b, "null"...), nil
+	case bool:
+		return strconv.AppendBool(b, v), nil
+	case int:
+		return strconv.AppendInt(b, int64(v), 10), nil
+	case int64:
+		return strconv.AppendInt(b, v, 10), nil
+	case uint64:
+		return strconv.AppendUint(b, v, 10), nil
+	}
+	j, err := json.Marshal(v)
+	if err != nil {
+		return b, err
+	}
+	return append(b, j...), nil
+}
+
+// safeJSON marks the ASCII bytes a JSON string may hold unescaped.
+var safeJSON = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD:
+// browsers fail a websocket whose text frame is not UTF-8.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if safeJSON[c] {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+func releaseAll(bufs []*engineio.Buffer) {
+	for _, b := range bufs {
+		if b != nil {
+			b.Release()
+		}
+	}
+}

@@ -1,0 +1,184 @@
+package engineio
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// upgradeGrace is how long a poll waits, once the probe has succeeded, for
+// an upgrade packet that may already be in flight before it answers noop.
+const upgradeGrace = 20 * time.Millisecond
+
+// openPolling answers a polling handshake with the open packet.
+func (s *Server) openPolling(w http.ResponseWriter, r *http.Request) {
+	c := s.newConn(r, transportPolling)
+	open := s.openPacket(c.id, []string{transportWebSocket})
+	if !c.start() {
+		http.Error(w, "server closed", http.StatusServiceUnavailable)
+		return
+	}
+	c.writePayload(w, open)
+}
+
+// servePoll is a long-polling GET: it waits until something is queued, then
+// answers with every queued packet (control ones first) joined by the
+// record separator.
+func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	switch {
+	case c.closed && c.lingering:
+		c.lingering = false
+		final := c.final
+		c.mu.Unlock()
+		c.srv.unregister(c)
+		c.writePayload(w, final)
+		return
+	case c.closed:
+		c.mu.Unlock()
+		writeError(w, http.StatusBadRequest, codeUnknownSID)
+		return
+	case c.transport != transportPolling:
+		c.mu.Unlock()
+		writeError(w, http.StatusBadRequest, codeBadRequest)
+		return
+	case c.getActive:
+		// Two GETs at once mean a confused or malicious client; the
+		// reference implementation closes the session too.
+		c.mu.Unlock()
+		c.close(ReasonParseError, false, closePacket)
+		writeError(w, http.StatusBadRequest, codeBadRequest)
+		return
+	}
+	c.getActive = true
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.getActive = false
+		c.mu.Unlock()
+	}()
+
+	max := int(c.srv.cfg.maxPayload)
+	var grace <-chan time.Time
+	graceOver := false
+	for {
+		c.mu.Lock()
+		upgraded := c.transport != transportPolling
+		upgrading := c.upgrading
+		closed, final := c.closed, c.final
+		c.mu.Unlock()
+		if !closed && upgraded {
+			// The client switched while still polling: this poll is stale.
+			defer c.q.signal() // pass on any wake-up meant for the new writer
+			writeError(w, http.StatusBadRequest, codeBadRequest)
+			return
+		}
+		if !closed && upgrading {
+			// The probe succeeded: end this poll with a noop so the client
+			// can complete the upgrade. Wait a moment first, in case the
+			// upgrade packet is already on its way and this poll is stale.
+			if graceOver {
+				c.writePayload(w, noopPacket)
+				return
+			}
+			if grace == nil {
+				t := time.NewTimer(upgradeGrace)
+				defer t.Stop()
+				grace = t.C
+			}
+		} else {
+			payload, n := c.q.appendPayload(nil, max)
+			if closed {
+				if n > 0 {
+					payload = append(payload, recordSeparator)
+				}
+				c.writePayload(w, append(payload, final...))
+				return
+			}
+			if n > 0 {
+				c.writePayload(w, payload)
+				return
+			}
+		}
+		select {
+		case <-c.q.wake:
+		case <-grace:
+			graceOver = true
+		case <-c.done:
+		case <-r.Context().Done():
+			// The client gave up on the poll: it is gone.
+			c.close(ReasonTransportClose, false, closePacket)
+			return
+		}
+	}
+}
+
+func (c *Conn) writePayload(w http.ResponseWriter, payload []byte) {
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(c.srv.cfg.writeTimeout))
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=UTF-8")
+	h.Set("Content-Length", strconv.Itoa(len(payload)))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(payload)
+}
+
+// serveData is a polling POST carrying one or more packets.
+func (c *Conn) serveData(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	switch {
+	case c.closed:
+		c.mu.Unlock()
+		writeError(w, http.StatusBadRequest, codeUnknownSID)
+		return
+	case c.transport != transportPolling:
+		c.mu.Unlock()
+		writeError(w, http.StatusBadRequest, codeBadRequest)
+		return
+	case c.postActive:
+		c.mu.Unlock()
+		c.close(ReasonParseError, false, closePacket)
+		writeError(w, http.StatusBadRequest, codeBadRequest)
+		return
+	}
+	c.postActive = true
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.postActive = false
+		c.mu.Unlock()
+	}()
+
+	max := c.srv.cfg.maxPayload
+	if r.ContentLength > max {
+		c.close(ReasonParseError, false, closePacket)
+		http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	if err != nil {
+		c.close(ReasonTransportError, false, closePacket)
+		http.Error(w, "read error", http.StatusBadRequest)
+		return
+	}
+	if int64(len(body)) > max {
+		c.close(ReasonParseError, false, closePacket)
+		http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
+		return
+	}
+	packets, err := decodePayload(body)
+	if err != nil {
+		c.srv.cfg.log.Debug("engineio: bad polling payload", "sid", c.id, "err", err)
+		c.close(ReasonParseError, false, closePacket)
+		writeError(w, http.StatusBadRequest, codeBadRequest)
+		return
+	}
+	for _, p := range packets {
+		if !c.handlePacket(p) {
+			break
+		}
+	}
+	w.Header().Set("Content-Type", "text/html")
+	_, _ = io.WriteString(w, "ok")
+}

@@ -1,0 +1,199 @@
+package engineio
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// closeGrace bounds the close handshake when a connection ends.
+const closeGrace = time.Second
+
+// openWebSocket serves a connection that starts on websocket.
+func (s *Server) openWebSocket(w http.ResponseWriter, r *http.Request) {
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	ws.SetReadLimit(s.cfg.maxPayload)
+	c := s.newConn(r, transportWebSocket)
+	// The open packet must be the first thing on the wire.
+	c.q.pushCtrl(s.openPacket(c.id, []string{}))
+	if !c.start() || !c.acquire() {
+		_ = ws.WriteControl(websocket.CloseMessage,
+			websocket.FormatCloseMessage(websocket.CloseGoingAway, ""), time.Now().Add(closeGrace))
+		_ = ws.Close()
+		return
+	}
+	go c.writeLoop(ws)
+	c.readLoop(ws)
+}
+
+// readLoop reads the established websocket transport until it fails or the
+// connection closes (the writer closes the socket).
+func (c *Conn) readLoop(ws *websocket.Conn) {
+	for {
+		mt, data, err := ws.ReadMessage()
+		if err != nil {
+			reason := ReasonTransportClose
+			if errors.Is(err, websocket.ErrReadLimit) {
+				reason = ReasonParseError
+			}
+			c.close(reason, false, closePacket)
+			return
+		}
+		if mt == websocket.BinaryMessage {
+			c.deliver(Message{Binary: true, Data: data})
+			continue
+		}
+		p, err := decodePacket(data)
+		if err != nil {
+			c.close(ReasonParseError, false, closePacket)
+			return
+		}
+		if !c.handlePacket(p) {
+			return
+		}
+	}
+}
+
+// writeLoop is the connection's only websocket writer. Between data
+// messages it always sends pending control packets first.
+func (c *Conn) writeLoop(ws *websocket.Conn) {
+	defer c.release()
+	defer ws.Close()
+	timeout := c.srv.cfg.writeTimeout
+	write := func() error {
+		for {
+			if p := c.q.popCtrl(); p != nil {
+				_ = ws.SetWriteDeadline(time.Now().Add(timeout))
+				if err := ws.WriteMessage(websocket.TextMessage, p); err != nil {
+					return err
+				}
+				continue
+			}
+			b := c.q.popData()
+			if b == nil {
+				return nil
+			}
+			mt := websocket.TextMessage
+			if b.binary {
+				mt = websocket.BinaryMessage
+			}
+			_ = ws.SetWriteDeadline(time.Now().Add(timeout))
+			err := ws.WriteMessage(mt, b.B)
+			b.Release()
+			if err != nil {
+				return err
+			}
+		}
+	}
+	for {
+		if err := write(); err != nil {
+			c.close(ReasonTransportError, false, closePacket)
+			c.q.discard()
+			return
+		}
+		select {
+		case <-c.q.wake:
+			continue
+		case <-c.done:
+		}
+		// Closing: whatever is still queued was meant to be flushed
+		// (discarded queues are empty by now).
+		if err := write(); err == nil {
+			_ = ws.WriteControl(websocket.CloseMessage,
+				websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(closeGrace))
+		}
+		c.q.discard()
+		return
+	}
+}
+
+// serveProbe handles a websocket opened for an existing polling session:
+// "2probe" is answered with "3probe", pending polls are ended with a noop,
+// and "5" switches the session to this websocket.
+func (c *Conn) serveProbe(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	if c.closed || c.transport != transportPolling || c.probing {
+		c.mu.Unlock()
+		// Like the reference server: accept, then close at once.
+		if ws, err := c.srv.upgrader.Upgrade(w, r, nil); err == nil {
+			_ = ws.WriteControl(websocket.CloseMessage,
+				websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "session already upgraded"),
+				time.Now().Add(closeGrace))
+			_ = ws.Close()
+		}
+		return
+	}
+	// Reserve the probe slot before the slow upgrade.
+	c.probing = true
+	c.mu.Unlock()
+
+	ws, err := c.srv.upgrader.Upgrade(w, r, nil)
+	c.mu.Lock()
+	if err != nil || c.closed {
+		c.probing = false
+		c.mu.Unlock()
+		if ws != nil {
+			_ = ws.Close()
+		}
+		return
+	}
+	c.probe = ws
+	c.mu.Unlock()
+	ws.SetReadLimit(c.srv.cfg.maxPayload)
+
+	abort := func() {
+		c.mu.Lock()
+		if c.probe == ws {
+			c.probe, c.probing, c.upgrading = nil, false, false
+		}
+		c.mu.Unlock()
+		c.q.signal() // a poll waiting on the probe's outcome resumes
+		_ = ws.Close()
+	}
+	for {
+		mt, data, err := ws.ReadMessage()
+		if err != nil || mt != websocket.TextMessage {
+			abort()
+			return
+		}
+		switch {
+		case bytes.Equal(data, []byte("2probe")):
+			// Upgrading before answering: a poll the client sends on
+			// seeing "3probe" must find the session upgrading.
+			c.mu.Lock()
+			c.upgrading = true
+			c.mu.Unlock()
+			c.q.signal() // a pending GET answers with a noop
+			_ = ws.SetWriteDeadline(time.Now().Add(c.srv.cfg.writeTimeout))
+			if err := ws.WriteMessage(websocket.TextMessage, []byte("3probe")); err != nil {
+				abort()
+				return
+			}
+		case len(data) == 1 && data[0] == typeUpgrade:
+			c.mu.Lock()
+			if c.closed || !c.upgrading {
+				c.mu.Unlock()
+				abort()
+				return
+			}
+			c.transport = transportWebSocket
+			c.upgrading = false
+			c.probe, c.probing = nil, false
+			c.holds++ // for the writer; c is open, so holds > 0
+			c.mu.Unlock()
+			c.q.signal()
+			go c.writeLoop(ws)
+			c.readLoop(ws)
+			return
+		default:
+			abort()
+			return
+		}
+	}
+}
