@@ -13,6 +13,7 @@ import (
 	"github.com/codeterm/codeterm/auth"
 	"github.com/codeterm/codeterm/config"
 	"github.com/codeterm/codeterm/store"
+	"github.com/codeterm/codeterm/workspaces"
 )
 
 // command holds what every sub-command shares.
@@ -37,6 +38,8 @@ func (c *command) dispatch(ctx context.Context, args []string) error {
 		return c.token(ctx, rest)
 	case "login-link":
 		return c.loginLink(ctx, rest)
+	case "config-ssh":
+		return c.configSSH(ctx, rest)
 	case "version", "--version":
 		fmt.Fprintln(c.stdout, "codeterm", version)
 		return nil
@@ -84,6 +87,19 @@ func (c *command) open(ctx context.Context, f *flags) (*app, error) {
 }
 
 func (a *app) close() { a.store.Close() }
+
+// workspaces opens the workspace registry. The CLI may use the operator's
+// ssh-agent for ssh:// clones; the server never lends it to users.
+func (a *app) workspaces(ctx context.Context, killer workspaces.SessionKiller, cli bool) (*workspaces.Manager, error) {
+	return workspaces.New(ctx, workspaces.Config{
+		Root:        filepath.Join(a.cfg.DataDir, "workspaces"),
+		Store:       a.store,
+		Sessions:    killer,
+		IgnoreDirs:  a.cfg.Workspaces.Ignore,
+		UseSSHAgent: cli,
+		Logger:      a.log.With("component", "workspaces"),
+	})
+}
 
 // publicURL is where browsers reach the server.
 func (a *app) publicURL() string {

@@ -29,6 +29,7 @@ Usage:
   codeterm workspace rm NAME --owner USER
   codeterm token NAME [--ttl DURATION]
   codeterm login-link NAME
+  codeterm config-ssh [NAME] [--host HOST] [--prefix TEXT]
   codeterm version
 
 Every sub-command takes --data DIR and --config FILE.

@@ -355,3 +355,51 @@ func TestServeFirstRun(t *testing.T) {
 		t.Fatalf("second run created users: %q", e.ok("user", "list"))
 	}
 }
+
+func TestWorkspaceCommands(t *testing.T) {
+	e := newEnv(t)
+	e.ok("user", "add", "alice")
+	e.ok("user", "add", "bob")
+	if out := e.ok("workspace", "create", "demo", "--owner", "alice"); !strings.Contains(out, "created workspace demo for alice") {
+		t.Fatalf("create: %q", out)
+	}
+	path := filepath.Join(e.data, "workspaces", "alice", "demo")
+	if fi, err := os.Stat(filepath.Join(path, ".git")); err != nil || !fi.IsDir() {
+		t.Fatalf("empty workspace is not a git repository: %v", err)
+	}
+	e.ok("workspace", "create", "demo", "--owner", "bob")
+	e.fails("already exists", "workspace", "create", "demo", "--owner", "alice")
+	for _, bad := range []string{"..", ".hidden", "a/b", "a b", "café", strings.Repeat("x", 65)} {
+		e.fails("invalid workspace name", "workspace", "create", bad, "--owner", "alice")
+	}
+	e.fails("--owner USER is required", "workspace", "create", "x")
+	e.fails(`unknown user "zed"`, "workspace", "create", "x", "--owner", "zed")
+	e.fails("invalid repository URL", "workspace", "create", "x", "--owner", "alice", "--repo", "file:///etc")
+	if _, err := os.Stat(filepath.Join(e.data, "workspaces", "alice", "x")); err == nil {
+		t.Fatal("a refused workspace left a directory")
+	}
+
+	all := e.ok("workspace", "list")
+	if !regexp.MustCompile(`(?m)^demo\s+alice\s+main`).MatchString(all) || !regexp.MustCompile(`(?m)^demo\s+bob`).MatchString(all) {
+		t.Fatalf("list: %q", all)
+	}
+	if mine := e.ok("workspace", "list", "--owner", "bob"); strings.Contains(mine, "alice") {
+		t.Fatalf("list --owner bob shows alice's: %q", mine)
+	}
+
+	cfg := e.ok("config-ssh", "alice", "--host", "code.example.com")
+	for _, want := range []string{"Host demo\n", "HostName code.example.com\n", "Port 2222\n", "User alice+demo\n", "HostKeyAlias "} {
+		if !strings.Contains(cfg, want) {
+			t.Fatalf("config-ssh lacks %q:\n%s", want, cfg)
+		}
+	}
+
+	e.fails(`has no workspace "nope"`, "workspace", "rm", "nope", "--owner", "alice")
+	e.ok("workspace", "rm", "demo", "--owner", "alice")
+	if _, err := os.Stat(path); err == nil {
+		t.Fatal("workspace directory still there after rm")
+	}
+	if strings.Contains(e.ok("workspace", "list", "--owner", "alice"), "demo") {
+		t.Fatal("workspace still listed after rm")
+	}
+}

@@ -14,6 +14,10 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/codeterm/codeterm/auth"
+	"github.com/codeterm/codeterm/config"
+	"github.com/codeterm/codeterm/sessions"
+	"github.com/codeterm/codeterm/sshd"
+	"github.com/codeterm/codeterm/store"
 	"github.com/codeterm/codeterm/webbridge"
 )
 
@@ -31,7 +35,7 @@ func (c *command) serve(ctx context.Context, args []string) error {
 	defer a.close()
 	log := a.log
 
-	_, hostKeyCreated, err := auth.LoadOrCreateHostKey(filepath.Join(a.cfg.DataDir, "ssh_host_ed25519_key"))
+	hostKey, hostKeyCreated, err := auth.LoadOrCreateHostKey(filepath.Join(a.cfg.DataDir, "ssh_host_ed25519_key"))
 	if err != nil {
 		return err
 	}
@@ -48,6 +52,44 @@ func (c *command) serve(ctx context.Context, args []string) error {
 	} else if n > 0 {
 		log.Info("sessions of a previous run marked terminated", "count", n)
 	}
+
+	cfg := a.cfg
+	mgr := sessions.NewManager(sessions.Config{
+		RingBytes:       cfg.Sessions.RingBytes,
+		Scrollback:      cfg.Sessions.Scrollback,
+		QueueBytes:      cfg.Sessions.QueueBytes,
+		MaxPerUser:      cfg.Sessions.MaxPerUser,
+		MaxPerWorkspace: cfg.Sessions.MaxPerWorkspace,
+		MaxInputBytes:   cfg.Sessions.MaxInputBytes,
+		IdleTimeout:     cfg.Sessions.IdleTimeout,
+		KillGrace:       cfg.Sessions.KillGrace,
+		RecordDir:       recordDir(cfg),
+		HistoryDir:      filepath.Join(cfg.DataDir, "history"),
+	}, a.store, log.With("component", "sessions"))
+	wsm, err := a.workspaces(ctx, mgr, false)
+	if err != nil {
+		return err
+	}
+	defer wsm.Close()
+
+	sshSrv := &sshd.Server{
+		HostKey:           hostKey,
+		Auth:              a.auth,
+		Store:             a.store,
+		Sessions:          mgr,
+		Workspaces:        wsm,
+		Log:               log.With("component", "ssh"),
+		PublicURL:         a.publicURL(),
+		KeepaliveInterval: cfg.SSH.KeepaliveInterval,
+		KeepaliveMax:      cfg.SSH.KeepaliveMax,
+		AuthLimiter:       auth.NewLimiter(cfg.SSH.AuthFailuresPerMinute),
+		HomeFor:           homeFor(cfg),
+	}
+	sshLn, err := net.Listen("tcp", cfg.SSH.Addr)
+	if err != nil {
+		return fmt.Errorf("ssh listen: %w", err)
+	}
+	cfg.SSH.Addr = sshLn.Addr().String()
 
 	web := &webbridge.Server{
 		Auth:         a.auth,
@@ -68,6 +110,7 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "codeterm %s is running (data in %s)\n", version, a.cfg.DataDir)
+	fmt.Fprintf(c.stdout, "  ssh:     ssh %s WORKSPACE\n", sshTarget(cfg, owner.Name))
 	fmt.Fprintf(c.stdout, "  web:     %s\n", a.publicURL())
 	fmt.Fprintf(c.stdout, "  browser: %s\n           (one-time login link for %s, valid %s; more with: codeterm login-link %s)\n",
 		auth.LoginURL(a.publicURL(), code), owner.Name, a.cfg.Auth.LoginCodeTTL, owner.Name)
@@ -83,14 +126,50 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		}
 		return nil
 	})
+	g.Go(func() error { return sshSrv.Serve(sshLn) })
 	g.Go(func() error {
 		<-gctx.Done()
 		log.Info("shutting down")
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		return httpSrv.Shutdown(sctx)
+		return errors.Join(sshSrv.Shutdown(sctx), httpSrv.Shutdown(sctx), mgr.Shutdown(sctx))
 	})
 	return g.Wait()
+}
+
+// sshTarget is the "-p PORT user@host" part of the ssh command to print.
+func sshTarget(cfg *config.Config, user string) string {
+	host, port, _ := net.SplitHostPort(cfg.SSH.Addr)
+	if cfg.SSH.Host != "" {
+		host = cfg.SSH.Host
+	} else if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	if port == "22" {
+		return user + "@" + host
+	}
+	return "-p " + port + " " + user + "@" + host
+}
+
+func recordDir(cfg *config.Config) string {
+	if !cfg.Sessions.Record {
+		return ""
+	}
+	return filepath.Join(cfg.DataDir, "recordings")
+}
+
+// homeFor gives each user a HOME under the data dir when ssh.user_homes is
+// set (so ~/.vscode-server is per user); otherwise shells get the server's HOME.
+func homeFor(cfg *config.Config) func(*store.User) string {
+	if !cfg.SSH.UserHomes {
+		return nil
+	}
+	root := filepath.Join(cfg.DataDir, "homes")
+	return func(u *store.User) string {
+		dir := filepath.Join(root, u.Name)
+		os.MkdirAll(dir, 0o700)
+		return dir
+	}
 }
 
 // currentUser names the OS user running the server and their home directory.

@@ -1,0 +1,399 @@
+package sessions
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// AttachOptions describe a client joining a session.
+type AttachOptions struct {
+	ReadOnly bool // a viewer: gets output, its input is dropped, never resizes
+	// LastSeq is the offset the client saw last (Chunk.Seq), or -1 for a new
+	// client, which starts with a repaint of the screen. A known offset
+	// replays exactly the missing bytes while the ring holds them, and
+	// repaints otherwise.
+	LastSeq int64
+	// Cols, Rows: the client's size, 0 if unknown. A writable client that
+	// gives its size becomes the most recently active one, so the session
+	// takes its size.
+	Cols, Rows int
+	// Scrollback is how many lines of history to put in front of a repaint
+	// (browsers want some, an SSH terminal none).
+	Scrollback int
+}
+
+// ChunkKind says what a Chunk carries.
+type ChunkKind int
+
+const (
+	// ChunkOutput is shell output, to be written to the client as is.
+	ChunkOutput ChunkKind = iota
+	// ChunkRepaint replaces the client's screen with the current one (it
+	// starts by putting the terminal in a known state, without RIS). Sent
+	// to a new client, to one whose offset the ring no longer holds, and to
+	// one that fell behind.
+	ChunkRepaint
+	// ChunkQuery is a terminal query (e.g. ESC [ 6 n) for this client to
+	// answer; the reply is written back with Attachment.Write. Only the
+	// most recently active writable client gets queries.
+	ChunkQuery
+	// ChunkExit says the shell has exited; nothing follows (Next then
+	// returns io.EOF).
+	ChunkExit
+)
+
+func (k ChunkKind) String() string {
+	switch k {
+	case ChunkOutput:
+		return "output"
+	case ChunkRepaint:
+		return "repaint"
+	case ChunkQuery:
+		return "query"
+	case ChunkExit:
+		return "exit"
+	}
+	return fmt.Sprintf("ChunkKind(%d)", int(k))
+}
+
+// Chunk is one piece of what a client must display.
+type Chunk struct {
+	Kind ChunkKind
+	// Data is valid until the next call to Next.
+	Data []byte
+	// Seq is the output offset after this chunk: what to pass as
+	// AttachOptions.LastSeq when reconnecting. Queries do not move it.
+	Seq      int64
+	ExitCode int    // ChunkExit: exit status, 128+n for signal n
+	Signal   string // ChunkExit: "SIGTERM" style, or ""
+}
+
+// maxChunk caps one Output chunk, so one Next never hands a writer more than
+// it can send in one go.
+const maxChunk = 64 << 10
+
+// keepQueueCap is the most queue memory an attachment keeps once it has
+// been idle for shrinkAfter.
+const (
+	keepQueueCap = 256 << 10
+	shrinkAfter  = 2 * time.Second
+)
+
+// maxPendingQueries bounds the queries waiting for a client that does not
+// read them.
+const maxPendingQueries = 64
+
+// Attachment is one client's view of a session. Next is for one reader
+// goroutine; Write, Resize and Close may be called from any goroutine.
+type Attachment struct {
+	s          *Session
+	readOnly   bool
+	scrollback int
+	maxQueue   int
+	notify     chan struct{} // capacity 1: "something changed"
+	closedCh   chan struct{}
+
+	// Guarded by s.mu:
+	stamp      int64 // last activity, in the session's counter
+	cols, rows int
+
+	// Guarded by mu. The queue is buf[head:]; the bytes before head were
+	// handed out by the last Next and stay untouched until the next one.
+	mu      sync.Mutex
+	buf     []byte
+	head    int
+	end     int64 // offset just after the last queued (or dropped) byte
+	allow   int   // extra queue room granted for a replay, until it drains
+	repaint bool  // send a repaint instead of the queue: new or lagging
+	lags    int   // times the client fell behind
+	queries []pendingQuery
+	result  *exitStatus
+	sentEOF bool
+	closed  bool
+	rbuf    []byte // repaint buffer, reused
+
+	shrink *time.Timer // Next's alone
+}
+
+type pendingQuery struct {
+	seq  int64 // the output offset at which the query appeared
+	data []byte
+}
+
+// Attach adds a client to the session.
+func (s *Session) Attach(opts AttachOptions) (*Attachment, error) {
+	if opts.Cols != 0 || opts.Rows != 0 {
+		if !validSize(opts.Cols, opts.Rows) {
+			return nil, fmt.Errorf("attach %dx%d: %w", opts.Cols, opts.Rows, ErrInvalidSize)
+		}
+	}
+	a := &Attachment{
+		s:          s,
+		readOnly:   opts.ReadOnly,
+		scrollback: max(opts.Scrollback, 0),
+		maxQueue:   s.m.cfg.QueueBytes,
+		notify:     make(chan struct{}, 1),
+		closedCh:   make(chan struct{}),
+	}
+	if !a.readOnly {
+		a.cols, a.rows = opts.Cols, opts.Rows
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.result != nil {
+		return nil, fmt.Errorf("attach to session %s: %w", s.id, ErrClosed)
+	}
+	switch {
+	case opts.LastSeq < 0 || opts.LastSeq > s.seq:
+		a.repaint = true
+	case opts.LastSeq < s.seq:
+		var ok bool
+		a.buf, ok = s.ring.appendFrom(a.buf, opts.LastSeq)
+		a.allow = len(a.buf)
+		if !ok {
+			a.repaint = true
+		}
+	}
+	a.end = s.seq
+	s.atts = append(s.atts, a)
+	if !a.readOnly {
+		s.activateLocked(a)
+	}
+	return a, nil
+}
+
+// push queues one read's output (and, for the answerer, its queries).
+// Called by the pump with s.mu held; it never blocks on the client.
+func (a *Attachment) push(out []byte, start, end int64, qs []query, answer bool) {
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		return
+	}
+	if len(out) > 0 && !a.repaint {
+		if len(a.buf)-a.head+len(out) > a.maxQueue+a.allow {
+			// Fallen behind: drop the queue (never what the reader holds,
+			// which is before head) and send a repaint when it comes back.
+			a.repaint = true
+			a.lags++
+			a.buf = a.buf[:a.head]
+		} else {
+			a.buf = append(a.buf, out...)
+		}
+	}
+	a.end = end
+	if answer {
+		for _, q := range qs {
+			if len(a.queries) < maxPendingQueries {
+				a.queries = append(a.queries, pendingQuery{seq: start + int64(q.at), data: bytes.Clone(q.data)})
+			}
+		}
+	}
+	a.mu.Unlock()
+	a.wake()
+}
+
+func (a *Attachment) wake() {
+	select {
+	case a.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (a *Attachment) setExit(st exitStatus) {
+	a.mu.Lock()
+	a.result = &st
+	a.mu.Unlock()
+	a.wake()
+}
+
+// Next waits for what the client must display next and returns everything
+// queued (up to 64 KiB) at once: output, a repaint, a query for this client
+// to answer, or the exit. After the exit it returns io.EOF; after Close,
+// ErrClosed.
+func (a *Attachment) Next(ctx context.Context) (Chunk, error) {
+	for {
+		a.mu.Lock()
+		// The caller is done with the previous chunk: reclaim its space.
+		if a.head == len(a.buf) {
+			a.buf, a.head, a.allow = a.buf[:0], 0, 0
+		} else if a.head >= len(a.buf)-a.head {
+			a.buf = a.buf[:copy(a.buf, a.buf[a.head:])]
+			a.head = 0
+		}
+		if a.closed {
+			a.mu.Unlock()
+			return Chunk{}, ErrClosed
+		}
+		if a.repaint {
+			a.mu.Unlock()
+			return a.doRepaint(), nil
+		}
+		queued := len(a.buf) - a.head
+		first := a.end - int64(queued)
+		if len(a.queries) > 0 && a.queries[0].seq <= first {
+			q := a.queries[0]
+			a.queries = append(a.queries[:0], a.queries[1:]...)
+			a.mu.Unlock()
+			return Chunk{Kind: ChunkQuery, Data: q.data, Seq: first}, nil
+		}
+		if queued > 0 {
+			n := min(queued, maxChunk)
+			if len(a.queries) > 0 {
+				n = min(n, int(a.queries[0].seq-first))
+			}
+			data := a.buf[a.head : a.head+n : a.head+n]
+			a.head += n
+			a.mu.Unlock()
+			return Chunk{Kind: ChunkOutput, Data: data, Seq: first + int64(n)}, nil
+		}
+		if r := a.result; r != nil {
+			eof := a.sentEOF
+			a.sentEOF = true
+			a.mu.Unlock()
+			if eof {
+				return Chunk{}, io.EOF
+			}
+			return Chunk{Kind: ChunkExit, Seq: a.end, ExitCode: r.code, Signal: r.signal}, nil
+		}
+		// A burst grew the queue: give the memory back once the client
+		// has been idle a while (not at once: a busy stream would keep
+		// reallocating it).
+		var idle <-chan time.Time
+		if cap(a.buf) > keepQueueCap {
+			if a.shrink == nil {
+				a.shrink = time.NewTimer(shrinkAfter)
+			} else {
+				a.shrink.Reset(shrinkAfter)
+			}
+			idle = a.shrink.C
+		}
+		a.mu.Unlock()
+		select {
+		case <-a.notify:
+		case <-idle:
+			a.mu.Lock()
+			if a.head == len(a.buf) {
+				a.buf, a.head = nil, 0
+			}
+			a.mu.Unlock()
+		case <-a.closedCh:
+		case <-ctx.Done():
+			return Chunk{}, ctx.Err()
+		}
+	}
+}
+
+// doRepaint builds the screen under the session lock so the repaint and its
+// offset agree, and restarts the queue from there.
+func (a *Attachment) doRepaint() Chunk {
+	s := a.s
+	s.mu.Lock()
+	a.mu.Lock()
+	a.rbuf = s.term.AppendRepaint(a.rbuf[:0], a.scrollback)
+	a.buf, a.head, a.allow = a.buf[:0], 0, 0
+	a.end = s.seq
+	a.repaint = false
+	a.mu.Unlock()
+	s.mu.Unlock()
+	return Chunk{Kind: ChunkRepaint, Data: a.rbuf, Seq: a.end}
+}
+
+// Write sends input to the shell. A viewer's input is dropped (and reported
+// as written). Writing makes this the most recently active client.
+func (a *Attachment) Write(p []byte) (int, error) {
+	s := a.s
+	if len(p) > s.m.cfg.MaxInputBytes {
+		return 0, fmt.Errorf("input of %d bytes (max %d): %w", len(p), s.m.cfg.MaxInputBytes, ErrInputTooLarge)
+	}
+	select {
+	case <-a.closedCh:
+		return 0, ErrClosed
+	default:
+	}
+	if a.readOnly || len(p) == 0 {
+		return len(p), nil
+	}
+	if s.latestFast.Load() != a {
+		s.mu.Lock()
+		if !a.isClosed() {
+			s.activateLocked(a)
+		}
+		s.mu.Unlock()
+	}
+	s.lastInput.Store(time.Now().UnixNano())
+	s.writeMu.Lock()
+	n, err := s.master.Write(p)
+	s.writeMu.Unlock()
+	if err != nil {
+		if errors.Is(err, os.ErrClosed) || errors.Is(err, syscall.EIO) {
+			return n, fmt.Errorf("input to session %s: %w", s.id, ErrClosed)
+		}
+		return n, fmt.Errorf("input to session %s: %w", s.id, err)
+	}
+	return n, nil
+}
+
+func (a *Attachment) isClosed() bool {
+	select {
+	case <-a.closedCh:
+		return true
+	default:
+		return false
+	}
+}
+
+// Resize reports the client's window size. A viewer's size is ignored; a
+// writable client's becomes the session's (it is now the most recent).
+func (a *Attachment) Resize(cols, rows int) error {
+	if !validSize(cols, rows) {
+		return fmt.Errorf("resize to %dx%d: %w", cols, rows, ErrInvalidSize)
+	}
+	if a.readOnly {
+		return nil
+	}
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a.isClosed() {
+		return ErrClosed
+	}
+	a.cols, a.rows = cols, rows
+	s.activateLocked(a)
+	return nil
+}
+
+// ReadOnly reports whether this is a viewer.
+func (a *Attachment) ReadOnly() bool { return a.readOnly }
+
+// Session returns the attached session.
+func (a *Attachment) Session() *Session { return a.s }
+
+// Lags reports how many times this client fell behind and was repainted.
+func (a *Attachment) Lags() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.lags
+}
+
+// Close detaches the client; the session keeps running. A pending Next
+// returns ErrClosed.
+func (a *Attachment) Close() {
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		return
+	}
+	a.closed = true
+	a.buf, a.queries = nil, nil
+	a.mu.Unlock()
+	close(a.closedCh)
+	a.s.detach(a)
+}

@@ -1,0 +1,322 @@
+package sessions
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+
+	"github.com/codeterm/codeterm/sessions/vt"
+)
+
+// terminalText returns n bytes of typical terminal output: lines of mixed
+// length, words, numbers, paths, and SGR colour on some lines. Deterministic.
+func terminalText(n int) []byte {
+	r := rand.New(rand.NewPCG(42, 7))
+	words := []string{"the", "build", "go", "test", "ok", "FAIL", "error:", "warning", "main.go:42:", "func", "return",
+		"/usr/local/lib", "github.com/codeterm", "0x7ffd", "1234", "=>", "{", "}", "(err)", "nil", "compiling", "done."}
+	colors := []string{"\x1b[32m", "\x1b[1;31m", "\x1b[33m", "\x1b[38;5;208m", "\x1b[1m", "\x1b[36m", "\x1b[38;2;10;200;30m"}
+	b := make([]byte, 0, n+256)
+	for len(b) < n {
+		width := r.IntN(120)
+		if r.IntN(10) == 0 {
+			width = 0
+		}
+		colored := r.IntN(5) == 0
+		col := 0
+		for col < width {
+			w := words[r.IntN(len(words))]
+			if colored && r.IntN(3) == 0 {
+				b = append(b, colors[r.IntN(len(colors))]...)
+				b = append(b, w...)
+				b = append(b, "\x1b[0m"...)
+			} else {
+				b = append(b, w...)
+			}
+			b = append(b, ' ')
+			col += len(w) + 1
+		}
+		b = append(b, '\n')
+	}
+	return b[:n]
+}
+
+const throughputBytes = 64 << 20
+
+func writeText(b *testing.B) string {
+	path := filepath.Join(b.TempDir(), "text")
+	if err := os.WriteFile(path, terminalText(throughputBytes), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+// BenchmarkThroughput compares the core with 1 and 10 clients against the
+// same bytes read straight off a PTY, in the same run.
+func BenchmarkThroughput(b *testing.B) {
+	file := writeText(b)
+	b.Run("raw", func(b *testing.B) {
+		b.SetBytes(throughputBytes)
+		buf := make([]byte, 32<<10)
+		for b.Loop() {
+			f, err := pty.Start(exec.Command("cat", file))
+			if err != nil {
+				b.Fatal(err)
+			}
+			for {
+				if _, err := f.Read(buf); err != nil {
+					break
+				}
+			}
+			f.Close()
+		}
+	})
+	for _, clients := range []int{1, 10} {
+		b.Run(fmt.Sprintf("core-%d", clients), func(b *testing.B) {
+			m := NewManager(Config{MaxPerUser: -1, MaxPerWorkspace: -1}, nil, nil)
+			defer m.Shutdown(context.Background())
+			b.SetBytes(throughputBytes)
+			var lags atomic.Int64
+			for b.Loop() {
+				s, err := m.Create(context.Background(), SpawnOptions{UserID: "u", WorkspaceID: "w", Dir: b.TempDir(), Shell: "sh", Cols: 120, Rows: 40})
+				if err != nil {
+					b.Fatal(err)
+				}
+				var wg sync.WaitGroup
+				var atts []*Attachment
+				got := make([]int64, clients)
+				for i := range clients {
+					a, err := s.Attach(AttachOptions{LastSeq: 0})
+					if err != nil {
+						b.Fatal(err)
+					}
+					atts = append(atts, a)
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for {
+							ch, err := a.Next(context.Background())
+							if err != nil {
+								if !errors.Is(err, io.EOF) {
+									b.Error(err)
+								}
+								return
+							}
+							got[i] += int64(len(ch.Data))
+						}
+					}()
+				}
+				atts[0].Write([]byte("exec cat " + file + "\n"))
+				wg.Wait()
+				for i, a := range atts {
+					lags.Add(int64(a.Lags()))
+					if a.Lags() == 0 && got[i] != s.Info().Seq {
+						b.Fatalf("client %d got %d bytes of %d", i, got[i], s.Info().Seq)
+					}
+					a.Close()
+				}
+			}
+			b.ReportMetric(float64(lags.Load())/float64(b.N), "lags/op")
+		})
+	}
+}
+
+// BenchmarkEcho measures one byte in and its echo out, through a raw PTY
+// and through the core, with cat in raw mode as the echoing program.
+func BenchmarkEcho(b *testing.B) {
+	const warmup = 100
+	report := func(b *testing.B, lat []time.Duration) {
+		lat = lat[min(warmup, len(lat)/2):]
+		slices.Sort(lat)
+		if len(lat) == 0 {
+			return
+		}
+		b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds())/1e3, "p50-µs")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1e3, "p99-µs")
+	}
+	b.Run("raw", func(b *testing.B) {
+		f, err := pty.Start(exec.Command("sh", "-c", "stty raw -echo; printf '\\122EADY'; exec cat"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		buf := make([]byte, 64)
+		var seen []byte
+		for !bytes.Contains(seen, []byte("READY")) {
+			n, err := f.Read(buf)
+			if err != nil {
+				b.Fatal(err)
+			}
+			seen = append(seen, buf[:n]...)
+		}
+		lat := make([]time.Duration, 0, b.N+warmup)
+		one := []byte{'x'}
+		b.ResetTimer()
+		for range b.N + warmup {
+			t0 := time.Now()
+			f.Write(one)
+			if _, err := f.Read(buf); err != nil {
+				b.Fatal(err)
+			}
+			lat = append(lat, time.Since(t0))
+		}
+		b.StopTimer()
+		report(b, lat)
+	})
+	b.Run("core", func(b *testing.B) {
+		m := NewManager(Config{}, nil, nil)
+		defer m.Shutdown(context.Background())
+		s, err := m.Create(context.Background(), SpawnOptions{UserID: "u", WorkspaceID: "w", Dir: b.TempDir(), Shell: "sh"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		a, err := s.Attach(AttachOptions{LastSeq: 0})
+		if err != nil {
+			b.Fatal(err)
+		}
+		a.Write([]byte("stty raw -echo; printf '\\122EADY'; exec cat\n"))
+		ctx := context.Background()
+		var seen []byte
+		for !bytes.Contains(seen, []byte("READY")) {
+			ch, err := a.Next(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			seen = append(seen, ch.Data...)
+		}
+		lat := make([]time.Duration, 0, b.N+warmup)
+		one := []byte{'x'}
+		b.ResetTimer()
+		for range b.N + warmup {
+			t0 := time.Now()
+			a.Write(one)
+			if _, err := a.Next(ctx); err != nil {
+				b.Fatal(err)
+			}
+			lat = append(lat, time.Since(t0))
+		}
+		b.StopTimer()
+		report(b, lat)
+	})
+}
+
+// BenchmarkIdleSessionHeap reports the Go heap held per idle session with
+// 200 sessions of 120x40 open, each having printed its prompt.
+func BenchmarkIdleSessionHeap(b *testing.B) {
+	const n = 200
+	for b.Loop() {
+		m := NewManager(Config{MaxPerUser: -1, MaxPerWorkspace: -1}, nil, nil)
+		dir := b.TempDir()
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		var list []*Session
+		for range n {
+			s, err := m.Create(context.Background(), SpawnOptions{UserID: "u", WorkspaceID: "w", Dir: dir, Shell: "sh", Cols: 120, Rows: 40})
+			if err != nil {
+				b.Fatal(err)
+			}
+			list = append(list, s)
+		}
+		// Idle means the prompt is out: attach, see it, detach.
+		for _, s := range list {
+			a, _ := s.Attach(AttachOptions{LastSeq: 0})
+			for s.Info().Seq == 0 {
+				if _, err := a.Next(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+			}
+			a.Close()
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n/1024, "heap-KiB/session")
+		b.ReportMetric(float64(after.StackInuse-before.StackInuse)/n/1024, "stack-KiB/session")
+		b.ReportMetric(float64(threads()), "threads")
+		runtime.KeepAlive(list)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		m.Shutdown(ctx)
+		cancel()
+	}
+}
+
+// BenchmarkRepaint repaints a full, coloured 200x60 screen.
+func BenchmarkRepaint(b *testing.B) {
+	term := vt.New(200, 60, 1000)
+	term.Write(bytes.ReplaceAll(terminalText(200*60*4), []byte("\n"), []byte("\r\n")))
+	buf := make([]byte, 0, 256<<10)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = term.AppendRepaint(buf[:0], 0)
+	}
+	b.ReportMetric(float64(len(buf)), "bytes/repaint")
+}
+
+// BenchmarkPump measures the core without a PTY: the same text through the
+// query filter, the emulator, the ring and the queues of 0, 1 or 10 clients
+// (the 0-client case is the emulator's and filter's cost alone).
+func BenchmarkPump(b *testing.B) {
+	text := bytes.ReplaceAll(terminalText(8<<20), []byte("\n"), []byte("\r\n"))
+	for _, clients := range []int{0, 1, 10} {
+		b.Run(fmt.Sprintf("clients-%d", clients), func(b *testing.B) {
+			m := NewManager(Config{}, nil, nil)
+			s := &Session{m: m, log: m.log, term: vt.New(120, 40, m.cfg.Scrollback), ring: newRing(m.cfg.RingBytes), cols: 120, rows: 40}
+			var wg sync.WaitGroup
+			ctx, cancel := context.WithCancel(context.Background())
+			for range clients {
+				a, err := s.Attach(AttachOptions{LastSeq: 0})
+				if err != nil {
+					b.Fatal(err)
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						if _, err := a.Next(ctx); err != nil {
+							return
+						}
+					}
+				}()
+			}
+			b.SetBytes(int64(len(text)))
+			b.ReportAllocs()
+			for b.Loop() {
+				for p := text; len(p) > 0; {
+					n := min(len(p), 4095) // what one PTY read returns
+					out, qs := s.filter.feed(p[:n])
+					s.publish(out, qs)
+					p = p[n:]
+				}
+			}
+			cancel()
+			wg.Wait()
+		})
+	}
+}
+
+// threads returns the OS threads of this process.
+func threads() int {
+	b, _ := os.ReadFile("/proc/self/status")
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Threads:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	return 0
+}

@@ -1,0 +1,41 @@
+// Package sessions is the session core: shells on PTYs shared by any number
+// of clients, like a shared tmux window. It knows nothing of SSH or HTTP;
+// both front-ends drive it through three types:
+//
+//   - Manager creates, finds, lists and kills sessions, per user and per
+//     workspace, enforcing limits. A user never sees another user's
+//     sessions: they are reported exactly like missing ones (ErrNotFound).
+//   - Session is one login shell on a PTY, in its own session and process
+//     group, with an allow-listed environment (see Environ).
+//   - Attachment is one client's view of a session.
+//
+// # Data path
+//
+// One goroutine per session reads the PTY. Each read goes through a small
+// streaming filter that takes terminal queries out (see ChunkQuery), then
+// into the screen emulator (sessions/vt), a replay ring of recent output,
+// the queue of every attachment and, if configured, an asciicast recording.
+// The reader never waits for a client: a queue that would grow past
+// Config.QueueBytes is dropped and its client gets a repaint of the screen
+// when it next calls Next. The shell and the other clients never slow down
+// for it.
+//
+// # Offsets
+//
+// Every output byte has an offset; Chunk.Seq is the offset after a chunk.
+// A client that reconnects passes the last Seq it saw as
+// AttachOptions.LastSeq and gets exactly the bytes it missed while the ring
+// holds them, otherwise a repaint. Queries do not count.
+//
+// # Who answers queries, whose size wins
+//
+// The most recently active writable client (the last to attach, type or
+// resize) answers terminal queries, and the most recently active one that
+// gave its size sets the window size, as tmux's "latest" policy. Viewers (read-only attachments) never do either.
+//
+// # Exit
+//
+// When the shell exits, the PTY is read to its end (EIO) so no output is
+// lost, every attachment gets it all, then a ChunkExit with the status, and
+// the session is recorded as terminated in the store.
+package sessions

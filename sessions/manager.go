@@ -1,0 +1,433 @@
+package sessions
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/codeterm/codeterm/store"
+)
+
+// Config tunes the manager. The zero value works: zero fields take the
+// defaults documented on each.
+type Config struct {
+	RingBytes       int           // replay ring per session; default 2 MiB, grown as output arrives
+	Scrollback      int           // lines kept by the screen emulator; default 1000
+	QueueBytes      int           // unsent bytes per attachment before it counts as lagging; default 1 MiB
+	MaxPerUser      int           // live sessions per user; default 32, negative = unlimited
+	MaxPerWorkspace int           // live sessions per workspace; default 16, negative = unlimited
+	MaxInputBytes   int           // largest single input write; default 64 KiB
+	IdleTimeout     time.Duration // end sessions with no attachment and no output for this long; 0 = never
+	KillGrace       time.Duration // SIGHUP to SIGKILL; default 3s
+	RecordDir       string        // asciicast v2 file per session here; "" = no recording
+	HistoryDir      string        // one shell history file per workspace here; "" = the shell's default
+}
+
+func (c Config) withDefaults() Config {
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&c.RingBytes, 2<<20)
+	def(&c.Scrollback, 1000)
+	def(&c.QueueBytes, 1<<20)
+	def(&c.MaxPerUser, 32)
+	def(&c.MaxPerWorkspace, 16)
+	def(&c.MaxInputBytes, 64<<10)
+	if c.KillGrace <= 0 {
+		c.KillGrace = 3 * time.Second
+	}
+	return c
+}
+
+// SpawnOptions describe a new session.
+type SpawnOptions struct {
+	UserID      string   // owner; required
+	WorkspaceID string   // required
+	Dir         string   // working directory (the workspace checkout); default Home
+	Shell       string   // "bash", "zsh", "fish", "sh" or a path to one; "" = default
+	Name        string   // display name
+	Cols, Rows  int      // initial size; 0 = 80x24
+	Home, User  string   // HOME and USER/LOGNAME of the shell; default the server's
+	Env         []string // client variables (LANG, LC_*), filtered again by the allow-list
+}
+
+// Manager owns the live sessions. Its methods are safe for concurrent use.
+type Manager struct {
+	cfg   Config
+	st    *store.Store // nil: metadata is not persisted
+	log   *slog.Logger
+	newID func() string
+
+	mu       sync.Mutex
+	sessions map[string]*Session
+	reserved map[string]int // slots held by spawns in progress, by user and by workspace
+	primary  map[string]*primaryCall
+	closed   bool
+	created  int64 // creation counter: orders sessions created in the same instant
+	wg       sync.WaitGroup
+
+	bufs sync.Pool // *[]byte read buffers, taken only while a PTY has data
+}
+
+type primaryCall struct {
+	done chan struct{}
+	s    *Session
+	err  error
+}
+
+// NewManager returns a manager. st may be nil (no persistence, for tests and
+// benchmarks); log may be nil.
+func NewManager(cfg Config, st *store.Store, log *slog.Logger) *Manager {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	m := &Manager{
+		cfg:      cfg.withDefaults(),
+		st:       st,
+		log:      log,
+		newID:    store.NewID,
+		sessions: map[string]*Session{},
+		reserved: map[string]int{},
+		primary:  map[string]*primaryCall{},
+	}
+	m.bufs.New = func() any { b := make([]byte, readBufSize); return &b }
+	return m
+}
+
+// readBufSize: a PTY read rarely returns more than 4 KiB; a few reads'
+// worth keeps a burst to one pass through the pump.
+const readBufSize = 16 << 10
+
+// validSize reports whether a size is acceptable from a client.
+func validSize(cols, rows int) bool {
+	return cols >= 1 && cols <= 1000 && rows >= 1 && rows <= 1000
+}
+
+// Create starts a new session.
+func (m *Manager) Create(ctx context.Context, opts SpawnOptions) (*Session, error) {
+	if opts.UserID == "" || opts.WorkspaceID == "" {
+		return nil, fmt.Errorf("create session: user and workspace are required: %w", ErrSpawn)
+	}
+	if opts.Cols == 0 && opts.Rows == 0 {
+		opts.Cols, opts.Rows = 80, 24
+	}
+	if !validSize(opts.Cols, opts.Rows) {
+		return nil, fmt.Errorf("create session %dx%d: %w", opts.Cols, opts.Rows, ErrInvalidSize)
+	}
+	shellName, shellPath, err := ResolveShell(opts.Shell)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSpawn, err)
+	}
+	if err := m.reserve(opts.UserID, opts.WorkspaceID); err != nil {
+		return nil, err
+	}
+	s, err := m.spawn(ctx, opts, shellName, shellPath)
+	if err != nil {
+		m.mu.Lock()
+		m.release(opts.UserID, opts.WorkspaceID)
+		m.mu.Unlock()
+		return nil, err
+	}
+	m.log.Info("session started", "session", s.id, "workspace", s.workspaceID, "user", s.userID, "shell", shellPath, "pid", s.pid)
+	return s, nil
+}
+
+// reserve takes a slot against the limits before the (slow) spawn, so
+// concurrent creates cannot overshoot.
+func (m *Manager) reserve(userID, workspaceID string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return fmt.Errorf("create session: %w", ErrClosed)
+	}
+	perUser, perWS := m.reserved["u:"+userID], m.reserved["w:"+workspaceID]
+	for _, s := range m.sessions {
+		if s.userID == userID {
+			perUser++
+		}
+		if s.workspaceID == workspaceID {
+			perWS++
+		}
+	}
+	if m.cfg.MaxPerUser > 0 && perUser >= m.cfg.MaxPerUser {
+		return fmt.Errorf("%d sessions for this user: %w", perUser, ErrLimitExceeded)
+	}
+	if m.cfg.MaxPerWorkspace > 0 && perWS >= m.cfg.MaxPerWorkspace {
+		return fmt.Errorf("%d sessions in this workspace: %w", perWS, ErrLimitExceeded)
+	}
+	m.reserved["u:"+userID]++
+	m.reserved["w:"+workspaceID]++
+	return nil
+}
+
+func (m *Manager) release(userID, workspaceID string) {
+	for _, k := range []string{"u:" + userID, "w:" + workspaceID} {
+		if m.reserved[k]--; m.reserved[k] <= 0 {
+			delete(m.reserved, k)
+		}
+	}
+}
+
+// HistFile returns the shell history file of a workspace, or "" when
+// Config.HistoryDir is unset.
+func (m *Manager) HistFile(workspaceID string) string {
+	if m.cfg.HistoryDir == "" {
+		return ""
+	}
+	return filepath.Join(m.cfg.HistoryDir, "history-"+safeName(workspaceID))
+}
+
+// safeName keeps an id usable as a file name whatever it contains.
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+func (m *Manager) spawn(ctx context.Context, opts SpawnOptions, shellName, shellPath string) (*Session, error) {
+	dir := opts.Dir
+	if dir == "" {
+		dir = opts.Home
+	}
+	if dir == "" {
+		dir, _ = os.UserHomeDir()
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("%w: working directory %q: not a directory", ErrSpawn, dir)
+	}
+	env := Environ(opts, shellPath)
+	if hf := m.HistFile(opts.WorkspaceID); hf != "" {
+		if err := os.MkdirAll(m.cfg.HistoryDir, 0o700); err != nil {
+			return nil, fmt.Errorf("%w: history dir: %w", ErrSpawn, err)
+		}
+		env = append(env, historyEnv(shellName, hf, opts.WorkspaceID)...)
+	}
+	c, err := startShell(shellName, shellPath, dir, env, opts.Cols, opts.Rows)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSpawn, err)
+	}
+	s := newSession(m, m.newID(), opts, shellName, c)
+	if m.cfg.RecordDir != "" {
+		rec, err := newRecorder(m.cfg.RecordDir, s.id, shellPath, opts.Cols, opts.Rows, m.log)
+		if err != nil {
+			m.log.Warn("session not recorded", "session", s.id, "err", err)
+		} else {
+			s.rec = rec
+		}
+	}
+	if err := m.persist(ctx, s); err != nil {
+		s.abort()
+		return nil, fmt.Errorf("%w: %w", ErrSpawn, err)
+	}
+	// Registered before its goroutines start, so even a shell that exits at
+	// once is found and removed by ended.
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		s.abort()
+		return nil, fmt.Errorf("create session: %w", ErrClosed)
+	}
+	m.release(opts.UserID, opts.WorkspaceID) // the session itself counts from now on
+	m.created++
+	s.order = m.created
+	m.sessions[s.id] = s
+	m.wg.Add(1)
+	m.mu.Unlock()
+	s.start()
+	return s, nil
+}
+
+// persist writes a session's metadata to the store.
+func (m *Manager) persist(ctx context.Context, s *Session) error {
+	if m.st == nil {
+		return nil
+	}
+	i := s.Info()
+	return m.st.PutSession(ctx, &store.Session{
+		ID: i.ID, WorkspaceID: i.WorkspaceID, UserID: i.UserID, Name: i.Name, Shell: i.Shell,
+		PID: i.PID, Cols: i.Cols, Rows: i.Rows, CreatedAt: i.CreatedAt, LastActivity: i.LastActivity,
+		Status: i.Status, ExitCode: i.ExitCode, Signal: i.Signal,
+	})
+}
+
+// ended is called once by a session after it has exited and delivered
+// everything.
+func (m *Manager) ended(s *Session) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	if err := m.persist(ctx, s); err != nil {
+		m.log.Warn("session exit not saved", "session", s.id, "err", err)
+	}
+	cancel()
+	m.mu.Lock()
+	if m.sessions[s.id] == s {
+		delete(m.sessions, s.id)
+		m.wg.Done()
+	}
+	m.mu.Unlock()
+}
+
+// Get returns a live session of the user. Another user's session is
+// reported exactly like a missing one.
+func (m *Manager) Get(userID, id string) (*Session, error) {
+	m.mu.Lock()
+	s := m.sessions[id]
+	m.mu.Unlock()
+	if s == nil || s.userID != userID {
+		return nil, fmt.Errorf("session %q: %w", id, ErrNotFound)
+	}
+	return s, nil
+}
+
+// Lookup finds one of the user's live sessions in a workspace ("" = any) by
+// exact id, then exact name, then unique id prefix.
+func (m *Manager) Lookup(userID, workspaceID, idOrPrefix string) (*Session, error) {
+	if idOrPrefix == "" {
+		return nil, fmt.Errorf("session \"\": %w", ErrNotFound)
+	}
+	list := m.List(userID, workspaceID)
+	for _, s := range list {
+		if s.id == idOrPrefix {
+			return s, nil
+		}
+	}
+	var named, prefixed []*Session
+	for _, s := range list {
+		if s.Name() == idOrPrefix {
+			named = append(named, s)
+		}
+		if strings.HasPrefix(s.id, idOrPrefix) {
+			prefixed = append(prefixed, s)
+		}
+	}
+	for _, cands := range [][]*Session{named, prefixed} {
+		switch len(cands) {
+		case 0:
+			continue
+		case 1:
+			return cands[0], nil
+		default:
+			return nil, fmt.Errorf("session %q matches %d sessions: %w", idOrPrefix, len(cands), ErrAmbiguous)
+		}
+	}
+	return nil, fmt.Errorf("session %q: %w", idOrPrefix, ErrNotFound)
+}
+
+// List returns the user's live sessions in a workspace ("" = all of the
+// user's), oldest first.
+func (m *Manager) List(userID, workspaceID string) []*Session {
+	m.mu.Lock()
+	var out []*Session
+	for _, s := range m.sessions {
+		if s.userID == userID && (workspaceID == "" || s.workspaceID == workspaceID) {
+			out = append(out, s)
+		}
+	}
+	m.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].order < out[j].order })
+	return out
+}
+
+// Primary returns the workspace's oldest running session of opts.UserID,
+// creating one with opts if there is none. Concurrent callers for the same
+// workspace get the same session.
+func (m *Manager) Primary(ctx context.Context, opts SpawnOptions) (*Session, error) {
+	key := opts.UserID + "\x00" + opts.WorkspaceID
+	for {
+		m.mu.Lock()
+		var oldest *Session
+		for _, s := range m.sessions {
+			if s.userID == opts.UserID && s.workspaceID == opts.WorkspaceID && !s.exiting.Load() &&
+				(oldest == nil || s.order < oldest.order) {
+				oldest = s
+			}
+		}
+		if oldest != nil {
+			m.mu.Unlock()
+			return oldest, nil
+		}
+		if c := m.primary[key]; c != nil {
+			m.mu.Unlock()
+			select {
+			case <-c.done:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			if c.err != nil {
+				return nil, c.err
+			}
+			continue // it may have exited already; look again
+		}
+		c := &primaryCall{done: make(chan struct{})}
+		m.primary[key] = c
+		m.mu.Unlock()
+		c.s, c.err = m.Create(ctx, opts)
+		m.mu.Lock()
+		delete(m.primary, key)
+		m.mu.Unlock()
+		close(c.done)
+		return c.s, c.err
+	}
+}
+
+// Kill ends one of the user's sessions: SIGHUP to its processes, SIGKILL
+// after Config.KillGrace. It returns at once; wait on Session.Done.
+func (m *Manager) Kill(userID, id string) error {
+	s, err := m.Get(userID, id)
+	if err != nil {
+		return err
+	}
+	s.Kill()
+	return nil
+}
+
+// KillWorkspace kills every session of a workspace (when it is deleted).
+func (m *Manager) KillWorkspace(workspaceID string) {
+	m.mu.Lock()
+	var list []*Session
+	for _, s := range m.sessions {
+		if s.workspaceID == workspaceID {
+			list = append(list, s)
+		}
+	}
+	m.mu.Unlock()
+	for _, s := range list {
+		s.Kill()
+	}
+}
+
+// Shutdown refuses new sessions, kills every session and waits until all
+// have exited and been recorded, or ctx ends.
+func (m *Manager) Shutdown(ctx context.Context) error {
+	m.mu.Lock()
+	m.closed = true
+	list := make([]*Session, 0, len(m.sessions))
+	for _, s := range m.sessions {
+		list = append(list, s)
+	}
+	m.mu.Unlock()
+	for _, s := range list {
+		s.Kill()
+	}
+	done := make(chan struct{})
+	go func() { m.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		m.mu.Lock()
+		n := len(m.sessions)
+		m.mu.Unlock()
+		return fmt.Errorf("shutdown: %d sessions still running: %w", n, ctx.Err())
+	}
+}

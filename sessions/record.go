@@ -1,0 +1,194 @@
+package sessions
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// recorder writes a session's output as an asciicast v2 file. The pump only
+// appends to an in-memory buffer under a short lock; a goroutine of its own
+// encodes and writes, so a slow disk can never slow the shell. If the disk
+// falls behind by more than maxRecordPending, output is dropped from the
+// recording (and the gap is logged) rather than held.
+type recorder struct {
+	path  string
+	log   *slog.Logger
+	start time.Time
+
+	mu      sync.Mutex
+	pending []byte
+	events  []recEvent
+	dropped int64
+	closed  bool
+
+	wake chan struct{}
+	done chan struct{}
+}
+
+type recEvent struct {
+	t    time.Duration
+	kind byte // 'o' output (bytes in pending up to end), 'r' resize
+	end  int
+	cols int
+	rows int
+}
+
+const (
+	maxRecordPending = 8 << 20
+	recordFlushEvery = 200 * time.Millisecond
+)
+
+func newRecorder(dir, sessionID, shell string, cols, rows int, log *slog.Logger) (*recorder, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("recording dir: %w", err)
+	}
+	path := filepath.Join(dir, sessionID+".cast")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("recording: %w", err)
+	}
+	r := &recorder{path: path, log: log, start: time.Now(), wake: make(chan struct{}, 1), done: make(chan struct{})}
+	hdr, _ := json.Marshal(map[string]any{
+		"version":   2,
+		"width":     cols,
+		"height":    rows,
+		"timestamp": r.start.Unix(),
+		"env":       map[string]string{"SHELL": shell, "TERM": "xterm-256color"},
+	})
+	w := bufio.NewWriterSize(f, 64<<10)
+	w.Write(hdr)
+	w.WriteByte('\n')
+	go r.run(f, w)
+	return r, nil
+}
+
+// output records p. Called by the pump; never blocks on I/O.
+func (r *recorder) output(p []byte) {
+	if len(p) == 0 {
+		return
+	}
+	t := time.Since(r.start)
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return
+	}
+	if len(r.pending)+len(p) > maxRecordPending {
+		r.dropped += int64(len(p))
+		r.mu.Unlock()
+		return
+	}
+	r.pending = append(r.pending, p...)
+	if n := len(r.events); n > 0 && r.events[n-1].kind == 'o' && t-r.events[n-1].t < time.Millisecond {
+		r.events[n-1].end = len(r.pending) // same instant for a player: one event
+	} else {
+		r.events = append(r.events, recEvent{t: t, kind: 'o', end: len(r.pending)})
+	}
+	r.mu.Unlock()
+}
+
+func (r *recorder) resize(cols, rows int) {
+	t := time.Since(r.start)
+	r.mu.Lock()
+	if !r.closed {
+		r.events = append(r.events, recEvent{t: t, kind: 'r', end: len(r.pending), cols: cols, rows: rows})
+	}
+	r.mu.Unlock()
+}
+
+// close flushes what is pending and closes the file; it waits for the writer.
+func (r *recorder) close() {
+	r.mu.Lock()
+	already := r.closed
+	r.closed = true
+	r.mu.Unlock()
+	if !already {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
+	}
+	<-r.done
+}
+
+func (r *recorder) run(f *os.File, w *bufio.Writer) {
+	defer close(r.done)
+	tick := time.NewTicker(recordFlushEvery)
+	defer tick.Stop()
+	var data []byte
+	var events []recEvent
+	var carry []byte // an incomplete UTF-8 sequence at the end of the last event
+	var line []byte
+	reported := int64(0)
+	for {
+		select {
+		case <-tick.C:
+		case <-r.wake:
+		}
+		r.mu.Lock()
+		data, r.pending = r.pending, data[:0]
+		events, r.events = r.events, events[:0]
+		closed, dropped := r.closed, r.dropped
+		r.mu.Unlock()
+
+		start := 0
+		for _, e := range events {
+			secs := strconv.FormatFloat(e.t.Seconds(), 'f', 6, 64)
+			if e.kind == 'r' {
+				line = fmt.Appendf(line[:0], "[%s, \"r\", \"%dx%d\"]\n", secs, e.cols, e.rows)
+				w.Write(line)
+				continue
+			}
+			chunk := append(carry, data[start:e.end]...)
+			start = e.end
+			cut := completeUTF8(chunk)
+			carry = append([]byte(nil), chunk[cut:]...)
+			s, _ := json.Marshal(string(chunk[:cut]))
+			line = append(append(line[:0], '['), secs...)
+			line = append(line, ", \"o\", "...)
+			line = append(line, s...)
+			line = append(line, "]\n"...)
+			w.Write(line)
+		}
+		if dropped > reported {
+			r.log.Warn("recording fell behind; output dropped", "file", r.path, "bytes", dropped-reported)
+			reported = dropped
+		}
+		if err := w.Flush(); err != nil {
+			r.log.Warn("recording write failed", "file", r.path, "err", err)
+		}
+		if closed {
+			if err := f.Close(); err != nil {
+				r.log.Warn("recording close failed", "file", r.path, "err", err)
+			}
+			return
+		}
+	}
+}
+
+// completeUTF8 returns the length of the longest prefix of b that does not
+// end inside a UTF-8 sequence, so a character split between two reads is
+// written whole in the next event instead of as two replacement characters.
+func completeUTF8(b []byte) int {
+	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
+		c := b[i]
+		if c < 0x80 {
+			return len(b)
+		}
+		if utf8.RuneStart(c) {
+			if utf8.FullRune(b[i:]) {
+				return len(b)
+			}
+			return i
+		}
+	}
+	return len(b)
+}

@@ -1,0 +1,99 @@
+package sessions
+
+// ring keeps the most recent output bytes together with their offsets, so a
+// reconnecting client can be sent exactly what it missed. Memory is taken as
+// output arrives, never up front: most sessions print a prompt and little else,
+// and hundreds of idle sessions must stay cheap.
+type ring struct {
+	buf   []byte // len(buf) grows to max; then it wraps
+	max   int
+	start int   // index in buf of the oldest byte once wrapped
+	end   int64 // offset just after the newest byte
+}
+
+// minRingGrow is the first allocation; small enough for an idle prompt.
+const minRingGrow = 4 << 10
+
+func newRing(max int) ring { return ring{max: max} }
+
+// held reports how many bytes the ring holds.
+func (r *ring) held() int { return len(r.buf) }
+
+// write appends p, which ends at offset r.end+len(p).
+func (r *ring) write(p []byte) {
+	r.end += int64(len(p))
+	if r.max <= 0 {
+		return
+	}
+	if len(p) >= r.max {
+		// Only the tail survives.
+		p = p[len(p)-r.max:]
+		if cap(r.buf) < r.max {
+			r.buf = make([]byte, r.max)
+		}
+		r.buf = r.buf[:r.max]
+		copy(r.buf, p)
+		r.start = 0
+		return
+	}
+	if len(r.buf) < r.max {
+		if need := len(r.buf) + len(p); need <= r.max {
+			if need > cap(r.buf) {
+				r.grow(need)
+			}
+			r.buf = append(r.buf, p...)
+			return
+		}
+		// Fill up to max, then wrap the rest.
+		n := r.max - len(r.buf)
+		if r.max > cap(r.buf) {
+			r.grow(r.max)
+		}
+		r.buf = append(r.buf, p[:n]...)
+		p = p[n:]
+		r.start = 0
+	}
+	// Full: overwrite the oldest bytes.
+	for len(p) > 0 {
+		n := copy(r.buf[r.start:], p)
+		p = p[n:]
+		r.start += n
+		if r.start == len(r.buf) {
+			r.start = 0
+		}
+	}
+}
+
+// grow doubles the capacity (bounded by max) so appends stay amortised O(1)
+// without ever reserving more than the cap.
+func (r *ring) grow(need int) {
+	c := max(2*cap(r.buf), minRingGrow, need)
+	c = min(c, r.max)
+	nb := make([]byte, len(r.buf), c)
+	copy(nb, r.buf)
+	r.buf = nb
+}
+
+// appendFrom appends the bytes from offset from to the end and reports
+// whether the ring still held all of them.
+func (r *ring) appendFrom(dst []byte, from int64) ([]byte, bool) {
+	if from > r.end || from < r.end-int64(len(r.buf)) || from < 0 {
+		return dst, false
+	}
+	n := int(r.end - from)
+	if n == 0 {
+		return dst, true
+	}
+	if len(r.buf) < r.max || r.start == 0 {
+		// Not wrapped (or wrapped exactly at the seam): contiguous.
+		return append(dst, r.buf[len(r.buf)-n:]...), true
+	}
+	// Logical order is buf[start:] then buf[:start].
+	first := r.buf[r.start:]
+	if n <= r.start {
+		return append(dst, r.buf[r.start-n:r.start]...), true
+	}
+	k := n - r.start // bytes needed from first
+	dst = append(dst, first[len(first)-k:]...)
+	return append(dst, r.buf[:r.start]...), true
+}

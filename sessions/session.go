@@ -1,0 +1,491 @@
+package sessions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/codeterm/codeterm/sessions/vt"
+	"github.com/codeterm/codeterm/store"
+)
+
+// Info is a snapshot of a session.
+type Info struct {
+	ID, WorkspaceID, UserID string
+	Name                    string
+	Shell                   string // bash, zsh, fish or sh
+	Title                   string // window title set by the programs (OSC 0/2)
+	PID                     int
+	Cols, Rows              int
+	CreatedAt, LastActivity time.Time
+	Status                  string // store.SessionActive or store.SessionTerminated
+	// ExitCode is set once the shell has exited; 128+n when signal n
+	// killed it, as the shell's $? would say.
+	ExitCode *int
+	Signal   string // "SIGTERM" style, when a signal ended the shell
+	Attached int    // writable attachments
+	Viewers  int    // read-only attachments
+	Seq      int64  // output offset: bytes of output so far
+}
+
+// Session is one shell on a PTY. Its methods are safe for concurrent use.
+type Session struct {
+	m                              *Manager
+	log                            *slog.Logger
+	id, workspaceID, userID, shell string
+	pid                            int
+	created                        time.Time
+	order                          int64 // creation order in the manager
+	cmd                            *exec.Cmd
+	master                         *os.File
+	rec                            *recorder // nil: not recorded
+
+	lastOutput, lastInput, lastDetach atomic.Int64 // unix nanoseconds
+	latestFast                        atomic.Pointer[Attachment]
+	reaped, exiting                   atomic.Bool
+
+	writeMu sync.Mutex // whole input writes from different clients never interleave
+
+	filter queryFilter // the pump's alone
+
+	// mu guards the screen, the ring, the offset and the attachment list,
+	// so that a repaint or a replay and the offset it carries always agree.
+	mu     sync.Mutex
+	name   string
+	term   *vt.Terminal
+	ring   ring
+	seq    int64
+	cols   int
+	rows   int
+	atts   []*Attachment
+	stamp  int64 // activity counter for the "latest client wins" policy
+	result *exitStatus
+
+	killOnce sync.Once
+	pumpDone chan struct{}
+	done     chan struct{}
+}
+
+type exitStatus struct {
+	code   int
+	signal string
+}
+
+func newSession(m *Manager, id string, opts SpawnOptions, shell string, c *child) *Session {
+	now := time.Now()
+	s := &Session{
+		m:           m,
+		log:         m.log.With("session", id),
+		id:          id,
+		workspaceID: opts.WorkspaceID,
+		userID:      opts.UserID,
+		shell:       shell,
+		pid:         c.cmd.Process.Pid,
+		created:     now,
+		cmd:         c.cmd,
+		master:      c.master,
+		name:        opts.Name,
+		term:        vt.New(opts.Cols, opts.Rows, m.cfg.Scrollback),
+		ring:        newRing(m.cfg.RingBytes),
+		cols:        opts.Cols,
+		rows:        opts.Rows,
+		pumpDone:    make(chan struct{}),
+		done:        make(chan struct{}),
+	}
+	s.lastOutput.Store(now.UnixNano())
+	return s
+}
+
+func (s *Session) start() {
+	go s.pump()
+	go s.wait()
+	if d := s.m.cfg.IdleTimeout; d > 0 {
+		go s.idleWatch(d)
+	}
+}
+
+// abort ends a session that was never started.
+func (s *Session) abort() {
+	unix.Kill(-s.pid, unix.SIGKILL)
+	s.master.Close()
+	s.cmd.Wait()
+	if s.rec != nil {
+		s.rec.close()
+	}
+}
+
+// ID returns the session's id.
+func (s *Session) ID() string { return s.id }
+
+// WorkspaceID returns the workspace the session runs in.
+func (s *Session) WorkspaceID() string { return s.workspaceID }
+
+// UserID returns the owner.
+func (s *Session) UserID() string { return s.userID }
+
+// Name returns the display name.
+func (s *Session) Name() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.name
+}
+
+// Done is closed once the shell has exited, every attachment has been given
+// all output and the exit, and the end is recorded.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Info returns a snapshot of the session.
+func (s *Session) Info() Info {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := Info{
+		ID: s.id, WorkspaceID: s.workspaceID, UserID: s.userID, Name: s.name, Shell: s.shell,
+		Title: s.term.Title(), PID: s.pid, Cols: s.cols, Rows: s.rows, CreatedAt: s.created,
+		LastActivity: time.Unix(0, max(s.lastInput.Load(), s.lastOutput.Load())),
+		Status:       store.SessionActive, Seq: s.seq,
+	}
+	for _, a := range s.atts {
+		if a.readOnly {
+			i.Viewers++
+		} else {
+			i.Attached++
+		}
+	}
+	if r := s.result; r != nil {
+		i.Status = store.SessionTerminated
+		code := r.code
+		i.ExitCode, i.Signal = &code, r.signal
+	}
+	return i
+}
+
+// Rename sets the display name and records it.
+func (s *Session) Rename(ctx context.Context, name string) error {
+	s.mu.Lock()
+	s.name = name
+	s.mu.Unlock()
+	if err := s.m.persist(ctx, s); err != nil {
+		return fmt.Errorf("rename session %s: %w", s.id, err)
+	}
+	return nil
+}
+
+// Processes lists the processes running under the shell (not the shell
+// itself), for workspace status.
+func (s *Session) Processes() []Process {
+	if s.reaped.Load() {
+		return nil
+	}
+	var out []Process
+	for _, pid := range descendants(readProcs(), s.pid) {
+		if cmd := commandOf(pid); cmd != "" {
+			out = append(out, Process{PID: pid, Command: cmd})
+		}
+	}
+	return out
+}
+
+// Kill ends the session: SIGHUP to every process of the session (the
+// shell's group, the foreground job and background jobs), then SIGKILL
+// after Config.KillGrace. It returns at once; Done tells when it is over.
+func (s *Session) Kill() {
+	s.killOnce.Do(func() {
+		s.exiting.Store(true)
+		go func() {
+			s.signalAll(unix.SIGHUP)
+			t := time.NewTimer(s.m.cfg.KillGrace)
+			defer t.Stop()
+			select {
+			case <-s.done:
+				return
+			case <-t.C:
+			}
+			s.log.Info("session survived SIGHUP; sending SIGKILL")
+			s.signalAll(unix.SIGKILL)
+		}()
+	})
+}
+
+// signal sends sig to the shell's process group (while the shell is not
+// reaped, so its pid cannot have been reused) and to the terminal's
+// foreground job.
+func (s *Session) signal(sig unix.Signal) {
+	if !s.reaped.Load() {
+		unix.Kill(-s.pid, sig)
+	}
+	if fg := foregroundPgrp(s.master); fg > 0 && fg != s.pid {
+		unix.Kill(-fg, sig)
+	}
+}
+
+// signalAll also reaches jobs in process groups of their own.
+func (s *Session) signalAll(sig unix.Signal) {
+	s.signal(sig)
+	for _, pid := range sessionMembers(s.pid) {
+		unix.Kill(pid, sig)
+	}
+}
+
+// pump is the one reader of the PTY. It never waits on a client: each
+// attachment gets the bytes appended to its own queue (or is marked lagging).
+// It reads through the raw conn so an idle session holds no read buffer.
+func (s *Session) pump() {
+	defer close(s.pumpDone)
+	rc, err := s.master.SyscallConn()
+	if err != nil {
+		s.log.Error("pty read", "err", err)
+		return
+	}
+	deadline := false
+	for {
+		// A sequence cut at the end of the last read is held back until its
+		// end arrives; if the program stops there, let it through soon.
+		if held := s.filter.held(); held != deadline {
+			var t time.Time
+			if held {
+				t = time.Now().Add(heldFlush)
+			}
+			s.master.SetReadDeadline(t)
+			deadline = held
+		}
+		var bp *[]byte
+		var n int
+		var rerr error
+		err := rc.Read(func(fd uintptr) bool {
+			if bp == nil {
+				bp = s.m.bufs.Get().(*[]byte)
+			}
+			n, rerr = unix.Read(int(fd), *bp)
+			if rerr == unix.EAGAIN || rerr == unix.EINTR {
+				s.m.bufs.Put(bp)
+				bp = nil
+				return false
+			}
+			return true
+		})
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			s.publish(s.filter.flush(), nil)
+			continue
+		}
+		if err == nil && rerr == nil && n > 0 {
+			out, qs := s.filter.feed((*bp)[:n])
+			s.publish(out, qs)
+		}
+		if bp != nil {
+			s.m.bufs.Put(bp)
+		}
+		if err != nil || rerr != nil || n <= 0 {
+			// EIO: every slave descriptor is closed and everything written
+			// before that has been read. ErrClosed: we gave up waiting.
+			if s.filter.held() {
+				s.publish(s.filter.flush(), nil)
+			}
+			return
+		}
+	}
+}
+
+// heldFlush is how long an incomplete escape sequence at the end of the
+// output waits for its end before it is passed on as it is.
+const heldFlush = 30 * time.Millisecond
+
+// publish puts filtered output into the screen, the ring, every
+// attachment's queue (queries only to the answerer) and the recording.
+func (s *Session) publish(out []byte, qs []query) {
+	if len(out) == 0 && len(qs) == 0 {
+		return
+	}
+	s.lastOutput.Store(time.Now().UnixNano())
+	s.mu.Lock()
+	start := s.seq
+	if len(out) > 0 {
+		s.term.Write(out)
+		s.ring.write(out)
+		s.seq += int64(len(out))
+	}
+	var answerer *Attachment
+	if len(qs) > 0 {
+		answerer = s.latestFast.Load()
+	}
+	for _, a := range s.atts {
+		a.push(out, start, s.seq, qs, a == answerer)
+	}
+	s.mu.Unlock()
+	if s.rec != nil {
+		s.rec.output(out)
+	}
+}
+
+// wait reaps the shell, lets the pump read everything the shell's processes
+// wrote, then delivers the exit.
+func (s *Session) wait() {
+	awaitExit(s.pid)
+	err := s.cmd.Wait()
+	s.reaped.Store(true)
+	s.exiting.Store(true)
+	st := exitStatusOf(s.cmd.ProcessState)
+	if err != nil && s.cmd.ProcessState == nil {
+		s.log.Error("wait for shell", "err", err)
+	}
+	s.drain()
+	s.master.Close()
+	if s.rec != nil {
+		s.rec.close()
+	}
+	s.mu.Lock()
+	s.result = &st
+	atts := slices.Clone(s.atts)
+	s.mu.Unlock()
+	for _, a := range atts {
+		a.setExit(st)
+	}
+	s.log.Info("session ended", "exit", st.code, "signal", st.signal)
+	s.m.ended(s)
+	close(s.done)
+}
+
+// drainWait is how long the terminal may stay open after the shell exited
+// before the processes still holding it are hung up.
+const drainWait = time.Second
+
+// drain waits for the pump to see EIO. Normally that is immediate; when a
+// background job still holds the terminal it is hung up (as closing a real
+// terminal would), then killed, then the PTY is closed under it.
+func (s *Session) drain() {
+	wait := func(d time.Duration) bool {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-s.pumpDone:
+			return true
+		case <-t.C:
+			return false
+		}
+	}
+	if wait(drainWait) {
+		return
+	}
+	s.signalAll(unix.SIGHUP)
+	if wait(s.m.cfg.KillGrace) {
+		return
+	}
+	s.signalAll(unix.SIGKILL)
+	if wait(time.Second) {
+		return
+	}
+	s.master.Close()
+	<-s.pumpDone
+}
+
+func exitStatusOf(ps *os.ProcessState) exitStatus {
+	if ps == nil { // Wait itself failed
+		return exitStatus{code: -1}
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return exitStatus{code: 128 + int(ws.Signal()), signal: unix.SignalName(ws.Signal())}
+	}
+	return exitStatus{code: ps.ExitCode()}
+}
+
+// idleWatch ends the session once it has had no attachment and no output
+// for d.
+func (s *Session) idleWatch(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		attached := len(s.atts)
+		s.mu.Unlock()
+		wait := d
+		if attached == 0 {
+			last := max(s.lastOutput.Load(), s.lastDetach.Load())
+			idle := time.Since(time.Unix(0, last))
+			if idle >= d {
+				s.log.Info("session idle; ending it", "idle", idle.Round(time.Second))
+				s.Kill()
+				return
+			}
+			wait = d - idle
+		}
+		t.Reset(wait)
+	}
+}
+
+// activateLocked makes a (writable) the most recently active attachment:
+// its size becomes the session's and it answers terminal queries.
+func (s *Session) activateLocked(a *Attachment) {
+	s.stamp++
+	a.stamp = s.stamp
+	s.updateLatestLocked()
+}
+
+// updateLatestLocked applies tmux's "latest" policy after any change: the
+// most recently active writable attachment answers queries, and the most
+// recently active one that told its size sets the window size.
+func (s *Session) updateLatestLocked() {
+	var latest, sized *Attachment
+	for _, a := range s.atts {
+		if a.readOnly {
+			continue
+		}
+		if latest == nil || a.stamp > latest.stamp {
+			latest = a
+		}
+		if a.cols > 0 && (sized == nil || a.stamp > sized.stamp) {
+			sized = a
+		}
+	}
+	s.latestFast.Store(latest)
+	if sized != nil {
+		s.resizeLocked(sized.cols, sized.rows)
+	}
+}
+
+// resizeLocked resizes the PTY and the emulator together.
+func (s *Session) resizeLocked(cols, rows int) {
+	if cols == s.cols && rows == s.rows {
+		return
+	}
+	if err := setWinsize(s.master, cols, rows); err != nil {
+		if !s.exiting.Load() {
+			s.log.Warn("resize failed", "err", err)
+		}
+		return
+	}
+	s.term.Resize(cols, rows)
+	s.cols, s.rows = cols, rows
+	if s.rec != nil {
+		s.rec.resize(cols, rows)
+	}
+}
+
+// detach removes a; the size falls back to the next most recent client.
+func (s *Session) detach(a *Attachment) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := slices.Index(s.atts, a)
+	if i < 0 {
+		return
+	}
+	s.atts = slices.Delete(s.atts, i, i+1)
+	if len(s.atts) == 0 {
+		s.atts = nil
+		s.lastDetach.Store(time.Now().UnixNano())
+	}
+	s.updateLatestLocked()
+}

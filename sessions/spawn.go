@@ -1,0 +1,283 @@
+package sessions
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+)
+
+// allowedShells are the shells a client may ask for by name.
+var allowedShells = [...]string{"bash", "zsh", "fish", "sh"}
+
+// ErrShellNotAllowed is returned (wrapped in ErrSpawn) for a shell outside
+// bash, zsh, fish and sh, or one that is not installed.
+var ErrShellNotAllowed = errors.New("shell not allowed")
+
+// ResolveShell maps a requested shell ("bash", "/usr/bin/zsh", "" for the
+// default) to its name and executable path. The default is the server's OS
+// user's login shell when it is one of the allowed shells, else /bin/bash,
+// else /bin/sh.
+func ResolveShell(requested string) (name, path string, err error) {
+	if requested == "" {
+		for _, cand := range []string{loginShell(), "/bin/bash", "/bin/sh"} {
+			if cand == "" {
+				continue
+			}
+			if n, p, err := ResolveShell(cand); err == nil {
+				return n, p, nil
+			}
+		}
+		return "", "", fmt.Errorf("no usable default shell: %w", ErrShellNotAllowed)
+	}
+	if strings.Contains(requested, "/") && (!filepath.IsAbs(requested) || filepath.Clean(requested) != requested) {
+		return "", "", fmt.Errorf("shell %q: %w", requested, ErrShellNotAllowed)
+	}
+	base := filepath.Base(requested)
+	allowed := false
+	for _, s := range allowedShells {
+		allowed = allowed || s == base
+	}
+	if !allowed {
+		return "", "", fmt.Errorf("shell %q: %w", requested, ErrShellNotAllowed)
+	}
+	lookup := base
+	if filepath.IsAbs(requested) {
+		lookup = requested
+	}
+	p, err := exec.LookPath(lookup)
+	if err != nil {
+		return "", "", fmt.Errorf("shell %q not installed: %w", requested, ErrShellNotAllowed)
+	}
+	return base, p, nil
+}
+
+// loginShell reads the server user's shell from /etc/passwd (os/user does
+// not expose it).
+func loginShell() string {
+	f, err := os.Open("/etc/passwd")
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	uid := strconv.Itoa(os.Getuid())
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Split(sc.Text(), ":")
+		if len(fields) >= 7 && fields[2] == uid {
+			return fields[6]
+		}
+	}
+	return ""
+}
+
+// envAllowed reports whether a variable may pass from the server's or the
+// client's environment to a shell. It is an allow-list on purpose: the JWT
+// secret, GitHub tokens and every CODETERM_* setting live in the server's
+// environment and must never reach a user's shell.
+func envAllowed(name string) bool {
+	switch name {
+	case "HOME", "USER", "LOGNAME", "SHELL", "PATH", "LANG", "TZ":
+		return true
+	}
+	return strings.HasPrefix(name, "LC_")
+}
+
+// Environ builds a shell's environment: the allow-listed variables of the
+// server's environment, overridden by opts (Home, User and the client's Env,
+// which is filtered by the same allow-list), plus TERM and COLORTERM. The
+// SSH front-end's exec uses it too so both paths follow one rule. History
+// variables are added by the Manager, which knows where history lives.
+func Environ(opts SpawnOptions, shellPath string) []string {
+	vars := map[string]string{}
+	order := []string{}
+	set := func(k, v string) {
+		if strings.IndexByte(v, 0) >= 0 {
+			return
+		}
+		if _, ok := vars[k]; !ok {
+			order = append(order, k)
+		}
+		vars[k] = v
+	}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok && envAllowed(k) {
+			set(k, v)
+		}
+	}
+	for _, kv := range opts.Env {
+		if k, v, ok := strings.Cut(kv, "="); ok && envAllowed(k) {
+			set(k, v)
+		}
+	}
+	if opts.Home != "" {
+		set("HOME", opts.Home)
+	}
+	if opts.User != "" {
+		set("USER", opts.User)
+		set("LOGNAME", opts.User)
+	}
+	if shellPath != "" {
+		set("SHELL", shellPath)
+	}
+	if _, ok := vars["PATH"]; !ok {
+		set("PATH", "/usr/local/bin:/usr/bin:/bin")
+	}
+	set("TERM", "xterm-256color")
+	set("COLORTERM", "truecolor")
+	env := make([]string, 0, len(order))
+	for _, k := range order {
+		env = append(env, k+"="+vars[k])
+	}
+	return env
+}
+
+// historyEnv returns the variables that point a shell's history at file.
+// bash and zsh read HISTFILE (zsh saves nothing unless SAVEHIST is set);
+// fish keeps its own format and only lets a session name be chosen.
+func historyEnv(shell, file, workspaceID string) []string {
+	switch shell {
+	case "fish":
+		return []string{"fish_history=codeterm_" + fishName(workspaceID)}
+	case "zsh":
+		return []string{"HISTFILE=" + file, "SAVEHIST=10000", "HISTSIZE=10000"}
+	}
+	return []string{"HISTFILE=" + file}
+}
+
+// fishName keeps only the characters fish accepts in a history name.
+func fishName(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
+
+// child is a started shell: its process and the PTY master, which is
+// non-blocking and registered with the runtime poller so Close interrupts a
+// pending Read and reads never pin an OS thread.
+type child struct {
+	cmd    *exec.Cmd
+	master *os.File
+}
+
+// startShell runs shellPath as a login shell ("-bash") on a new PTY, in a
+// new session whose controlling terminal is that PTY.
+func startShell(shellName, shellPath, dir string, env []string, cols, rows int) (*child, error) {
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		return nil, fmt.Errorf("open pty: %w", err)
+	}
+	// pty.Open leaves the master in blocking mode (it calls Fd). Use a
+	// non-blocking duplicate instead, which os.NewFile puts on the poller.
+	fd, err := unix.FcntlInt(ptmx.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	ptmx.Close()
+	if err != nil {
+		tty.Close()
+		return nil, fmt.Errorf("dup pty master: %w", err)
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		tty.Close()
+		return nil, fmt.Errorf("pty master non-blocking: %w", err)
+	}
+	master := os.NewFile(uintptr(fd), "/dev/ptmx")
+	if err := setWinsize(master, cols, rows); err != nil {
+		master.Close()
+		tty.Close()
+		return nil, err
+	}
+	cmd := &exec.Cmd{
+		Path:   shellPath,
+		Args:   []string{"-" + shellName},
+		Dir:    dir,
+		Env:    env,
+		Stdin:  tty,
+		Stdout: tty,
+		Stderr: tty,
+		SysProcAttr: &syscall.SysProcAttr{
+			Setsid:  true,
+			Setctty: true,
+			Ctty:    0, // the child's stdin
+		},
+	}
+	err = cmd.Start()
+	// Our copy of the slave must go now: the master reports EIO (our end of
+	// output) only once every slave descriptor is closed.
+	tty.Close()
+	if err != nil {
+		master.Close()
+		return nil, fmt.Errorf("start %s: %w", shellPath, err)
+	}
+	return &child{cmd: cmd, master: master}, nil
+}
+
+// setWinsize resizes the PTY through the raw conn: calling Fd would switch
+// the master back to blocking mode.
+func setWinsize(master *os.File, cols, rows int) error {
+	rc, err := master.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("resize pty: %w", err)
+	}
+	var ioErr error
+	err = rc.Control(func(fd uintptr) {
+		ioErr = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &unix.Winsize{Row: uint16(rows), Col: uint16(cols)})
+	})
+	if err == nil {
+		err = ioErr
+	}
+	if err != nil {
+		return fmt.Errorf("resize pty to %dx%d: %w", cols, rows, err)
+	}
+	return nil
+}
+
+// foregroundPgrp returns the PTY's foreground process group, or 0.
+func foregroundPgrp(master *os.File) int {
+	rc, err := master.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	pg := 0
+	rc.Control(func(fd uintptr) {
+		if p, err := unix.IoctlGetInt(int(fd), unix.TIOCGPGRP); err == nil {
+			pg = p
+		}
+	})
+	return pg
+}
+
+// awaitExit returns once process pid has exited (without reaping it),
+// waiting on a pidfd through the runtime poller: os.Process.Wait blocks an
+// OS thread for the whole life of the shell, one per idle session. If
+// pidfds are unavailable it returns at once and Wait blocks as usual.
+func awaitExit(pid int) {
+	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if err != nil {
+		return
+	}
+	f := os.NewFile(uintptr(fd), "pidfd")
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	rc.Read(func(fd uintptr) bool {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PIDFD, int(fd), &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+		return err != nil || info.Signo != 0 // exited, or nothing to wait for
+	})
+}

@@ -1,0 +1,101 @@
+package sshd
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+
+	"github.com/charmbracelet/ssh"
+
+	"github.com/codeterm/codeterm/sessions"
+	"github.com/codeterm/codeterm/store"
+)
+
+// attach joins the client to a shared session: the workspace's primary one,
+// or the one named by ref (an id or a unique prefix). Disconnecting only
+// detaches; when the shell exits the client gets its exit status.
+func (s *Server) attach(sess ssh.Session, u *store.User, ws *store.Workspace, ref string, pty ssh.Pty) {
+	s.attachInput(sess, sess, u, ws, ref, pty)
+}
+
+// attachInput is attach with the client's keystrokes read from in.
+func (s *Server) attachInput(sess ssh.Session, in io.Reader, u *store.User, ws *store.Workspace, ref string, pty ssh.Pty) {
+	ctx, cancel := context.WithCancel(sess.Context())
+	defer cancel()
+	var target *sessions.Session
+	var err error
+	if ref != "" {
+		target, err = s.Sessions.Lookup(u.ID, ws.ID, ref)
+	} else {
+		target, err = s.Sessions.Primary(ctx, s.spawnOptions(sess, u, ws, pty.Window.Width, pty.Window.Height))
+	}
+	switch {
+	case errors.Is(err, sessions.ErrNotFound):
+		s.fail(sess, "codeterm: no session %q in %s", ref, ws.Name)
+		return
+	case errors.Is(err, sessions.ErrAmbiguous):
+		s.fail(sess, "codeterm: %q matches more than one session in %s; give more of the id", ref, ws.Name)
+		return
+	case errors.Is(err, sessions.ErrLimitExceeded):
+		s.fail(sess, "codeterm: session limit reached; end a session first")
+		return
+	case err != nil:
+		s.Log.Error("ssh attach: start session", "user", u.Name, "workspace", ws.Name, "err", err)
+		s.fail(sess, "codeterm: could not start a shell: %v", err)
+		return
+	}
+	a, err := target.Attach(sessions.AttachOptions{LastSeq: -1, Cols: pty.Window.Width, Rows: pty.Window.Height})
+	if err != nil {
+		s.fail(sess, "codeterm: attach: %v", err)
+		return
+	}
+	defer a.Close()
+	info := target.Info()
+	s.Log.Info("ssh attach", "user", u.Name, "workspace", ws.Name, "session", info.ID, "remote", sess.RemoteAddr().String())
+	defer s.Log.Info("ssh detach", "user", u.Name, "workspace", ws.Name, "session", info.ID)
+
+	go func() {
+		for w := range windows(sess) {
+			a.Resize(w.Width, w.Height) // out-of-range sizes are refused by the core
+		}
+	}()
+	go func() {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := in.Read(buf)
+			if n > 0 {
+				if _, werr := a.Write(buf[:n]); errors.Is(werr, sessions.ErrClosed) {
+					return
+				}
+			}
+			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					cancel()
+				}
+				return
+			}
+		}
+	}()
+	for {
+		c, err := a.Next(ctx)
+		if err != nil {
+			return // detached: the client went away, or the server stops
+		}
+		if c.Kind == sessions.ChunkExit {
+			sess.Exit(c.ExitCode)
+			return
+		}
+		if _, err := sess.Write(c.Data); err != nil {
+			return
+		}
+	}
+}
+
+func splitHostPort(addr string) (host, port string) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr, ""
+	}
+	return host, port
+}

@@ -1,0 +1,281 @@
+package sshd
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/codeterm/codeterm/auth"
+	"github.com/codeterm/codeterm/sessions"
+	"github.com/codeterm/codeterm/store"
+	"github.com/codeterm/codeterm/workspaces"
+)
+
+// harness is a running sshd.Server with users alice (workspace demo) and bob
+// (workspace secret), and key files for the OpenSSH client.
+type harness struct {
+	t        *testing.T
+	srv      *Server
+	addr     string
+	port     string
+	store    *store.Store
+	auth     *auth.Service
+	sessions *sessions.Manager
+	ws       *workspaces.Manager
+	alice    *store.User
+	bob      *store.User
+	demo     *store.Workspace
+	keyAlice string // private key files
+	keyBob   string
+	keyOther string
+	home     string
+}
+
+func newHarness(t *testing.T, tweak ...func(*Server)) *harness {
+	t.Helper()
+	for _, bin := range []string{"ssh", "scp", "sftp"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Fatalf("the OpenSSH client (%s) is required: apt-get install openssh-client", bin)
+		}
+	}
+	dir := t.TempDir()
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(dir, "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, store: st, home: filepath.Join(dir, "home")}
+	os.MkdirAll(h.home, 0o700)
+	h.auth = auth.New(st, make([]byte, 32), time.Hour, time.Minute)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.Default()
+	}
+	h.sessions = sessions.NewManager(sessions.Config{HistoryDir: filepath.Join(dir, "history"), KillGrace: time.Second}, st, log)
+	h.ws, err = workspaces.New(ctx, workspaces.Config{Root: filepath.Join(dir, "workspaces"), Store: st, Sessions: h.sessions, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.alice, _ = h.auth.AddUser(ctx, "alice")
+	h.bob, _ = h.auth.AddUser(ctx, "bob")
+	h.keyAlice = h.newKey(h.alice)
+	h.keyBob = h.newKey(h.bob)
+	h.keyOther = h.newKey(nil)
+	if h.demo, err = h.ws.Create(ctx, h.alice, workspaces.CreateOptions{Name: "demo"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err = h.ws.Create(ctx, h.bob, workspaces.CreateOptions{Name: "secret"}); err != nil {
+		t.Fatal(err)
+	}
+	_, hostPriv, _ := ed25519.GenerateKey(rand.Reader)
+	hostKey, _ := gossh.NewSignerFromKey(hostPriv)
+	h.srv = &Server{
+		HostKey: hostKey, Auth: h.auth, Store: st, Sessions: h.sessions, Workspaces: h.ws, Log: log,
+		PublicURL: "http://codeterm.test", AuthLimiter: auth.NewLimiter(100),
+		HomeFor: func(*store.User) string { return h.home },
+	}
+	for _, f := range tweak {
+		f(h.srv)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.addr = ln.Addr().String()
+	_, h.port, _ = net.SplitHostPort(h.addr)
+	served := make(chan struct{})
+	go func() { h.srv.Serve(ln); close(served) }()
+	t.Cleanup(func() {
+		h.srv.Shutdown(context.Background())
+		<-served
+		h.sessions.Shutdown(context.Background())
+		h.ws.Close()
+		st.Close()
+	})
+	return h
+}
+
+// newKey writes an ed25519 private key file; u != nil registers it to u.
+func (h *harness) newKey(u *store.User) string {
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	block, err := gossh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	f := filepath.Join(h.t.TempDir(), "id_ed25519")
+	if err := os.WriteFile(f, pem.EncodeToMemory(block), 0o600); err != nil {
+		h.t.Fatal(err)
+	}
+	if u != nil {
+		sp, _ := gossh.NewPublicKey(pub)
+		if _, err := h.auth.AddKeys(context.Background(), u, []auth.PublicKey{{Key: sp}}); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+	return f
+}
+
+// sshArgs are the OpenSSH client options for this server.
+func (h *harness) sshArgs(key string, extra ...string) []string {
+	args := []string{"-F", "none", "-i", key, "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
+		"-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes"}
+	return append(args, extra...)
+}
+
+// ssh runs the OpenSSH client to completion.
+func (h *harness) ssh(stdin io.Reader, key string, args ...string) (stdout, stderr string, code int) {
+	h.t.Helper()
+	cmd := exec.Command("ssh", append(h.sshArgs(key, "-p", h.port), args...)...)
+	cmd.Stdin = stdin
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := runWithTimeout(cmd, 60*time.Second)
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		h.t.Fatalf("ssh %v: %v", args, err)
+	}
+	return out.String(), errb.String(), code
+}
+
+func runWithTimeout(cmd *exec.Cmd, d time.Duration) error {
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		cmd.Process.Kill()
+		<-done
+		return os.ErrDeadlineExceeded
+	}
+}
+
+// term is an interactive OpenSSH client with a PTY request (-tt).
+type term struct {
+	t     *testing.T
+	cmd   *exec.Cmd
+	in    io.WriteCloser
+	mu    sync.Mutex
+	out   bytes.Buffer
+	grew  chan struct{}
+	ended chan struct{}
+	code  int
+}
+
+func (h *harness) term(key string, args ...string) *term {
+	h.t.Helper()
+	cmd := exec.Command("ssh", append(h.sshArgs(key, "-tt", "-p", h.port), args...)...)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	tm := &term{t: h.t, cmd: cmd, in: in, grew: make(chan struct{}, 1), ended: make(chan struct{})}
+	if err := cmd.Start(); err != nil {
+		h.t.Fatal(err)
+	}
+	go func() {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := out.Read(buf)
+			tm.mu.Lock()
+			tm.out.Write(buf[:n])
+			tm.mu.Unlock()
+			select {
+			case tm.grew <- struct{}{}:
+			default:
+			}
+			if err != nil {
+				break
+			}
+		}
+		err := cmd.Wait()
+		if ee, ok := err.(*exec.ExitError); ok {
+			tm.code = ee.ExitCode()
+		}
+		close(tm.ended)
+	}()
+	h.t.Cleanup(tm.kill)
+	return tm
+}
+
+func (tm *term) kill() {
+	tm.cmd.Process.Kill()
+	<-tm.ended
+}
+
+func (tm *term) send(s string) {
+	tm.t.Helper()
+	if _, err := io.WriteString(tm.in, s); err != nil {
+		tm.t.Fatalf("send %q: %v", s, err)
+	}
+}
+
+func (tm *term) output() string {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	return tm.out.String()
+}
+
+// expect waits until the output contains want, and returns the output.
+func (tm *term) expect(want string) string {
+	tm.t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		if out := tm.output(); strings.Contains(out, want) {
+			return out
+		}
+		select {
+		case <-tm.grew:
+		case <-tm.ended:
+			if out := tm.output(); strings.Contains(out, want) {
+				return out
+			}
+			tm.t.Fatalf("client ended (status %d) without printing %q; got %q", tm.code, want, tm.output())
+		case <-deadline:
+			tm.t.Fatalf("timed out waiting for %q; got %q", want, tm.output())
+		}
+	}
+}
+
+// wait waits for the client to end and returns its exit status.
+func (tm *term) wait() int {
+	tm.t.Helper()
+	select {
+	case <-tm.ended:
+		return tm.code
+	case <-time.After(20 * time.Second):
+		tm.t.Fatalf("client did not end; output %q", tm.output())
+		return -1
+	}
+}
+
+// marker returns a command that prints a unique word and the word: the
+// word appears in the output only when the shell ran the command, never in
+// the echo of the typed line.
+func marker(n int) (cmd, want string) {
+	return "echo mark-$((" + strconv.Itoa(n) + "*2))\r", "mark-" + strconv.Itoa(n*2)
+}
