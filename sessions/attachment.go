@@ -299,11 +299,12 @@ func (a *Attachment) doRepaint() Chunk {
 	a.mu.Lock()
 	a.rbuf = s.term.AppendRepaint(a.rbuf[:0], a.scrollback)
 	a.buf, a.head, a.allow = a.buf[:0], 0, 0
-	a.end = s.seq
+	seq := s.seq // a.end moves with the pump once the locks are released
+	a.end = seq
 	a.repaint = false
 	a.mu.Unlock()
 	s.mu.Unlock()
-	return Chunk{Kind: ChunkRepaint, Data: a.rbuf, Seq: a.end}
+	return Chunk{Kind: ChunkRepaint, Data: a.rbuf, Seq: seq}
 }
 
 // Write sends input to the shell. A viewer's input is dropped (and reported

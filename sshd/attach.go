@@ -55,11 +55,10 @@ func (s *Server) attachInput(sess ssh.Session, in io.Reader, u *store.User, ws *
 	s.Log.Info("ssh attach", "user", u.Name, "workspace", ws.Name, "session", info.ID, "remote", sess.RemoteAddr().String())
 	defer s.Log.Info("ssh detach", "user", u.Name, "workspace", ws.Name, "session", info.ID)
 
-	go func() {
-		for w := range windows(sess) {
-			a.Resize(w.Width, w.Height) // out-of-range sizes are refused by the core
-		}
-	}()
+	stopWindows := onWindowChange(sess, func(w ssh.Window) {
+		a.Resize(w.Width, w.Height) // out-of-range sizes are refused by the core
+	})
+	defer stopWindows()
 	go func() {
 		buf := make([]byte, 32<<10)
 		for {

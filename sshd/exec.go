@@ -125,11 +125,10 @@ func runWithPty(sess ssh.Session, cmd *exec.Cmd, p ssh.Pty) (int, error) {
 		return 0, fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
 	defer f.Close()
-	go func() {
-		for w := range windows(sess) {
-			pty.Setsize(f, &pty.Winsize{Cols: uint16(w.Width), Rows: uint16(w.Height)})
-		}
-	}()
+	stopWindows := onWindowChange(sess, func(w ssh.Window) {
+		pty.Setsize(f, &pty.Winsize{Cols: uint16(w.Width), Rows: uint16(w.Height)})
+	})
+	defer stopWindows() // before f.Close: deferred calls run last-in first-out
 	go io.Copy(f, sess)
 	stopSignals := forwardSignals(sess, cmd.Process)
 	defer stopSignals()

@@ -35,25 +35,15 @@ func (s *Server) picker(sess ssh.Session, u *store.User, p ssh.Pty) {
 		tea.WithAltScreen(),
 		tea.WithoutSignalHandler(),
 	)
-	winDone := make(chan struct{})
-	go func() {
-		wins := windows(sess)
-		for {
-			select {
-			case w, ok := <-wins:
-				if !ok {
-					return
-				}
-				p.Window = w
-				prog.Send(tea.WindowSizeMsg{Width: w.Width, Height: w.Height})
-			case <-winDone:
-				return
-			}
-		}
-	}()
+	// p.Window is read again for the attach below; stopWindows orders the
+	// writes before that read.
+	stopWindows := onWindowChange(sess, func(w ssh.Window) {
+		p.Window = w
+		prog.Send(tea.WindowSizeMsg{Width: w.Width, Height: w.Height})
+	})
 	_, err := prog.Run()
 	close(stop)
-	close(winDone)
+	stopWindows()
 	if err != nil || m.chosen == nil {
 		sess.Exit(0)
 		return

@@ -164,9 +164,31 @@ func (s *Server) pty(sess ssh.Session) (ssh.Pty, bool) {
 	return v.(ssh.Pty), true
 }
 
-// windows returns the session's window-change channel; it must be drained,
-// or the library blocks every later request of the channel.
-func windows(sess ssh.Session) <-chan ssh.Window {
+// onWindowChange calls fn for each window-change request until stop is
+// called; stop waits for a call in progress. The channel is drained until it
+// closes even after stop: the library blocks the channel's every later
+// request while a window change is unread.
+func onWindowChange(sess ssh.Session, fn func(ssh.Window)) (stop func()) {
 	_, ch, _ := sess.Pty()
-	return ch
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case w, ok := <-ch:
+				if !ok {
+					return
+				}
+				fn(w)
+			case <-quit:
+				go func() {
+					for range ch {
+					}
+				}()
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(quit); <-done }) }
 }
