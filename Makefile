@@ -19,8 +19,17 @@ test: lint test-go
 test-go:
 	$(GO) test -race -timeout 20m ./...
 
+# make bench: the Go micro-benchmarks, then bench/ puts codeterm beside the raw
+# PTY and OpenSSH in one run (needs openssh-server) and writes bench/RESULTS.md.
+# make bench QUICK=1 is the short version.
 bench:
+ifdef QUICK
+	$(GO) test -run '^$$' -bench . -benchtime 1x -benchmem -timeout 30m ./...
+	$(GO) run ./bench -quick
+else
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...
+	$(GO) run ./bench
+endif
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// env is what a run sets up once: a temporary directory, a client key, the
+// data file, and the servers.
+type env struct {
+	dir      string
+	home     string // HOME of the servers' shells: no rc files to slow them
+	key      string // client private key
+	textFile string
+	ptyBytes int64 // what a PTY delivers for textFile; the raw PTY runs first
+	codeterm *codetermServer
+	openssh  *opensshServer
+}
+
+func setup(ctx context.Context, p plan) (*env, error) {
+	dir, err := os.MkdirTemp("", "codeterm-bench")
+	if err != nil {
+		return nil, err
+	}
+	e := &env{dir: dir, home: filepath.Join(dir, "home"), key: filepath.Join(dir, "id_ed25519"), textFile: filepath.Join(dir, "text")}
+	if err := os.MkdirAll(filepath.Join(e.home, ".ssh"), 0o700); err != nil {
+		return nil, err
+	}
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", e.key).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("ssh-keygen: %v: %s", err, out)
+	}
+	pub, _ := os.ReadFile(e.key + ".pub")
+	if err := os.WriteFile(filepath.Join(e.home, ".ssh", "authorized_keys"), pub, 0o600); err != nil {
+		return nil, err
+	}
+	if err := writeText(e.textFile, p.catBytes); err != nil {
+		return nil, err
+	}
+	if e.codeterm, err = startCodeterm(ctx, e); err != nil {
+		return nil, fmt.Errorf("codeterm: %w", err)
+	}
+	if e.openssh, err = startOpenSSH(ctx, e); err != nil {
+		return nil, fmt.Errorf("openssh: %w", err)
+	}
+	return e, nil
+}
+
+func (e *env) close() {
+	if e.codeterm != nil {
+		e.codeterm.stop()
+	}
+	if e.openssh != nil {
+		e.openssh.stop()
+	}
+	os.RemoveAll(e.dir)
+}
+
+// sshArgs are the OpenSSH client options every SSH system gets.
+func (e *env) sshArgs(port string) []string {
+	return []string{"-F", "none", "-i", e.key, "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
+		"-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-p", port}
+}
+
+type codetermServer struct {
+	cmd     *exec.Cmd
+	bin     string
+	data    string
+	sshPort string
+	httpURL string
+	user    string
+}
+
+func startCodeterm(ctx context.Context, e *env) (*codetermServer, error) {
+	c := &codetermServer{bin: filepath.Join(e.dir, "codeterm"), data: filepath.Join(e.dir, "data")}
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", c.bin, "./cmd/server").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("build: %v: %s", err, out)
+	}
+	c.cmd = exec.Command(c.bin, "serve", "--data", c.data, "--ssh-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0")
+	c.cmd.Env = append(os.Environ(), "HOME="+e.home, "CODETERM_LOG_LEVEL=warn")
+	stdout, err := c.cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.cmd.Start(); err != nil {
+		return nil, err
+	}
+	sc := bufio.NewScanner(stdout)
+	deadline := time.AfterFunc(30*time.Second, func() { c.cmd.Process.Kill() })
+	for sc.Scan() && (c.sshPort == "" || c.httpURL == "") {
+		f := strings.Fields(sc.Text())
+		switch {
+		case len(f) >= 5 && f[0] == "ssh:" && f[2] == "-p":
+			c.sshPort, c.user = f[3], strings.Split(f[4], "@")[0]
+		case len(f) == 2 && f[0] == "web:":
+			c.httpURL = f[1]
+		}
+	}
+	deadline.Stop()
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	if c.sshPort == "" {
+		c.stop()
+		return nil, fmt.Errorf("serve printed no ssh address")
+	}
+	out, err := exec.Command(c.bin, "workspace", "create", "demo", "--owner", c.user, "--data", c.data).CombinedOutput()
+	if err != nil {
+		c.stop()
+		return nil, fmt.Errorf("workspace create: %v: %s", err, out)
+	}
+	return c, nil
+}
+
+func (c *codetermServer) stop() {
+	c.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { c.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		c.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// pid is the server process, for memory readings.
+func (c *codetermServer) pid() int { return c.cmd.Process.Pid }
+
+type opensshServer struct {
+	cmd  *exec.Cmd
+	port string
+}
+
+// startOpenSSH runs Debian's sshd on a loopback port with a temporary config.
+func startOpenSSH(ctx context.Context, e *env) (*opensshServer, error) {
+	sshd, err := exec.LookPath("sshd")
+	if err != nil {
+		if sshd, err = exec.LookPath("/usr/sbin/sshd"); err != nil {
+			return nil, fmt.Errorf("sshd not found (apt-get install openssh-server)")
+		}
+	}
+	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(e.dir, "openssh")
+	os.MkdirAll(dir, 0o700)
+	hostKey := filepath.Join(dir, "host_ed25519")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostKey).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("host key: %v: %s", err, out)
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cfg := filepath.Join(dir, "sshd_config")
+	conf := fmt.Sprintf(`Port %s
+ListenAddress 127.0.0.1
+HostKey %s
+PidFile %s
+AuthorizedKeysFile %s
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PrintMotd no
+PrintLastLog no
+PermitUserEnvironment no
+Subsystem sftp internal-sftp
+`, port, hostKey, filepath.Join(dir, "sshd.pid"), filepath.Join(e.home, ".ssh", "authorized_keys"))
+	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
+		return nil, err
+	}
+	o := &opensshServer{cmd: exec.Command(sshd, "-D", "-e", "-f", cfg), port: port}
+	if err := o.cmd.Start(); err != nil {
+		return nil, err
+	}
+	for i := 0; i < 100; i++ { // wait for the listener
+		if c, err := net.Dial("tcp", "127.0.0.1:"+port); err == nil {
+			c.Close()
+			return o, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	o.stop()
+	return nil, fmt.Errorf("sshd did not listen on %s", port)
+}
+
+func (o *opensshServer) stop() {
+	o.cmd.Process.Kill()
+	o.cmd.Wait()
+}
+
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	_, p, _ := net.SplitHostPort(ln.Addr().String())
+	return p, nil
+}
