@@ -29,7 +29,7 @@ import (
 // harness is a running sshd.Server with users alice (workspace demo) and bob
 // (workspace secret), and key files for the OpenSSH client.
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	srv      *Server
 	addr     string
 	port     string
@@ -46,7 +46,7 @@ type harness struct {
 	home     string
 }
 
-func newHarness(t *testing.T, tweak ...func(*Server)) *harness {
+func newHarness(t testing.TB, tweak ...func(*Server)) *harness {
 	t.Helper()
 	for _, bin := range []string{"ssh", "scp", "sftp"} {
 		if _, err := exec.LookPath(bin); err != nil {
@@ -171,7 +171,7 @@ func runWithTimeout(cmd *exec.Cmd, d time.Duration) error {
 
 // term is an interactive OpenSSH client with a PTY request (-tt).
 type term struct {
-	t     *testing.T
+	t     testing.TB
 	cmd   *exec.Cmd
 	in    io.WriteCloser
 	mu    sync.Mutex

@@ -10,37 +10,136 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/codeterm/codeterm/auth"
+	"github.com/codeterm/codeterm/sessions"
 	"github.com/codeterm/codeterm/store"
 	"github.com/codeterm/codeterm/web"
+	"github.com/codeterm/codeterm/webbridge/socketio"
+	"github.com/codeterm/codeterm/workspaces"
 )
 
-// Server serves codeterm over HTTP. Set the fields, then use Handler.
+// Server serves codeterm over HTTP: REST, Socket.IO at /socket.io/ and the
+// web page. Set the fields, call Handler once, and Close on shutdown.
 type Server struct {
-	Auth    *auth.Service
-	Store   *store.Store
-	Log     *slog.Logger
-	Version string
+	Auth       *auth.Service
+	Store      *store.Store
+	Sessions   *sessions.Manager
+	Workspaces *workspaces.Manager
+	Log        *slog.Logger
+	Version    string
 	// LoginLimiter limits login-code exchanges per source address.
 	LoginLimiter *auth.Limiter
+	// PublicURL is where browsers reach the server. Socket.IO requests
+	// whose Origin is neither it nor the request's own host are refused.
+	PublicURL string
+	// HomeFor gives a user's shells their HOME; nil keeps the server's.
+	HomeFor func(*store.User) string
+	// Socket tunes the Socket.IO bridge; zero values are the defaults.
+	Socket SocketConfig
 
 	started time.Time
+	io      *socketio.Server
+	ctx     context.Context // ends with Close: background work, clones, syncs
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup // goroutines Close waits for
+	hub     hub
+	stats   cpuSampler
+
+	closeOnce sync.Once
 }
 
-// Handler returns the HTTP handler with every route.
+// SocketConfig tunes the Socket.IO bridge.
+type SocketConfig struct {
+	// PingInterval and PingTimeout drive the Engine.IO heartbeat.
+	PingInterval, PingTimeout time.Duration
+	// MaxPayload bounds one inbound message; larger ones end the
+	// connection, as in Engine.IO (default 1 MB).
+	MaxPayload int64
+	// QueueBytes bounds each connection's outbound queue (default 1 MiB).
+	QueueBytes int
+	// Compression negotiates permessage-deflate when the client offers it.
+	Compression bool
+	// EventsPerSecond is each socket's sustained event rate, with bursts of
+	// as many (default 200).
+	EventsPerSecond int
+	// MaxInputBytes bounds one terminal-input (default 64 KiB; keep it equal
+	// to sessions.max_input_bytes).
+	MaxInputBytes int
+	// RevocationInterval is how often connected users are checked for
+	// revocation or deletion (default 2s).
+	RevocationInterval time.Duration
+	// SessionPollInterval is how often the bridge looks for sessions started
+	// or ended elsewhere (SSH) to report them (default 1s).
+	SessionPollInterval time.Duration
+	// HealthInterval is the period of health-status (default 30s).
+	HealthInterval time.Duration
+	// StatusDebounce delays workspace-status after a burst of file events
+	// (default 300ms).
+	StatusDebounce time.Duration
+	// Scrollback is how many lines of history go in front of a repaint
+	// (default 1000).
+	Scrollback int
+}
+
+func (c *SocketConfig) setDefaults() {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.RevocationInterval, 2*time.Second)
+	def(&c.SessionPollInterval, time.Second)
+	def(&c.HealthInterval, 30*time.Second)
+	def(&c.StatusDebounce, 300*time.Millisecond)
+	if c.EventsPerSecond <= 0 {
+		c.EventsPerSecond = 200
+	}
+	if c.MaxInputBytes <= 0 {
+		c.MaxInputBytes = 64 << 10
+	}
+	if c.Scrollback <= 0 {
+		c.Scrollback = 1000
+	}
+}
+
+// Handler returns the HTTP handler with every route. Call it once.
 func (s *Server) Handler() http.Handler {
 	s.started = time.Now()
 	if s.Log == nil {
 		s.Log = slog.Default()
 	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.Socket.setDefaults()
+	s.io = s.newSocketServer()
+	s.startBackground()
+
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/health", s.health)
 	mux.HandleFunc("POST /api/auth/exchange", s.exchange)
 	mux.HandleFunc("GET /api/workspaces", s.authed(s.listWorkspaces))
+	mux.HandleFunc("GET /api/workspaces/{id}/terminals", s.authed(s.listTerminalsREST))
 	mux.HandleFunc("GET /login", s.loginPage)
+	mux.Handle("/socket.io/", s.io)
 	return securityHeaders(mux)
+}
+
+// Close disconnects every Socket.IO client (they reconnect on their own
+// once a server is back), stops background work and waits for it. Sessions
+// keep running: they belong to the session core. It is safe to call more
+// than once and on a Server whose Handler was never called.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		if s.io == nil {
+			return
+		}
+		s.cancel()
+		s.io.Close()
+		s.wg.Wait()
+	})
+	return nil
 }
 
 func securityHeaders(h http.Handler) http.Handler {

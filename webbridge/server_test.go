@@ -29,6 +29,7 @@ func newTestServer(t *testing.T, loginsPerMinute int) (*httptest.Server, *auth.S
 	s := &Server{Auth: a, Store: st, LoginLimiter: auth.NewLimiter(loginsPerMinute)}
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(ts.Close)
+	t.Cleanup(func() { s.Close() })
 	return ts, a, u
 }
 

@@ -94,16 +94,31 @@ func (c *command) serve(ctx context.Context, args []string) error {
 	web := &webbridge.Server{
 		Auth:         a.auth,
 		Store:        a.store,
+		Sessions:     mgr,
+		Workspaces:   wsm,
 		Log:          log.With("component", "http"),
 		Version:      version,
 		LoginLimiter: auth.NewLimiter(a.cfg.Auth.LoginsPerMinute),
+		HomeFor:      homeFor(cfg),
+		Socket: webbridge.SocketConfig{
+			PingInterval:    cfg.HTTP.PingInterval,
+			PingTimeout:     cfg.HTTP.PingTimeout,
+			MaxPayload:      int64(cfg.HTTP.MaxPayload),
+			Compression:     cfg.HTTP.Compression,
+			EventsPerSecond: cfg.HTTP.EventsPerSecond,
+			MaxInputBytes:   cfg.Sessions.MaxInputBytes,
+		},
 	}
 	httpLn, err := net.Listen("tcp", a.cfg.HTTP.Addr)
 	if err != nil {
 		return fmt.Errorf("http listen: %w", err)
 	}
 	a.cfg.HTTP.Addr = httpLn.Addr().String() // the real port when the flag asked for :0
+	web.PublicURL = a.publicURL()
 	httpSrv := &http.Server{Handler: web.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// Socket.IO connections are hijacked or long polls: Shutdown alone
+	// would wait for them. Closing the bridge tells clients to reconnect.
+	httpSrv.RegisterOnShutdown(func() { web.Close() })
 
 	code, err := a.auth.NewLoginCode(ctx, owner.ID)
 	if err != nil {

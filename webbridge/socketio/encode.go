@@ -43,7 +43,7 @@ func encodePacket(typ byte, nsp string, id int64, event string, args []any) ([]*
 	}
 	b = append(b, '[')
 	if event != "" {
-		b = appendString(b, event)
+		b = AppendJSONString(b, event)
 	}
 	bufs := make([]*engineio.Buffer, 1, 1+nbin)
 	num := 0
@@ -94,9 +94,9 @@ func appendNamespace(b []byte, nsp string) []byte {
 func appendValue(b []byte, v any) ([]byte, error) {
 	switch v := v.(type) {
 	case string:
-		return appendString(b, v), nil
+		return AppendJSONString(b, v), nil
 	case Text:
-		return appendString(b, unsafe.String(unsafe.SliceData(v), len(v))), nil
+		return AppendJSONString(b, unsafe.String(unsafe.SliceData(v), len(v))), nil
 	case json.RawMessage:
 		if len(v) == 0 {
 			return append(b, "null"...), nil
@@ -130,9 +130,10 @@ var safeJSON = func() (t [utf8.RuneSelf]bool) {
 
 const hexDigits = "0123456789abcdef"
 
-// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD:
+// AppendJSONString appends s as a JSON string, for callers that build
+// payloads by hand on the hot path. Invalid UTF-8 becomes U+FFFD:
 // browsers fail a websocket whose text frame is not UTF-8.
-func appendString(b []byte, s string) []byte {
+func AppendJSONString[T ~string | ~[]byte](b []byte, s T) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -159,7 +160,7 @@ func appendString(b []byte, s string) []byte {
 			start = i
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		r, size := decodeRune(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			b = append(b, s[start:i]...)
 			b = append(b, `\ufffd`...)
@@ -179,4 +180,14 @@ func releaseAll(bufs []*engineio.Buffer) {
 			b.Release()
 		}
 	}
+}
+
+func decodeRune[T ~string | ~[]byte](s T) (rune, int) {
+	switch v := any(s).(type) {
+	case string:
+		return utf8.DecodeRuneInString(v)
+	case []byte:
+		return utf8.DecodeRune(v)
+	}
+	return utf8.DecodeRuneInString(string(s))
 }

@@ -109,10 +109,10 @@ func TestEncodePacket(t *testing.T) {
 
 func TestAppendStringMatchesJSON(t *testing.T) {
 	for _, s := range []string{"", "plain", "quote\" back\\ slash", "\x00\x01\x1f\x7f", "ünï©ødé 🎉", "\u2028", "<&>"} {
-		got := appendString(nil, s)
+		got := AppendJSONString(nil, s)
 		var back string
 		if err := json.Unmarshal(got, &back); err != nil || back != s {
-			t.Errorf("appendString(%q) = %s, round trip %q %v", s, got, back, err)
+			t.Errorf("AppendJSONString(%q) = %s, round trip %q %v", s, got, back, err)
 		}
 	}
 }

@@ -1,0 +1,319 @@
+package webbridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/codeterm/codeterm/auth"
+	"github.com/codeterm/codeterm/store"
+	"github.com/codeterm/codeterm/webbridge/socketio"
+)
+
+// Rooms, as in the protocol: every socket is in its user's room; sockets
+// that joined a workspace are in its room; sockets attached to a session
+// are in its room.
+func userRoom(id string) string      { return "user_" + id }
+func workspaceRoom(id string) string { return "workspace_" + id }
+func sessionRoom(id string) string   { return "session_" + id }
+
+func (s *Server) newSocketServer() *socketio.Server {
+	io := &socketio.Server{
+		PingInterval:      s.Socket.PingInterval,
+		PingTimeout:       s.Socket.PingTimeout,
+		MaxPayload:        s.Socket.MaxPayload,
+		QueueBytes:        s.Socket.QueueBytes,
+		EnableCompression: s.Socket.Compression,
+		CheckOrigin:       s.originAllowed,
+		Logger:            s.Log.With("component", "socketio"),
+	}
+	ns := io.Of("/")
+	ns.Use(s.authenticate)
+	ns.OnConnection(s.onConnection)
+	return io
+}
+
+// originAllowed refuses cross-site WebSocket and polling requests: an Origin,
+// when present, must be the public URL's or the request's own host.
+func (s *Server) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true // not a browser, or a same-origin GET that omits it
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	if s.PublicURL != "" {
+		if p, err := url.Parse(s.PublicURL); err == nil &&
+			strings.EqualFold(p.Scheme, u.Scheme) && strings.EqualFold(p.Host, u.Host) {
+			return true
+		}
+	}
+	return false
+}
+
+// client is the bridge's state for one authenticated socket.
+type client struct {
+	srv    *Server
+	sock   *socketio.Socket
+	user   *store.User
+	claims *auth.Claims
+	log    *slog.Logger
+	ctx    context.Context // ends when the socket disconnects
+	cancel context.CancelFunc
+
+	// Touched only by event handlers, which the socket runs one at a time.
+	bucket    tokenBucket
+	lastLimit time.Time
+
+	mu     sync.Mutex
+	closed bool
+	terms  map[string]*termView // attached sessions, by id
+	joined map[string]bool      // joined workspaces, by id
+}
+
+const clientKey = "codeterm.client"
+
+func clientOf(s *socketio.Socket) *client {
+	c, _ := s.Get(clientKey).(*client)
+	return c
+}
+
+func (s *Server) onConnection(sock *socketio.Socket) {
+	c := clientOf(sock)
+	if c == nil { // cannot happen: authenticate sets it
+		sock.Disconnect()
+		return
+	}
+	c.ctx, c.cancel = context.WithCancel(s.ctx)
+	c.bucket = newTokenBucket(s.Socket.EventsPerSecond)
+	sock.Join(userRoom(c.user.ID))
+	s.registerEvents(c)
+	sock.OnDisconnect(func(reason string) { c.disconnected(reason) })
+	s.hub.add(c)
+	s.syncSessions(c.user.ID) // a new user's first diff is the baseline
+	c.watchExpiry()
+	c.log.Info("socket connected", "transport", sock.Transport(), "remote", sock.Handshake().RemoteAddr)
+}
+
+// disconnected releases everything the socket held. Its sessions keep
+// running; only its attachments go.
+func (c *client) disconnected(reason string) {
+	c.mu.Lock()
+	c.closed = true
+	terms := c.terms
+	joined := c.joined
+	c.terms, c.joined = nil, nil
+	c.mu.Unlock()
+	c.cancel()
+	for _, v := range terms {
+		v.stop()
+	}
+	for id := range joined {
+		c.srv.hub.release(id)
+	}
+	c.srv.hub.remove(c)
+	c.log.Info("socket disconnected", "reason", reason)
+}
+
+// handler is an event handler with its reply plumbing.
+type handler func(c *client, m *socketio.Message, r *reply)
+
+// on registers an event. errEvent is where failures are reported besides
+// the ack: "error", "terminal-error" or "workspace-error".
+func (c *client) on(event, errEvent string, h handler) {
+	c.sock.On(event, func(s *socketio.Socket, m *socketio.Message, ack socketio.AckFunc) {
+		r := &reply{c: c, event: event, errEvent: errEvent, ack: ack}
+		if !c.bucket.take(time.Now()) {
+			c.rateLimited(r)
+			return
+		}
+		if errEvent == "terminal-error" && c.srv.Sessions == nil {
+			r.fail(unavailable("Terminal sessions"))
+			return
+		}
+		defer func() {
+			// A bug in one handler must not take down the server or the
+			// connection.
+			if p := recover(); p != nil {
+				c.log.Error("event handler panic", "event", event, "panic", p)
+				r.fail(internalError())
+			}
+		}()
+		h(c, m, r)
+	})
+}
+
+// rateLimited answers the ack of every refused event but sends the error
+// event at most once a second: a flood must not be answered by a flood.
+func (c *client) rateLimited(r *reply) {
+	e := &wireError{Code: CodeRateLimited, Message: "Too many events; slow down",
+		Details: "limit is " + strconv.Itoa(c.srv.Socket.EventsPerSecond) + " events per second"}
+	if r.ack != nil {
+		r.ack(ackError{Error: e})
+	}
+	if now := time.Now(); now.Sub(c.lastLimit) >= time.Second {
+		c.lastLimit = now
+		c.emit("error", errorEvent{wireError: e, Event: r.event, Timestamp: timestamp(now)})
+		c.log.Warn("socket rate limited", "event", r.event)
+	}
+}
+
+// reply answers one event: the ack, and on failure the error event.
+type reply struct {
+	c        *client
+	event    string
+	errEvent string
+	ack      socketio.AckFunc
+
+	// Context for the error event.
+	sessionID, workspaceID, operation string
+}
+
+// ok acknowledges success with fields merged into {ok: true}.
+func (r *reply) ok(fields map[string]any) {
+	if r.ack == nil {
+		return
+	}
+	out := make(map[string]any, len(fields)+1)
+	for k, v := range fields {
+		out[k] = v
+	}
+	out["ok"] = true
+	if err := r.ack(out); err != nil && !errors.Is(err, socketio.ErrDisconnected) {
+		r.c.log.Debug("ack", "event", r.event, "err", err)
+	}
+}
+
+// fail reports e in the error event and the ack.
+func (r *reply) fail(e *wireError) {
+	if r.ack != nil {
+		r.ack(ackError{Error: e})
+	}
+	r.c.emit(r.errEvent, errorEvent{wireError: e, SessionID: r.sessionID, WorkspaceID: r.workspaceID,
+		Operation: r.operation, Event: r.event, Timestamp: timestamp(time.Now())})
+}
+
+// emit sends an event to this socket without blocking. A full queue means
+// the client is far behind; control events are dropped then, output has
+// its own path.
+func (c *client) emit(event string, v any) {
+	if err := c.sock.Emit(event, v); err != nil && !errors.Is(err, socketio.ErrDisconnected) {
+		c.log.Debug("emit dropped", "event", event, "err", err)
+	}
+}
+
+// goWork runs slow work (clones, database, git) off the socket's reading
+// goroutine, which must never block; Close waits for it.
+func (c *client) goWork(fn func()) {
+	c.srv.wg.Add(1)
+	go func() {
+		defer c.srv.wg.Done()
+		fn()
+	}()
+}
+
+// toRooms broadcasts to the union of rooms. Sockets too far behind to take
+// it are skipped: these are status events, and the next one supersedes it.
+func (s *Server) toRooms(event string, v any, rooms ...string) {
+	if len(rooms) == 0 {
+		return
+	}
+	b := s.io.Of("/").To(rooms[0])
+	for _, r := range rooms[1:] {
+		b = b.To(r)
+	}
+	payload, err := json.Marshal(v)
+	if err != nil {
+		s.Log.Error("encode event", "event", event, "err", err)
+		return
+	}
+	if err := b.Emit(event, json.RawMessage(payload)); err != nil {
+		s.Log.Debug("broadcast", "event", event, "err", err)
+	}
+}
+
+// tokenBucket limits a socket's events per second.
+type tokenBucket struct {
+	rate, tokens float64
+	last         time.Time
+}
+
+func newTokenBucket(perSecond int) tokenBucket {
+	return tokenBucket{rate: float64(perSecond), tokens: float64(perSecond), last: time.Now()}
+}
+
+func (b *tokenBucket) take(now time.Time) bool {
+	b.tokens = min(b.rate, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+func (s *Server) registerEvents(c *client) {
+	// Terminal
+	c.on("create-terminal", "terminal-error", (*client).createTerminal)
+	c.on("attach-terminal", "terminal-error", (*client).attachTerminal)
+	c.on("detach-terminal", "terminal-error", (*client).detachTerminal)
+	c.on("terminal-input", "terminal-error", (*client).terminalInput)
+	c.on("terminal-resize", "terminal-error", (*client).terminalResize)
+	c.on("kill-terminal", "terminal-error", (*client).killTerminal)
+	c.on("list-terminals", "terminal-error", (*client).listTerminals)
+	c.on("rename-terminal", "terminal-error", (*client).renameTerminal)
+	// Workspace
+	c.on("create-workspace", "workspace-error", (*client).createWorkspace)
+	c.on("cancel-workspace", "workspace-error", (*client).cancelWorkspace)
+	c.on("delete-workspace", "workspace-error", (*client).deleteWorkspace)
+	c.on("sync-workspace", "workspace-error", (*client).syncWorkspace)
+	c.on("get-workspace-status", "workspace-error", (*client).getWorkspaceStatus)
+	c.on("join-workspace", "workspace-error", (*client).joinWorkspace)
+	c.on("leave-workspace", "workspace-error", (*client).leaveWorkspace)
+	// GitHub
+	c.on("get-repositories", "error", (*client).githubNotConfigured)
+	c.on("clone-workspace", "workspace-error", (*client).githubNotConfigured)
+	c.on("repository-selected", "error", (*client).repositorySelected)
+	// System
+	c.on("system-stats", "error", (*client).systemStats)
+	// Anything else is answered rather than silently dropped, so a client
+	// with a typo learns of it.
+	c.sock.OnAny(func(s *socketio.Socket, event string, m *socketio.Message, ack socketio.AckFunc) {
+		if knownEvents[event] {
+			return
+		}
+		r := &reply{c: c, event: event, errEvent: "error", ack: ack}
+		if !c.bucket.take(time.Now()) {
+			c.rateLimited(r)
+			return
+		}
+		r.fail(&wireError{Code: "UNKNOWN_EVENT", Message: "Unknown event", Details: truncate(event, 64)})
+	})
+}
+
+var knownEvents = map[string]bool{
+	"create-terminal": true, "attach-terminal": true, "detach-terminal": true, "terminal-input": true,
+	"terminal-resize": true, "kill-terminal": true, "list-terminals": true, "rename-terminal": true,
+	"create-workspace": true, "cancel-workspace": true, "delete-workspace": true, "sync-workspace": true,
+	"get-workspace-status": true, "join-workspace": true, "leave-workspace": true,
+	"get-repositories": true, "clone-workspace": true, "repository-selected": true, "system-stats": true,
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

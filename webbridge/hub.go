@@ -1,0 +1,196 @@
+package webbridge
+
+import (
+	"sync"
+	"time"
+
+	"github.com/codeterm/codeterm/sessions"
+	"github.com/codeterm/codeterm/store"
+)
+
+// hub tracks who is connected, so background work (revocation checks,
+// session-status for sessions started over SSH, file watching) costs per
+// connected user or joined workspace, never per socket.
+type hub struct {
+	mu      sync.Mutex
+	users   map[string]*userState
+	watches map[string]*wsWatch // joined workspaces, by id
+
+	// diffMu serialises session diffs, so two callers never report the
+	// same change twice.
+	diffMu sync.Mutex
+}
+
+type userState struct {
+	clients  map[*client]struct{}
+	sessions map[string]sessionSnap // last reported, by id; nil until first diff
+}
+
+// sessionSnap is what session-status reports, minus the ever-changing
+// lastActivity.
+type sessionSnap struct {
+	sess   *sessions.Session
+	status string
+	name   string
+}
+
+func (h *hub) add(c *client) {
+	h.mu.Lock()
+	if h.users == nil {
+		h.users = map[string]*userState{}
+	}
+	u := h.users[c.user.ID]
+	if u == nil {
+		u = &userState{clients: map[*client]struct{}{}}
+		h.users[c.user.ID] = u
+	}
+	u.clients[c] = struct{}{}
+	h.mu.Unlock()
+}
+
+func (h *hub) remove(c *client) {
+	h.mu.Lock()
+	if u := h.users[c.user.ID]; u != nil {
+		delete(u.clients, c)
+		if len(u.clients) == 0 {
+			delete(h.users, c.user.ID)
+		}
+	}
+	h.mu.Unlock()
+}
+
+func (h *hub) clientsByUser() map[string][]*client {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make(map[string][]*client, len(h.users))
+	for id, u := range h.users {
+		for c := range u.clients {
+			out[id] = append(out[id], c)
+		}
+	}
+	return out
+}
+
+func (h *hub) userIDs() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]string, 0, len(h.users))
+	for id := range h.users {
+		out = append(out, id)
+	}
+	return out
+}
+
+// sessionStatus is the session-status payload.
+type sessionStatus struct {
+	SessionID    string `json:"sessionId"`
+	Status       string `json:"status"` // active, inactive or terminated
+	PID          int    `json:"pid"`
+	WorkspaceID  string `json:"workspaceId"`
+	LastActivity string `json:"lastActivity"`
+	Name         string `json:"name"`
+	Attached     int    `json:"attached"`
+	Viewers      int    `json:"viewers"`
+	ExitCode     *int   `json:"exitCode,omitempty"`
+	Signal       string `json:"signal,omitempty"`
+}
+
+// statusOf says active while someone is attached, inactive while the
+// session runs unwatched, terminated once it has ended.
+func statusOf(i sessions.Info) string {
+	switch {
+	case i.Status == store.SessionTerminated:
+		return "terminated"
+	case i.Attached+i.Viewers > 0:
+		return "active"
+	}
+	return "inactive"
+}
+
+func toSessionStatus(i sessions.Info) sessionStatus {
+	return sessionStatus{SessionID: i.ID, Status: statusOf(i), PID: i.PID, WorkspaceID: i.WorkspaceID,
+		LastActivity: timestamp(i.LastActivity), Name: i.Name, Attached: i.Attached, Viewers: i.Viewers,
+		ExitCode: i.ExitCode, Signal: i.Signal}
+}
+
+// syncSessions compares the user's sessions with what was last reported
+// and sends session-status for each change to the workspace and session
+// rooms. The first call for a user only takes the snapshot. The core has
+// no start/end hook, so this runs on a timer and after the bridge's own
+// changes. extraRooms (such as the socket that asked for the change) get
+// this call's reports too.
+func (s *Server) syncSessions(userID string, extraRooms ...string) {
+	if s.Sessions == nil {
+		return
+	}
+	h := &s.hub
+	h.diffMu.Lock()
+	defer h.diffMu.Unlock()
+	h.mu.Lock()
+	u := h.users[userID]
+	var prev map[string]sessionSnap
+	first := u == nil || u.sessions == nil
+	if u != nil {
+		prev = u.sessions
+	}
+	h.mu.Unlock()
+	if u == nil {
+		return
+	}
+
+	list := s.Sessions.List(userID, "")
+	next := make(map[string]sessionSnap, len(list))
+	var changed []sessions.Info
+	for _, sess := range list {
+		i := sess.Info()
+		snap := sessionSnap{sess: sess, status: statusOf(i), name: i.Name}
+		next[i.ID] = snap
+		if old, ok := prev[i.ID]; !first && (!ok || old.status != snap.status || old.name != snap.name) {
+			changed = append(changed, i)
+		}
+	}
+	for id, old := range prev {
+		if _, ok := next[id]; !ok {
+			changed = append(changed, old.sess.Info()) // ended: Info says terminated
+		}
+	}
+	h.mu.Lock()
+	if u := h.users[userID]; u != nil {
+		u.sessions = next
+	}
+	h.mu.Unlock()
+	for _, i := range changed {
+		rooms := append([]string{workspaceRoom(i.WorkspaceID), sessionRoom(i.ID)}, extraRooms...)
+		s.toRooms("session-status", toSessionStatus(i), rooms...)
+		s.kickWorkspace(i.WorkspaceID)
+	}
+}
+
+// startBackground runs the periodic work: session diffs, revocation checks
+// and health-status.
+func (s *Server) startBackground() {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		sessTick := time.NewTicker(s.Socket.SessionPollInterval)
+		userTick := time.NewTicker(s.Socket.RevocationInterval)
+		healthTick := time.NewTicker(s.Socket.HealthInterval)
+		defer sessTick.Stop()
+		defer userTick.Stop()
+		defer healthTick.Stop()
+		for {
+			select {
+			case <-s.ctx.Done():
+				return
+			case <-sessTick.C:
+				for _, id := range s.hub.userIDs() {
+					s.syncSessions(id)
+				}
+			case <-userTick.C:
+				s.checkUsers()
+			case <-healthTick.C:
+				s.broadcastHealth()
+			}
+		}
+	}()
+}

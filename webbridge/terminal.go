@@ -1,0 +1,629 @@
+package webbridge
+
+import (
+	"context"
+	"errors"
+	"time"
+	"unicode/utf8"
+
+	"github.com/codeterm/codeterm/sessions"
+	"github.com/codeterm/codeterm/webbridge/socketio"
+)
+
+// termView is one socket's attachment to one session: the goroutine that
+// relays output, and the one that writes input.
+type termView struct {
+	c      *client
+	sess   *sessions.Session
+	att    *sessions.Attachment
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the output loop has finished
+	input  chan inputReq
+}
+
+type inputReq struct {
+	data []byte
+	r    *reply
+}
+
+// inputBacklog bounds the writes waiting for a shell that does not read
+// (each at most MaxInputBytes).
+const inputBacklog = 64
+
+// stop detaches and waits for the output loop, so a re-attach never
+// interleaves with the old stream.
+func (v *termView) stop() {
+	v.cancel()
+	v.att.Close()
+	<-v.done
+}
+
+// attach attaches the socket to a session, replacing an earlier attachment
+// of this socket to it. The caller announces it, then calls start.
+func (c *client) attach(sess *sessions.Session, opts sessions.AttachOptions) (*termView, error) {
+	id := sess.ID()
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, socketio.ErrDisconnected
+	}
+	old := c.terms[id]
+	delete(c.terms, id)
+	c.mu.Unlock()
+	if old != nil {
+		old.stop()
+	}
+	opts.Scrollback = c.srv.Socket.Scrollback
+	att, err := sess.Attach(opts)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(c.ctx)
+	v := &termView{c: c, sess: sess, att: att, ctx: ctx, cancel: cancel, done: make(chan struct{}),
+		input: make(chan inputReq, inputBacklog)}
+	c.mu.Lock()
+	if c.closed || c.terms[id] != nil {
+		c.mu.Unlock()
+		cancel()
+		att.Close()
+		return nil, socketio.ErrDisconnected
+	}
+	c.terms[id] = v
+	c.mu.Unlock()
+	c.sock.Join(sessionRoom(id))
+	return v, nil
+}
+
+// start runs the view's goroutines.
+func (v *termView) start() {
+	wg := &v.c.srv.wg
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		v.relayOutput()
+	}()
+	go func() {
+		defer wg.Done()
+		v.writeInput()
+	}()
+}
+
+func (c *client) view(id string) *termView {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.terms[id]
+}
+
+// forget drops v if it is still the socket's view of its session.
+func (c *client) forget(v *termView) {
+	id := v.sess.ID()
+	c.mu.Lock()
+	current := c.terms[id] == v
+	if current {
+		delete(c.terms, id)
+	}
+	c.mu.Unlock()
+	if current {
+		c.sock.Leave(sessionRoom(id))
+	}
+}
+
+// relayOutput is the hot path: everything Next returns goes out as one
+// terminal-output. EmitContext waits for room in the connection's queue, so
+// a slow client backs up into its attachment queue, which the core then
+// drops in favour of a repaint; the shell and the other clients never wait.
+func (v *termView) relayOutput() {
+	defer close(v.done)
+	defer v.att.Close()
+	defer v.c.forget(v)
+	c, id := v.c, v.sess.ID()
+	enc := newOutputEncoder(id)
+	var (
+		tail  [utf8.UTFMax]byte // an incomplete character held back
+		ntail int
+		join  []byte // tail + the next chunk
+	)
+	send := func(data []byte, seq int64, kind string) bool {
+		err := c.sock.EmitContext(v.ctx, "terminal-output", enc.encode(data, seq, kind, time.Now()))
+		return err == nil
+	}
+	for {
+		ch, err := v.att.Next(v.ctx)
+		if err != nil {
+			return // io.EOF after the exit, ErrClosed on detach, or disconnected
+		}
+		switch ch.Kind {
+		case sessions.ChunkOutput:
+			data := ch.Data
+			if ntail > 0 {
+				join = append(append(join[:0], tail[:ntail]...), data...)
+				data = join
+			}
+			n := incompleteTail(data)
+			ntail = copy(tail[:], data[len(data)-n:])
+			if len(data) == n {
+				continue
+			}
+			if !send(data[:len(data)-n], ch.Seq-int64(n), "") {
+				return
+			}
+		case sessions.ChunkRepaint:
+			ntail = 0 // the repaint supersedes it
+			if !send(ch.Data, ch.Seq, "repaint") {
+				return
+			}
+		case sessions.ChunkQuery:
+			// Queries do not move the offset; a held tail is not sent yet.
+			if !send(ch.Data, ch.Seq-int64(ntail), "query") {
+				return
+			}
+		case sessions.ChunkExit:
+			if ntail > 0 && !send(tail[:ntail], ch.Seq, "") {
+				return
+			}
+			ntail = 0
+			var sig any // null when no signal, as in the protocol
+			if ch.Signal != "" {
+				sig = ch.Signal
+			}
+			if c.sock.EmitContext(v.ctx, "process-exit", map[string]any{
+				"sessionId": id, "pid": v.sess.Info().PID, "exitCode": ch.ExitCode, "signal": sig,
+			}) != nil {
+				return
+			}
+			// Report the end while still in the session's room: leaving it
+			// first would keep the terminated status from its viewers.
+			select {
+			case <-v.sess.Done():
+				c.srv.syncSessions(c.user.ID)
+			case <-v.ctx.Done():
+			}
+		}
+	}
+}
+
+// writeInput writes input in order off the socket's reading goroutine: a
+// shell that does not read would otherwise stall the connection, heartbeats
+// included.
+func (v *termView) writeInput() {
+	for {
+		select {
+		case <-v.done:
+			return
+		case req := <-v.input:
+			if _, err := v.att.Write(req.data); err != nil {
+				req.r.fail(sessionError(v.sess.ID(), err))
+				continue
+			}
+			req.r.ok(nil)
+		}
+	}
+}
+
+// viewOrAttach returns the socket's view of a session, attaching it first
+// if needed: a client that reconnected and types into its terminal without
+// attach-terminal (as the original protocol had no such event) still works.
+func (c *client) viewOrAttach(id string) (*termView, *wireError) {
+	if v := c.view(id); v != nil {
+		return v, nil
+	}
+	sess, err := c.srv.Sessions.Get(c.user.ID, id)
+	if err != nil {
+		return nil, sessionError(id, err)
+	}
+	v, err := c.attach(sess, sessions.AttachOptions{LastSeq: -1})
+	if err != nil {
+		return nil, sessionError(id, err)
+	}
+	c.emit("terminal-attached", attachedPayload(sess.Info()))
+	v.start()
+	return v, nil
+}
+
+func attachedPayload(i sessions.Info) map[string]any {
+	return map[string]any{
+		"sessionId": i.ID, "workspaceId": i.WorkspaceID, "shell": i.Shell, "pid": i.PID,
+		"cols": i.Cols, "rows": i.Rows, "seq": i.Seq, "name": i.Name,
+	}
+}
+
+// terminalJSON describes a session in terminals-listed and REST.
+type terminalJSON struct {
+	ID           string `json:"id"`
+	SessionID    string `json:"sessionId"`
+	WorkspaceID  string `json:"workspaceId"`
+	Name         string `json:"name"`
+	Title        string `json:"title"`
+	Shell        string `json:"shell"`
+	PID          int    `json:"pid"`
+	Cols         int    `json:"cols"`
+	Rows         int    `json:"rows"`
+	Status       string `json:"status"`
+	Attached     int    `json:"attached"`
+	Viewers      int    `json:"viewers"`
+	Seq          int64  `json:"seq"`
+	CreatedAt    string `json:"createdAt"`
+	LastActivity string `json:"lastActivity"`
+}
+
+func toTerminalJSON(i sessions.Info) terminalJSON {
+	return terminalJSON{ID: i.ID, SessionID: i.ID, WorkspaceID: i.WorkspaceID, Name: i.Name, Title: i.Title,
+		Shell: i.Shell, PID: i.PID, Cols: i.Cols, Rows: i.Rows, Status: statusOf(i), Attached: i.Attached,
+		Viewers: i.Viewers, Seq: i.Seq, CreatedAt: timestamp(i.CreatedAt), LastActivity: timestamp(i.LastActivity)}
+}
+
+func (s *Server) terminalsOf(userID, workspaceID string) []terminalJSON {
+	list := s.Sessions.List(userID, workspaceID)
+	out := make([]terminalJSON, 0, len(list))
+	for _, sess := range list {
+		out = append(out, toTerminalJSON(sess.Info()))
+	}
+	return out
+}
+
+// create-terminal {workspaceId, shell?, cols?, rows?, name?}
+func (c *client) createTerminal(m *socketio.Message, r *reply) {
+	var p struct {
+		WorkspaceID string `json:"workspaceId"`
+		Shell       string `json:"shell"`
+		Cols        *int   `json:"cols"`
+		Rows        *int   `json:"rows"`
+		Name        string `json:"name"`
+	}
+	if e := decodePayload(m, &p); e != nil {
+		r.fail(e)
+		return
+	}
+	r.workspaceID = p.WorkspaceID
+	if e := firstError(requiredID("workspaceId", p.WorkspaceID), validSize(p.Cols, p.Rows), validName(p.Name)); e != nil {
+		r.fail(e)
+		return
+	}
+	if len(p.Shell) > maxIDLen {
+		r.fail(invalidField("shell", "shell is too long"))
+		return
+	}
+	c.goWork(func() {
+		ctx, cancel := context.WithTimeout(c.srv.ctx, 30*time.Second)
+		defer cancel()
+		ws, err := c.srv.workspace(ctx, c.user.ID, p.WorkspaceID)
+		if err != nil {
+			r.fail(c.workspaceFailure(p.WorkspaceID, err))
+			return
+		}
+		opts := sessions.SpawnOptions{UserID: c.user.ID, WorkspaceID: ws.ID, Dir: ws.LocalPath, Shell: p.Shell,
+			Name: p.Name, Cols: deref(p.Cols), Rows: deref(p.Rows)}
+		if c.srv.HomeFor != nil {
+			opts.Home = c.srv.HomeFor(c.user)
+		}
+		sess, err := c.srv.Sessions.Create(ctx, opts)
+		if err != nil {
+			if e := sessionError("", err); e.Code == CodeInternal {
+				c.log.Error("create terminal", "workspace", ws.ID, "err", err)
+			} else {
+				c.log.Info("create terminal refused", "workspace", ws.ID, "err", err)
+			}
+			r.fail(sessionError("", err))
+			return
+		}
+		// The creator sees the stream from its first byte, prompt included.
+		v, err := c.attach(sess, sessions.AttachOptions{LastSeq: 0, Cols: deref(p.Cols), Rows: deref(p.Rows)})
+		if err != nil {
+			return // disconnected meanwhile; the session lives on
+		}
+		i := sess.Info()
+		created := map[string]any{"sessionId": i.ID, "workspaceId": i.WorkspaceID, "shell": i.Shell, "pid": i.PID,
+			"cols": i.Cols, "rows": i.Rows, "name": i.Name}
+		c.emit("terminal-created", created)
+		r.ok(created)
+		v.start()
+		c.srv.syncSessions(c.user.ID, c.sock.ID())
+	})
+}
+
+// attach-terminal {sessionId, lastSeq?, cols?, rows?, readOnly?}
+func (c *client) attachTerminal(m *socketio.Message, r *reply) {
+	var p struct {
+		SessionID string `json:"sessionId"`
+		LastSeq   *int64 `json:"lastSeq"`
+		Cols      *int   `json:"cols"`
+		Rows      *int   `json:"rows"`
+		ReadOnly  bool   `json:"readOnly"`
+	}
+	if e := decodePayload(m, &p); e != nil {
+		r.fail(e)
+		return
+	}
+	r.sessionID = p.SessionID
+	if e := firstError(requiredID("sessionId", p.SessionID), validSize(p.Cols, p.Rows)); e != nil {
+		r.fail(e)
+		return
+	}
+	sess, err := c.srv.Sessions.Get(c.user.ID, p.SessionID)
+	if err != nil {
+		r.fail(sessionError(p.SessionID, err))
+		return
+	}
+	opts := sessions.AttachOptions{LastSeq: -1, ReadOnly: p.ReadOnly, Cols: deref(p.Cols), Rows: deref(p.Rows)}
+	if p.LastSeq != nil && *p.LastSeq >= 0 {
+		opts.LastSeq = *p.LastSeq
+	}
+	v, err := c.attach(sess, opts)
+	if err != nil {
+		r.fail(sessionError(p.SessionID, err))
+		return
+	}
+	payload := attachedPayload(sess.Info())
+	c.emit("terminal-attached", payload)
+	r.ok(payload)
+	v.start()
+	c.goWork(func() { c.srv.syncSessions(c.user.ID) })
+}
+
+// detach-terminal {sessionId}
+func (c *client) detachTerminal(m *socketio.Message, r *reply) {
+	var p struct {
+		SessionID string `json:"sessionId"`
+	}
+	if e := decodePayload(m, &p); e != nil {
+		r.fail(e)
+		return
+	}
+	r.sessionID = p.SessionID
+	if e := requiredID("sessionId", p.SessionID); e != nil {
+		r.fail(e)
+		return
+	}
+	c.mu.Lock()
+	v := c.terms[p.SessionID]
+	delete(c.terms, p.SessionID)
+	c.mu.Unlock()
+	if v == nil {
+		// Detaching twice is fine; detaching from a session one cannot
+		// see is not.
+		if _, err := c.srv.Sessions.Get(c.user.ID, p.SessionID); err != nil {
+			r.fail(sessionError(p.SessionID, err))
+			return
+		}
+	} else {
+		c.sock.Leave(sessionRoom(p.SessionID))
+		v.stop()
+	}
+	c.emit("terminal-detached", map[string]string{"sessionId": p.SessionID})
+	r.ok(map[string]any{"sessionId": p.SessionID})
+	c.goWork(func() { c.srv.syncSessions(c.user.ID) })
+}
+
+// terminal-input {sessionId, data}
+func (c *client) terminalInput(m *socketio.Message, r *reply) {
+	max := c.srv.Socket.MaxInputBytes
+	// Refuse absurd payloads before decoding them; escaping can make JSON
+	// up to six times the input.
+	if m.Len() > 0 && len(m.Args[0]) > 6*max+1024 {
+		r.fail(inputTooLarge(len(m.Args[0]), max))
+		return
+	}
+	var p struct {
+		SessionID string  `json:"sessionId"`
+		Data      *string `json:"data"`
+	}
+	if e := decodePayload(m, &p); e != nil {
+		r.fail(e)
+		return
+	}
+	r.sessionID = p.SessionID
+	if e := requiredID("sessionId", p.SessionID); e != nil {
+		r.fail(e)
+		return
+	}
+	if p.Data == nil {
+		r.fail(invalidField("data", "data is required"))
+		return
+	}
+	if len(*p.Data) > max {
+		r.fail(inputTooLarge(len(*p.Data), max))
+		return
+	}
+	v, e := c.viewOrAttach(p.SessionID)
+	if e != nil {
+		r.fail(e)
+		return
+	}
+	select {
+	case v.input <- inputReq{data: []byte(*p.Data), r: r}:
+	default:
+		r.fail(&wireError{Code: CodeInputBacklog, Message: "The terminal is not reading its input",
+			Details: "too much input is waiting for the shell"})
+	}
+	if containsNewline(*p.Data) {
+		c.srv.kickWorkspace(v.sess.WorkspaceID()) // a command ran: git status may change
+	}
+}
+
+func inputTooLarge(n, max int) *wireError {
+	return &wireError{Code: CodeInputTooLarge, Message: "Terminal input too large",
+		Details: "input of " + itoa(n) + " bytes exceeds the limit of " + itoa(max), Field: "data"}
+}
+
+func containsNewline(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\r' || s[i] == '\n' {
+			return true
+		}
+	}
+	return false
+}
+
+// terminal-resize {sessionId, cols, rows}
+func (c *client) terminalResize(m *socketio.Message, r *reply) {
+	var p struct {
+		SessionID string `json:"sessionId"`
+		Cols      *int   `json:"cols"`
+		Rows      *int   `json:"rows"`
+	}
+	if e := decodePayload(m, &p); e != nil {
+		r.fail(e)
+		return
+	}
+	r.sessionID = p.SessionID
+	if e := requiredID("sessionId", p.SessionID); e != nil {
+		r.fail(e)
+		return
+	}
+	if p.Cols == nil {
+		r.fail(invalidField("cols", "cols is required"))
+		return
+	}
+	if e := validSize(p.Cols, p.Rows); e != nil {
+		r.fail(e)
+		return
+	}
+	v, e := c.viewOrAttach(p.SessionID)
+	if e != nil {
+		r.fail(e)
+		return
+	}
+	if err := v.att.Resize(*p.Cols, *p.Rows); err != nil {
+		r.fail(sessionError(p.SessionID, err))
+		return
+	}
+	r.ok(map[string]any{"sessionId": p.SessionID, "cols": *p.Cols, "rows": *p.Rows})
+}
+
+// kill-terminal {sessionId}
+func (c *client) killTerminal(m *socketio.Message, r *reply) {
+	var p struct {
+		SessionID string `json:"sessionId"`
+	}
+	if e := decodePayload(m, &p); e != nil {
+		r.fail(e)
+		return
+	}
+	r.sessionID = p.SessionID
+	if e := requiredID("sessionId", p.SessionID); e != nil {
+		r.fail(e)
+		return
+	}
+	sess, err := c.srv.Sessions.Get(c.user.ID, p.SessionID)
+	if err != nil {
+		r.fail(sessionError(p.SessionID, err))
+		return
+	}
+	sess.Kill()
+	c.log.Info("terminal killed", "session", p.SessionID)
+	c.goWork(func() {
+		select {
+		case <-sess.Done():
+		case <-c.srv.ctx.Done():
+			return
+		}
+		i := sess.Info()
+		killed := map[string]any{"sessionId": i.ID, "exitCode": i.ExitCode, "signal": i.Signal}
+		c.emit("terminal-killed", killed)
+		r.ok(killed)
+		c.srv.syncSessions(c.user.ID)
+	})
+}
+
+// list-terminals {workspaceId}
+func (c *client) listTerminals(m *socketio.Message, r *reply) {
+	var p struct {
+		WorkspaceID string `json:"workspaceId"`
+	}
+	if e := decodePayload(m, &p); e != nil {
+		r.fail(e)
+		return
+	}
+	r.workspaceID = p.WorkspaceID
+	if e := requiredID("workspaceId", p.WorkspaceID); e != nil {
+		r.fail(e)
+		return
+	}
+	c.goWork(func() {
+		ctx, cancel := context.WithTimeout(c.srv.ctx, 10*time.Second)
+		defer cancel()
+		if _, err := c.srv.workspace(ctx, c.user.ID, p.WorkspaceID); err != nil {
+			r.fail(c.workspaceFailure(p.WorkspaceID, err))
+			return
+		}
+		list := map[string]any{"workspaceId": p.WorkspaceID, "terminals": c.srv.terminalsOf(c.user.ID, p.WorkspaceID)}
+		c.emit("terminals-listed", list)
+		r.ok(list)
+	})
+}
+
+// rename-terminal {sessionId, name}
+func (c *client) renameTerminal(m *socketio.Message, r *reply) {
+	var p struct {
+		SessionID string  `json:"sessionId"`
+		Name      *string `json:"name"`
+	}
+	if e := decodePayload(m, &p); e != nil {
+		r.fail(e)
+		return
+	}
+	r.sessionID = p.SessionID
+	if e := requiredID("sessionId", p.SessionID); e != nil {
+		r.fail(e)
+		return
+	}
+	if p.Name == nil {
+		r.fail(invalidField("name", "name is required"))
+		return
+	}
+	if e := validName(*p.Name); e != nil {
+		r.fail(e)
+		return
+	}
+	sess, err := c.srv.Sessions.Get(c.user.ID, p.SessionID)
+	if err != nil {
+		r.fail(sessionError(p.SessionID, err))
+		return
+	}
+	c.goWork(func() {
+		ctx, cancel := context.WithTimeout(c.srv.ctx, 10*time.Second)
+		defer cancel()
+		if err := sess.Rename(ctx, *p.Name); err != nil {
+			c.log.Error("rename terminal", "session", p.SessionID, "err", err)
+			r.fail(internalError())
+			return
+		}
+		r.ok(map[string]any{"sessionId": p.SessionID, "name": *p.Name})
+		c.srv.syncSessions(c.user.ID, c.sock.ID())
+	})
+}
+
+// validName checks a display name: short, printable.
+func validName(name string) *wireError {
+	if len(name) > 64 {
+		return invalidField("name", "name must be at most 64 bytes")
+	}
+	if !utf8.ValidString(name) {
+		return invalidField("name", "name must be valid UTF-8")
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f {
+			return invalidField("name", "name must not contain control characters")
+		}
+	}
+	return nil
+}
+
+func firstError(errs ...*wireError) *wireError {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// workspaceFailure maps a workspace lookup error, logging internal ones.
+func (c *client) workspaceFailure(id string, err error) *wireError {
+	e := workspaceError(id, err)
+	if e.Code == CodeInternal && !errors.Is(err, context.Canceled) {
+		c.log.Error("workspace lookup", "workspace", id, "err", err)
+	}
+	return e
+}
