@@ -6,7 +6,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Flags for "make run", e.g. make run ARGS="--data /tmp/ct".
 ARGS    ?=
 
-.PHONY: build run test test-go bench lint clean conformance-server
+.PHONY: build run test test-go fuzz bench lint clean conformance-server
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/server
@@ -14,10 +14,18 @@ build:
 run: build
 	./$(BIN) serve $(ARGS)
 
-test: lint test-go
+test: lint test-go fuzz
 
+# -count=1: the Node and browser suites read files the Go test cache cannot see.
 test-go:
-	$(GO) test -race -timeout 20m ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+# A short run of each fuzz target; longer runs: make fuzz FUZZTIME=5m.
+FUZZTIME ?= 10s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeEngineIOPayload$$' -fuzztime $(FUZZTIME) ./webbridge/socketio/engineio
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSocketIOPacket$$' -fuzztime $(FUZZTIME) ./webbridge/socketio
+	$(GO) test -run '^$$' -fuzz '^FuzzRoundTrip$$' -fuzztime $(FUZZTIME) ./sessions/vt
 
 # make bench: the Go micro-benchmarks, then bench/ puts codeterm beside the raw
 # PTY and OpenSSH in one run (needs openssh-server) and writes bench/RESULTS.md.
