@@ -150,4 +150,3 @@ func incompleteTail(b []byte) int {
 	return 0
 }
 
-func itoa(n int) string { return strconv.Itoa(n) }

@@ -3,6 +3,8 @@ package webbridge
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -436,23 +438,14 @@ func (c *client) terminalInput(m *socketio.Message, r *reply) {
 		r.fail(&wireError{Code: CodeInputBacklog, Message: "The terminal is not reading its input",
 			Details: "too much input is waiting for the shell"})
 	}
-	if containsNewline(*p.Data) {
+	if strings.ContainsAny(*p.Data, "\r\n") {
 		c.srv.kickWorkspace(v.sess.WorkspaceID()) // a command ran: git status may change
 	}
 }
 
 func inputTooLarge(n, max int) *wireError {
 	return &wireError{Code: CodeInputTooLarge, Message: "Terminal input too large",
-		Details: "input of " + itoa(n) + " bytes exceeds the limit of " + itoa(max), Field: "data"}
-}
-
-func containsNewline(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\r' || s[i] == '\n' {
-			return true
-		}
-	}
-	return false
+		Details: "input of " + strconv.Itoa(n) + " bytes exceeds the limit of " + strconv.Itoa(max), Field: "data"}
 }
 
 // terminal-resize {sessionId, cols, rows}
