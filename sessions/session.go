@@ -265,11 +265,24 @@ func (s *Session) pump() {
 			if bp == nil {
 				bp = s.m.bufs.Get().(*[]byte)
 			}
-			n, rerr = unix.Read(int(fd), *bp)
+			buf := *bp
+			n, rerr = unix.Read(int(fd), buf)
 			if rerr == unix.EAGAIN || rerr == unix.EINTR {
 				s.m.bufs.Put(bp)
 				bp = nil
 				return false
+			}
+			// A read that filled the line discipline's buffer means the
+			// program is writing faster than we read: take what else is
+			// there now, so one pass (one lock, one wakeup per client, one
+			// packet on the wire) carries more. A keystroke's echo never
+			// gets here.
+			for rerr == nil && n >= drainAfter && len(buf)-n >= drainAfter {
+				m, err := unix.Read(int(fd), buf[n:])
+				if m <= 0 || err != nil {
+					break // EAGAIN; an error comes again on the next read
+				}
+				n += m
 			}
 			return true
 		})
@@ -294,6 +307,10 @@ func (s *Session) pump() {
 		}
 	}
 }
+
+// drainAfter: a PTY read returns at most the line discipline's 4 KiB
+// buffer; one that returned this much was likely cut short by that limit.
+const drainAfter = 4<<10 - 64
 
 // heldFlush is how long an incomplete escape sequence at the end of the
 // output waits for its end before it is passed on as it is.

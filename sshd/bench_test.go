@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,8 +26,28 @@ func BenchmarkThroughput(b *testing.B) {
 	file := filepath.Join(b.TempDir(), "text")
 	os.WriteFile(file, text.Bytes(), 0o644)
 	c := h.client(h.keyAlice, "alice")
-	b.Run("attach", func(b *testing.B) { benchAttach(b, c, file, text.Len()) })
-	b.Run("exec", func(b *testing.B) { benchExec(b, c, file, text.Len()) })
+	b.Run("attach", func(b *testing.B) { defer reportCPU(b)(); benchAttach(b, c, file, text.Len()) })
+	b.Run("exec", func(b *testing.B) { defer reportCPU(b)(); benchExec(b, c, file, text.Len()) })
+}
+
+// reportCPU reports the CPU time this process (server and client) and the
+// programs it waited for spent per operation: on a shared machine it moves
+// much less than the wall time.
+func reportCPU(b *testing.B) func() {
+	cpu := func() time.Duration {
+		var self, kids syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+		syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids)
+		var d time.Duration
+		for _, r := range []syscall.Rusage{self, kids} {
+			d += time.Duration(r.Utime.Nano() + r.Stime.Nano())
+		}
+		return d
+	}
+	start := cpu()
+	return func() {
+		b.ReportMetric(float64((cpu()-start).Milliseconds())/float64(b.N), "cpu-ms/op")
+	}
 }
 
 func benchExec(b *testing.B, c *gossh.Client, file string, size int) {
@@ -92,4 +114,57 @@ func readUntil(r io.Reader, marker []byte, d time.Duration) error {
 		}
 	}
 	return fmt.Errorf("no %q within %v", marker, d)
+}
+
+// BenchmarkEcho measures a keystroke's round trip through an x/crypto
+// client: one byte in, its echo out, with cat in raw mode echoing. attach
+// goes through the shared session; exec through a private PTY, the
+// baseline.
+func BenchmarkEcho(b *testing.B) {
+	h := newHarness(b)
+	c := h.client(h.keyAlice, "alice")
+	const prog = "stty raw -echo; printf '\\122EADY'; exec cat"
+	b.Run("attach", func(b *testing.B) {
+		benchEcho(b, c, "demo", func(in io.Writer) { io.WriteString(in, prog+"\r") })
+	})
+	b.Run("exec", func(b *testing.B) { benchEcho(b, c, "demo "+prog, func(io.Writer) {}) })
+}
+
+func benchEcho(b *testing.B, c *gossh.Client, command string, start func(io.Writer)) {
+	const warmup = 100
+	s, err := c.NewSession()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.RequestPty("xterm-256color", 40, 120, gossh.TerminalModes{}); err != nil {
+		b.Fatal(err)
+	}
+	in, _ := s.StdinPipe()
+	out, _ := s.StdoutPipe()
+	if err := s.Start(command); err != nil {
+		b.Fatal(err)
+	}
+	start(in)
+	if err := readUntil(out, []byte("READY"), time.Minute); err != nil {
+		b.Fatal(err)
+	}
+	lat := make([]time.Duration, 0, b.N+warmup)
+	one, buf := []byte{'x'}, make([]byte, 256)
+	b.ResetTimer()
+	for range b.N + warmup {
+		t0 := time.Now()
+		if _, err := in.Write(one); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := out.Read(buf); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	lat = lat[min(warmup, len(lat)/2):]
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds())/1e3, "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1e3, "p99-µs")
 }
