@@ -125,6 +125,13 @@ func (s *Server) build() (*ssh.Server, error) {
 
 // serverConfig restricts the algorithms to modern ones: no SHA-1, no CBC, no
 // NIST curves, no DSA. Host key: ed25519.
+//
+// chacha20-poly1305 is left out on purpose: OpenSSH clients pick it first,
+// and Go's implementation runs at 250 MB/s here against 360-460 for AES-CTR
+// with an ETM MAC and 470-600 for AES-GCM (AES-NI), measured through
+// codeterm with the OpenSSH client. At terminal rates that is a fifth of a
+// core. A server cannot state a preference, only a list; without chacha20
+// OpenSSH clients negotiate aes128-ctr.
 func (s *Server) serverConfig(ssh.Context) *gossh.ServerConfig {
 	return &gossh.ServerConfig{
 		Config: gossh.Config{
@@ -135,9 +142,8 @@ func (s *Server) serverConfig(ssh.Context) *gossh.ServerConfig {
 				gossh.KeyExchangeDH16SHA512,
 			},
 			Ciphers: []string{
-				"chacha20-poly1305@openssh.com",
-				"aes256-gcm@openssh.com",
 				"aes128-gcm@openssh.com",
+				"aes256-gcm@openssh.com",
 				"aes256-ctr",
 				"aes192-ctr",
 				"aes128-ctr",
