@@ -6,7 +6,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Flags for "make run", e.g. make run ARGS="--data /tmp/ct".
 ARGS    ?=
 
-.PHONY: build run test test-go fuzz bench lint clean conformance-server
+.PHONY: build run test test-go fuzz bench lint clean conformance-server web
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/server
@@ -48,6 +48,11 @@ lint:
 # localhost:3000 (IPv4 and IPv6).
 conformance-server:
 	$(GO) run ./cmd/conformance-server
+
+# Rebuild the web page into web/static (committed, so make run needs no Node).
+# make test fails when the committed bundle is stale.
+web:
+	cd web && npm ci --no-audit --no-fund && npm run typecheck && npm run build
 
 clean:
 	rm -rf bin

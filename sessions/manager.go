@@ -27,6 +27,9 @@ type Config struct {
 	KillGrace       time.Duration // SIGHUP to SIGKILL; default 3s
 	RecordDir       string        // asciicast v2 file per session here; "" = no recording
 	HistoryDir      string        // one shell history file per workspace here; "" = the shell's default
+	// GitCredential, if set, gives each shell GitCredentialVar: the value
+	// for the session's user and id (see spawn.go).
+	GitCredential func(userID, sessionID string) string
 }
 
 func (c Config) withDefaults() Config {
@@ -213,11 +216,13 @@ func (m *Manager) spawn(ctx context.Context, opts SpawnOptions, shellName, shell
 		}
 		env = append(env, historyEnv(shellName, hf, opts.WorkspaceID)...)
 	}
+	id := m.newID()
+	env = append(env, m.gitCredentialEnv(opts.UserID, id)...)
 	c, err := startShell(shellName, shellPath, dir, env, opts.Cols, opts.Rows)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSpawn, err)
 	}
-	s := newSession(m, m.newID(), opts, shellName, c)
+	s := newSession(m, id, opts, shellName, c)
 	if m.cfg.RecordDir != "" {
 		rec, err := newRecorder(m.cfg.RecordDir, s.id, shellPath, opts.Cols, opts.Rows, m.log)
 		if err != nil {

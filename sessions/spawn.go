@@ -91,6 +91,20 @@ func envAllowed(name string) bool {
 	return strings.HasPrefix(name, "LC_")
 }
 
+// GitCredentialVar is the one codeterm variable a shell gets, deliberately
+// outside the allow-list so that neither the server's nor a client's
+// environment can set it: the session's credential id, which `codeterm
+// git-credential` presents to the server to get the session user's GitHub
+// token. It is not the token and opens nothing else.
+const GitCredentialVar = "CODETERM_GIT_CREDENTIAL"
+
+func (m *Manager) gitCredentialEnv(userID, sessionID string) []string {
+	if m.cfg.GitCredential == nil {
+		return nil
+	}
+	return []string{GitCredentialVar + "=" + m.cfg.GitCredential(userID, sessionID)}
+}
+
 // Environ builds a shell's environment: the allow-listed variables of the
 // server's environment, overridden by opts (Home, User and the client's Env,
 // which is filtered by the same allow-list), plus TERM and COLORTERM. The

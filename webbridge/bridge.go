@@ -283,8 +283,8 @@ func (s *Server) registerEvents(c *client) {
 	c.on("join-workspace", "workspace-error", (*client).joinWorkspace)
 	c.on("leave-workspace", "workspace-error", (*client).leaveWorkspace)
 	// GitHub
-	c.on("get-repositories", "error", (*client).githubNotConfigured)
-	c.on("clone-workspace", "workspace-error", (*client).githubNotConfigured)
+	c.on("get-repositories", "error", (*client).getRepositories)
+	c.on("clone-workspace", "workspace-error", (*client).cloneWorkspace)
 	c.on("repository-selected", "error", (*client).repositorySelected)
 	// System
 	c.on("system-stats", "error", (*client).systemStats)

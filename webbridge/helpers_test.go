@@ -46,6 +46,8 @@ type envOptions struct {
 	loginsPerMinute int
 	healthInterval  time.Duration
 	extraRoutes     func(mux *http.ServeMux, e *testEnv)
+	log             *slog.Logger // default: discarded; also the workspaces' logger
+	github          *GitHub      // nil: GitHub off
 }
 
 func newEnv(t *testing.T, o envOptions) *testEnv {
@@ -58,14 +60,22 @@ func newEnv(t *testing.T, o envOptions) *testEnv {
 	}
 	t.Cleanup(func() { st.Close() })
 	a := auth.New(st, []byte("0123456789abcdef0123456789abcdef"), time.Hour, time.Minute)
-	mgr := sessions.NewManager(sessions.Config{QueueBytes: o.sessionQueue, KillGrace: time.Second}, st, nil)
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
+	scfg := sessions.Config{QueueBytes: o.sessionQueue, KillGrace: time.Second}
+	if o.github != nil {
+		scfg.GitCredential = a.GitCredential
+		o.github.OAuth.Auth = a
+	}
+	mgr := sessions.NewManager(scfg, st, nil)
 	t.Cleanup(func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		mgr.Shutdown(sctx)
 	})
 	wsm, err := workspaces.New(ctx, workspaces.Config{Root: filepath.Join(dir, "workspaces"), Store: st, Sessions: mgr,
-		CoalesceWindow: 20 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+		CoalesceWindow: 20 * time.Millisecond, Logger: o.log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +98,7 @@ func newEnv(t *testing.T, o envOptions) *testEnv {
 	}
 	e.srv = &Server{
 		Auth: a, Store: st, Sessions: mgr, Workspaces: wsm, LoginLimiter: auth.NewLimiter(o.loginsPerMinute),
-		Log: slog.New(slog.DiscardHandler),
+		Log: o.log, GitHub: o.github,
 		Socket: SocketConfig{
 			EventsPerSecond:     o.eventsPerSecond,
 			QueueBytes:          o.socketQueue,

@@ -149,4 +149,3 @@ func incompleteTail(b []byte) int {
 	}
 	return 0
 }
-

@@ -39,6 +39,8 @@ type Server struct {
 	HomeFor func(*store.User) string
 	// Socket tunes the Socket.IO bridge; zero values are the defaults.
 	Socket SocketConfig
+	// GitHub turns on the GitHub integration; nil leaves it off.
+	GitHub *GitHub
 
 	started time.Time
 	io      *socketio.Server
@@ -115,13 +117,17 @@ func (s *Server) Handler() http.Handler {
 	s.Socket.setDefaults()
 	s.io = s.newSocketServer()
 	s.startBackground()
+	s.startGitCredentials()
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/health", s.health)
 	mux.HandleFunc("POST /api/auth/exchange", s.exchange)
 	mux.HandleFunc("GET /api/workspaces", s.authed(s.listWorkspaces))
 	mux.HandleFunc("GET /api/workspaces/{id}/terminals", s.authed(s.listTerminalsREST))
-	mux.HandleFunc("GET /login", s.loginPage)
+	// The web page: index.html for /, /login and /w/..., hashed assets below
+	// /assets/. The API and Socket.IO routes above are more specific.
+	mux.Handle("/", web.Handler())
+	s.oauthRoutes(mux)
 	mux.Handle("/socket.io/", s.io)
 	return securityHeaders(mux)
 }
@@ -279,9 +285,4 @@ func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request, u *store
 		out = append(out, toWorkspaceJSON(ws))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"workspaces": out})
-}
-
-func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
-	http.ServeFileFS(w, r, web.Static, "static/login.html")
 }

@@ -59,27 +59,33 @@ func (c *client) createWorkspace(m *socketio.Message, r *reply) {
 		r.operation = "clone"
 	}
 	c.goWork(func() {
-		ws, err := c.srv.Workspaces.Create(c.srv.ctx, c.user, workspaces.CreateOptions{
-			Name: p.Name, RepoURL: url, Branch: p.Branch, Depth: p.Depth,
-			Progress: func(pr workspaces.Progress) {
-				c.emit("workspace-progress", map[string]any{
-					"step": pr.Step, "progress": pr.Percent, "message": pr.Message, "name": p.Name,
-				})
-			},
-		})
-		if err != nil {
-			e := workspaceError("", err)
-			if e.Code == CodeInternal {
-				c.log.Error("create workspace", "name", p.Name, "err", err)
-			}
-			r.fail(e)
-			return
-		}
-		created := map[string]any{"workspace": toWorkspaceJSON(ws)}
-		// Every tab of the user lists workspaces.
-		c.srv.toRooms("workspace-created", created, userRoom(c.user.ID))
-		r.ok(created)
+		c.create(r, workspaces.CreateOptions{Name: p.Name, RepoURL: url, Branch: p.Branch, Depth: p.Depth})
 	})
+}
+
+// create runs a workspace creation with the workspace-progress,
+// workspace-created and workspace-error flow that create-workspace and
+// clone-workspace share. It blocks: call it from goWork.
+func (c *client) create(r *reply, opts workspaces.CreateOptions) {
+	name := opts.Name
+	opts.Progress = func(pr workspaces.Progress) {
+		c.emit("workspace-progress", map[string]any{
+			"step": pr.Step, "progress": pr.Percent, "message": pr.Message, "name": name,
+		})
+	}
+	ws, err := c.srv.Workspaces.Create(c.srv.ctx, c.user, opts)
+	if err != nil {
+		e := workspaceError("", err)
+		if e.Code == CodeInternal {
+			c.log.Error("create workspace", "name", name, "err", err)
+		}
+		r.fail(e)
+		return
+	}
+	created := map[string]any{"workspace": toWorkspaceJSON(ws)}
+	// Every tab of the user lists workspaces.
+	c.srv.toRooms("workspace-created", created, userRoom(c.user.ID))
+	r.ok(created)
 }
 
 // cancel-workspace {name}: abort a clone in flight.
@@ -171,7 +177,7 @@ func (c *client) syncWorkspace(m *socketio.Message, r *reply) {
 		return
 	}
 	c.goWork(func() {
-		res, err := c.srv.Workspaces.Sync(c.srv.ctx, c.user.ID, p.WorkspaceID, p.Operation, workspaces.Auth{})
+		res, err := c.srv.Workspaces.Sync(c.srv.ctx, c.user.ID, p.WorkspaceID, p.Operation, c.gitAuth(p.WorkspaceID))
 		if err != nil {
 			r.fail(c.workspaceFailure(p.WorkspaceID, err))
 			return
@@ -301,28 +307,6 @@ func (c *client) leaveWorkspace(m *socketio.Message, r *reply) {
 		c.srv.hub.release(id)
 	}
 	r.ok(map[string]any{"workspaceId": id})
-}
-
-func (c *client) githubNotConfigured(m *socketio.Message, r *reply) {
-	if r.event == "clone-workspace" {
-		r.operation = "clone"
-	}
-	r.fail(&wireError{Code: CodeGitHubNotConfigured, Message: "GitHub integration is not configured on this server",
-		Details: "set github.client_id and github.client_secret in the server's configuration"})
-}
-
-// repository-selected {repositoryId, action}: recorded, nothing more yet.
-func (c *client) repositorySelected(m *socketio.Message, r *reply) {
-	var p struct {
-		RepositoryID json.Number `json:"repositoryId"`
-		Action       string      `json:"action"`
-	}
-	if e := decodePayload(m, &p); e != nil {
-		r.fail(e)
-		return
-	}
-	c.log.Info("repository selected", "repository", p.RepositoryID.String(), "action", truncate(p.Action, 32))
-	r.ok(nil)
 }
 
 // wsWatch is the file watcher and status pusher of one joined workspace,

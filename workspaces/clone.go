@@ -34,6 +34,11 @@ type CreateOptions struct {
 	Auth Auth
 	// Progress, if set, receives workspace-progress updates.
 	Progress ProgressFunc
+	// CredentialHelper, if set, is written into an http(s) clone's
+	// .git/config as the only credential helper for the remote's origin, so
+	// that git in the user's shell asks it rather than a stored secret (the
+	// GitHub token is never written to the checkout).
+	CredentialHelper string
 }
 
 // Create makes a workspace for user: an empty git repository, or a clone of
@@ -123,6 +128,9 @@ func (m *Manager) Create(ctx context.Context, user *store.User, opts CreateOptio
 	} else {
 		tr.report(StepCloning, 0, "Cloning "+rem.clean)
 		branch, err = clone(ctx, tmp, rem, opts, auth, tr)
+		if err == nil && opts.CredentialHelper != "" && !rem.ssh {
+			err = setCredentialHelper(tmp, rem.clean, opts.CredentialHelper)
+		}
 	}
 	if err == nil {
 		tr.report(StepConfiguring, configuringPercent, "Configuring workspace")

@@ -40,6 +40,8 @@ func (c *command) dispatch(ctx context.Context, args []string) error {
 		return c.loginLink(ctx, rest)
 	case "config-ssh":
 		return c.configSSH(ctx, rest)
+	case "git-credential":
+		return c.gitCredential(ctx, rest)
 	case "version", "--version":
 		fmt.Fprintln(c.stdout, "codeterm", version)
 		return nil

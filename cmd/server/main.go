@@ -30,6 +30,7 @@ Usage:
   codeterm token NAME [--ttl DURATION]
   codeterm login-link NAME
   codeterm config-ssh [NAME] [--host HOST] [--prefix TEXT]
+  codeterm git-credential [--socket PATH] get|store|erase   (git's credential helper; set up by clone-workspace)
   codeterm version
 
 Every sub-command takes --data DIR and --config FILE.

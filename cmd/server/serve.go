@@ -65,6 +65,7 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		KillGrace:       cfg.Sessions.KillGrace,
 		RecordDir:       recordDir(cfg),
 		HistoryDir:      filepath.Join(cfg.DataDir, "history"),
+		GitCredential:   gitCredentialFunc(cfg, a.auth),
 	}, a.store, log.With("component", "sessions"))
 	wsm, err := a.workspaces(ctx, mgr, false)
 	if err != nil {
@@ -91,6 +92,10 @@ func (c *command) serve(ctx context.Context, args []string) error {
 	}
 	cfg.SSH.Addr = sshLn.Addr().String()
 
+	gh, err := githubIntegration(cfg, a.auth)
+	if err != nil {
+		return fmt.Errorf("github: %w", err)
+	}
 	web := &webbridge.Server{
 		Auth:         a.auth,
 		Store:        a.store,
@@ -100,6 +105,7 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		Version:      version,
 		LoginLimiter: auth.NewLimiter(a.cfg.Auth.LoginsPerMinute),
 		HomeFor:      homeFor(cfg),
+		GitHub:       gh,
 		Socket: webbridge.SocketConfig{
 			PingInterval:    cfg.HTTP.PingInterval,
 			PingTimeout:     cfg.HTTP.PingTimeout,

@@ -1,0 +1,160 @@
+// The terminal: create a workspace, type, share a session between pages and
+// with SSH, survive a reload and a dropped connection.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { BASE_URL, count, launch, login, terminalText, typeInTerminal, waitForSession, waitForText } from './helpers.mjs';
+
+const WS = `e2e-${process.pid}`;
+let browser;
+let state; // the signed-in storage (the token), shared by every page below
+let one; // the first page, on the workspace's primary session
+let sessionId;
+
+before(async () => {
+  browser = await launch();
+  const { context, page, errors } = await login(browser, { viewport: { width: 1200, height: 760 } });
+  state = await context.storageState();
+  one = { context, page, errors };
+});
+after(async () => {
+  await browser?.close();
+});
+
+async function openPage(path, viewport = { width: 1000, height: 700 }) {
+  const context = await browser.newContext({ storageState: state, viewport });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${BASE_URL}${path}`);
+  return { context, page, errors };
+}
+
+test('create a workspace from the UI and get a shell in it', async () => {
+  const { page } = one;
+  await page.getByRole('button', { name: 'New workspace' }).click();
+  const dialog = page.getByRole('dialog', { name: 'New workspace' });
+  await dialog.getByLabel('Name').fill(WS);
+  await dialog.getByRole('button', { name: 'Create' }).click();
+  await page.waitForURL((u) => u.pathname.startsWith(`/w/${WS}`), { timeout: 30_000 });
+  sessionId = await waitForSession(page);
+  assert.match(new URL(page.url()).pathname, new RegExp(`^/w/${WS}/${sessionId}$`));
+  await waitForText(page, /[#$] ?$/m); // a prompt
+});
+
+test('typing runs commands and shows their output', async () => {
+  const { page } = one;
+  await typeInTerminal(page, 'echo "typed-$((6*7))"\n');
+  await waitForText(page, 'typed-42');
+});
+
+test('a second page on the same session sees the same screen, both ways', async () => {
+  const two = await openPage(`/w/${WS}/${sessionId}`);
+  try {
+    await waitForText(two.page, 'typed-42');
+    await typeInTerminal(two.page, 'echo "second-$((7*6))"\n');
+    await waitForText(two.page, 'second-42');
+    await waitForText(one.page, 'second-42');
+    // Both show the viewer count of two.
+    await one.page.locator('.tab.selected .viewers', { hasText: '2' }).waitFor({ timeout: 10_000 });
+    assert.deepEqual(two.errors, []);
+  } finally {
+    await two.context.close();
+  }
+});
+
+test('the workspace link opens its primary session', async () => {
+  const three = await openPage(`/w/${WS}`);
+  try {
+    const id = await waitForSession(three.page);
+    assert.equal(id, sessionId, '/w/NAME attaches to the oldest running session');
+    await waitForText(three.page, 'second-42');
+  } finally {
+    await three.context.close();
+  }
+});
+
+test('a reload brings the screen back', async () => {
+  const { page } = one;
+  await page.reload();
+  const id = await waitForSession(page);
+  assert.equal(id, sessionId);
+  await waitForText(page, 'typed-42');
+  await waitForText(page, 'second-42');
+});
+
+test('a command typed over SSH appears in the browser', async () => {
+  const port = process.env.SSH_PORT;
+  const key = process.env.SSH_KEY;
+  const user = process.env.CODETERM_USER;
+  assert.ok(port && key && user, 'SSH_PORT, SSH_KEY and CODETERM_USER are set by TestBrowserE2E');
+  const ssh = spawn(
+    'ssh',
+    ['-tt', '-p', port, '-i', key, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'IdentitiesOnly=yes', '-o', 'LogLevel=ERROR', '-o', 'BatchMode=yes', `${user}@127.0.0.1`, WS],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  ssh.stdout.on('data', (d) => (out += d));
+  ssh.stderr.on('data', (d) => (out += d));
+  try {
+    // The SSH client joins the same screen: it gets the repaint first.
+    const deadline = Date.now() + 15_000;
+    while (!out.includes('second-42')) {
+      if (ssh.exitCode !== null || Date.now() > deadline) assert.fail(`ssh did not show the shared screen; it printed:\n${out}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    ssh.stdin.write('echo "from-ssh-$((40+2))"\r');
+    await waitForText(one.page, 'from-ssh-42');
+  } finally {
+    ssh.kill();
+  }
+});
+
+test('a dropped connection resumes without losing or repeating output', async () => {
+  const { page } = one;
+  // Start from a clean screen at this page's size: the SSH client was the
+  // last active one, and output formatted for its 80 columns garbles long
+  // lines on a wider screen ("latest client's size wins"): not what this tests.
+  await typeInTerminal(page, 'clear; echo "ready-$((3*3))"\n');
+  await waitForText(page, /^ready-9$/m);
+  // Output produced while this page is offline must arrive once it is back.
+  // The other page has the same size, so that the shell is not resized (and
+  // does not redraw for another width) in between.
+  const other = await openPage(`/w/${WS}/${sessionId}`, { width: 1200, height: 760 });
+  try {
+    await waitForText(other.page, /^ready-9$/m);
+    const was = await page.evaluate(() => window.__codeterm.streamState());
+    await page.evaluate(() => window.__codeterm.dropConnection());
+    await typeInTerminal(other.page, 'for i in 1 2 3; do echo "gap-$i-$((i*11))"; done\n');
+    await waitForText(other.page, 'gap-3-33');
+    await page.waitForFunction(() => window.__codeterm.connection() === 'connected', null, { timeout: 20_000 });
+    await waitForText(page, 'gap-3-33');
+    await typeInTerminal(page, 'echo "after-$((2*2))"\n');
+    await waitForText(page, 'after-4');
+    const text = await terminalText(page);
+    const now = await page.evaluate(() => window.__codeterm.streamState());
+    const how = now.repaints > was.repaints ? 'a repaint' : 'a replay';
+    for (const marker of ['ready-9', 'gap-1-11', 'gap-2-22', 'gap-3-33', 'after-4']) {
+      const lines = text.split('\n').filter((l) => l === marker).length;
+      assert.equal(lines, 1, `"${marker}" is shown exactly once after the reconnect (resumed by ${how}, lastSeq ${was.lastSeq} → ${now.lastSeq}):\n${text}\nchunks [seq, length, kind]: ${JSON.stringify(now.recent)}`);
+    }
+  } finally {
+    await other.context.close();
+  }
+});
+
+test('split panes: a second terminal side by side, with its own session', async () => {
+  const { page } = one;
+  await page.getByRole('button', { name: /^Split right/ }).click();
+  await page.waitForFunction((id) => {
+    const s = window.__codeterm.shownSessions();
+    return s.length === 2 && s[1] && s[1] !== id;
+  }, sessionId, { timeout: 20_000 });
+  const [, second] = await page.evaluate(() => window.__codeterm.shownSessions());
+  await typeInTerminal(page, 'echo "right-$((5*5))"\n');
+  await waitForText(page, 'right-25', { sessionId: second });
+  assert.equal(count(await terminalText(page, sessionId), 'right-25'), 0, 'the left pane is another session');
+  await page.getByRole('tab').nth(1).waitFor();
+  assert.equal(await page.getByRole('tab').count(), 2);
+  assert.deepEqual(one.errors, []);
+});

@@ -1,0 +1,233 @@
+package web
+
+import (
+	"bufio"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// TestBrowserE2E drives the real UI in headless Chromium (web/e2e/*.test.mjs
+// under node --test) against a real codeterm: the binary is built, started
+// on 127.0.0.1 with a temporary data dir and HOME, and given a workspace and
+// login links with the CLI. Node, Chromium and the ssh client are required,
+// as in CI; a missing one fails the test rather than skipping it.
+func TestBrowserE2E(t *testing.T) {
+	node := requireTool(t, "node", "Node.js 20 or later (apt-get install nodejs npm, or nodejs.org)")
+	chromium := os.Getenv("CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		t.Fatalf("Chromium is required for the browser tests: apt-get install chromium (or set CHROMIUM to its path): %v", err)
+	}
+	requireTool(t, "ssh", "the OpenSSH client (apt-get install openssh-client)")
+	webDir, _ := filepath.Abs(".")
+	ensureNodeModules(t, webDir)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "codeterm")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/server")
+	build.Dir = filepath.Dir(webDir)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building codeterm: %v\n%s", err, out)
+	}
+
+	home := filepath.Join(tmp, "home")
+	data := filepath.Join(tmp, "data")
+	keyPath := writeSSHKey(t, home)
+	env := append(os.Environ(), "HOME="+home, "XDG_DATA_HOME="+filepath.Join(home, ".local/share"), "XDG_CONFIG_HOME="+filepath.Join(home, ".config"))
+
+	srv := exec.CommandContext(ctx, bin, "serve", "--data", data, "--http-addr", "127.0.0.1:0", "--ssh-addr", "127.0.0.1:0")
+	srv.Env = env
+	srv.Stderr = testWriter{t, "server: "}
+	stdout, err := srv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		srv.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { srv.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			srv.Process.Kill()
+		}
+	}()
+	baseURL, sshPort, user := readBanner(t, stdout)
+
+	res, err := http.Get(baseURL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET / = %d %s: the web UI is not mounted (webbridge: mux.Handle(\"/\", s.staticHandler()))", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+
+	cli := func(args ...string) string {
+		cmd := exec.CommandContext(ctx, bin, append(args, "--data", data)...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("codeterm %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	cli("workspace", "create", "demo", "--owner", user)
+	// The tests make their login links with the same CLI: codeterm login-link.
+	cli("login-link", user)
+
+	files, _ := filepath.Glob(filepath.Join(webDir, "e2e", "*.test.mjs"))
+	if len(files) == 0 {
+		t.Fatal("no web/e2e/*.test.mjs files")
+	}
+	// One file at a time: each drives its own Chromium, and CPU is scarce.
+	args := append([]string{"--test", "--test-concurrency=1", "--test-reporter=spec"}, files...)
+	cmd := exec.CommandContext(ctx, node, args...)
+	cmd.Dir = webDir
+	cmd.Env = append(env,
+		"BASE_URL="+baseURL,
+		"CODETERM_BIN="+bin,
+		"CODETERM_DATA="+data,
+		"CODETERM_HOME="+home,
+		"CODETERM_USER="+user,
+		"SSH_PORT="+sshPort,
+		"SSH_KEY="+keyPath,
+		"CHROMIUM="+chromium,
+	)
+	out, err := cmd.CombinedOutput()
+	t.Logf("node --test web/e2e:\n%s", out)
+	if err != nil {
+		t.Fatalf("browser tests failed: %v", err)
+	}
+}
+
+func requireTool(t *testing.T, name, how string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s is required for the browser tests: install %s", name, how)
+	}
+	return p
+}
+
+// ensureNodeModules installs web/node_modules from the lockfile when absent.
+func ensureNodeModules(t *testing.T, webDir string) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(webDir, "node_modules", "playwright-core")); err == nil {
+		if _, err := os.Stat(filepath.Join(webDir, "node_modules", "esbuild")); err == nil {
+			return
+		}
+	}
+	npm := requireTool(t, "npm", "npm (apt-get install npm)")
+	cmd := exec.Command(npm, "ci", "--no-audit", "--no-fund")
+	cmd.Dir = webDir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("npm ci in %s: %v\n%s", webDir, err, out)
+	}
+}
+
+// writeSSHKey makes an ed25519 key in home/.ssh, authorized for the owner
+// account codeterm creates on first start.
+func writeSSHKey(t *testing.T, home string) string {
+	t.Helper()
+	dir := filepath.Join(home, ".ssh")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "codeterm e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPath := filepath.Join(dir, "id_ed25519")
+	if err := os.WriteFile(keyPath, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sp, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), ssh.MarshalAuthorizedKey(sp), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return keyPath
+}
+
+var (
+	webLine = regexp.MustCompile(`^\s*web:\s+(http://\S+)`)
+	sshLine = regexp.MustCompile(`^\s*ssh:\s+ssh -p (\d+) ([^@\s]+)@`)
+)
+
+// readBanner reads what `codeterm serve` prints on start.
+func readBanner(t *testing.T, r interface{ Read([]byte) (int, error) }) (baseURL, sshPort, user string) {
+	t.Helper()
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var seen []string
+	deadline := time.After(30 * time.Second)
+	for baseURL == "" || sshPort == "" {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("codeterm serve exited; it printed:\n%s", strings.Join(seen, "\n"))
+			}
+			seen = append(seen, l)
+			if m := webLine.FindStringSubmatch(l); m != nil {
+				baseURL = m[1]
+			}
+			if m := sshLine.FindStringSubmatch(l); m != nil {
+				sshPort, user = m[1], m[2]
+			}
+		case <-deadline:
+			t.Fatalf("codeterm serve did not print its addresses in 30s:\n%s", strings.Join(seen, "\n"))
+		}
+	}
+	go func() {
+		for range lines {
+		}
+	}()
+	if strings.HasSuffix(baseURL, ":0") {
+		t.Fatalf("codeterm serve printed %s: it must print the port it listens on", baseURL)
+	}
+	return baseURL, sshPort, user
+}
+
+type testWriter struct {
+	t      *testing.T
+	prefix string
+}
+
+func (w testWriter) Write(p []byte) (int, error) {
+	for _, l := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		w.t.Log(w.prefix + l)
+	}
+	return len(p), nil
+}

@@ -1,0 +1,141 @@
+// Builds the front-end into static/ (embedded by web.go), deterministically:
+// the same sources and lockfile give byte-identical files.
+//
+//   node scripts/build.mjs                 build into static/
+//   node scripts/build.mjs --out DIR       build into DIR
+//   node scripts/build.mjs --check         build into a temp dir and fail if
+//                                          static/ differs (a stale bundle)
+import { build } from 'esbuild';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+
+const webDir = join(dirname(fileURLToPath(import.meta.url)), '..');
+const staticDir = join(webDir, 'static');
+// The budget the issue sets for everything a browser downloads, gzipped.
+const GZIP_BUDGET = 500 * 1024;
+
+const args = process.argv.slice(2);
+const check = args.includes('--check');
+const outIdx = args.indexOf('--out');
+const outDir = check ? mkdtempSync(join(tmpdir(), 'codeterm-web-')) : outIdx >= 0 ? args[outIdx + 1] : staticDir;
+
+try {
+  await buildInto(outDir);
+  const sizes = budget(outDir);
+  if (check) {
+    const diffs = compare(outDir, staticDir);
+    if (diffs.length) {
+      console.error(`web/static is stale: it differs from a fresh build of web/src:\n  ${diffs.join('\n  ')}\nRun "make web" (cd web && npm ci && npm run build) and commit web/static.`);
+      process.exit(1);
+    }
+    console.log(`web/static is up to date (${sizes})`);
+  } else {
+    console.log(`built ${relative(process.cwd(), outDir) || '.'}: ${sizes}`);
+  }
+} finally {
+  if (check) rmSync(outDir, { recursive: true, force: true });
+}
+
+async function buildInto(dir) {
+  // Old hashed files would otherwise pile up (and be embedded) forever.
+  rmSync(join(dir, 'assets'), { recursive: true, force: true });
+  rmSync(join(dir, 'index.html'), { force: true });
+  mkdirSync(join(dir, 'assets'), { recursive: true });
+  const result = await build({
+    absWorkingDir: webDir,
+    entryPoints: ['src/main.ts'],
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    target: ['es2022', 'chrome110', 'firefox110', 'safari16'],
+    outdir: 'out',
+    write: false,
+    legalComments: 'eof',
+    sourcemap: false,
+    charset: 'utf8',
+    logLevel: 'warning',
+    define: { 'process.env.NODE_ENV': '"production"' },
+  });
+  // Names carry a hash of the content alone (esbuild's [hash] also covers
+  // input paths, which differ between checkouts that link node_modules).
+  const names = {};
+  for (const f of result.outputFiles) {
+    const ext = f.path.endsWith('.css') ? 'css' : f.path.endsWith('.js') ? 'js' : null;
+    if (!ext) throw new Error(`unexpected output ${f.path}`);
+    const hash = createHash('sha256').update(f.contents).digest('hex').slice(0, 12);
+    names[ext] = `assets/app-${hash}.${ext}`;
+    writeFileSync(join(dir, names[ext]), f.contents);
+  }
+  const { js, css } = names;
+  if (!js || !css) throw new Error('expected one .js and one .css output');
+  writeFileSync(join(dir, 'index.html'), indexHtml(`/${js}`, `/${css}`));
+}
+
+function indexHtml(js, css) {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover, interactive-widget=resizes-content">
+<meta name="color-scheme" content="dark light">
+<meta name="theme-color" content="#0b0e13">
+<meta name="referrer" content="no-referrer">
+<title>codeterm</title>
+<link rel="icon" href="data:image/svg+xml,${encodeURIComponent('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#5aa9f5"/><path d="M8 10l6 6-6 6M16 23h8" stroke="#06121f" stroke-width="3" fill="none" stroke-linecap="round" stroke-linejoin="round"/></svg>')}">
+<link rel="stylesheet" href="${css}">
+<script type="module" src="${js}"></script>
+</head>
+<body>
+<div id="app"><noscript>codeterm needs JavaScript.</noscript></div>
+</body>
+</html>
+`;
+}
+
+function files(dir, base = dir) {
+  const out = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...files(p, base));
+    else out.push(relative(base, p));
+  }
+  return out.sort();
+}
+
+function budget(dir) {
+  let raw = 0;
+  let gz = 0;
+  for (const f of files(dir)) {
+    const b = readFileSync(join(dir, f));
+    raw += b.length;
+    gz += gzipSync(b, { level: 9 }).length;
+  }
+  const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
+  if (gz > GZIP_BUDGET) {
+    console.error(`bundle is ${kib(gz)} gzipped, over the ${kib(GZIP_BUDGET)} budget`);
+    process.exit(1);
+  }
+  return `${kib(raw)} raw, ${kib(gz)} gzipped (budget ${kib(GZIP_BUDGET)})`;
+}
+
+function compare(fresh, committed) {
+  const hash = (p) => createHash('sha256').update(readFileSync(p)).digest('hex');
+  let have = [];
+  try {
+    have = files(committed);
+  } catch {
+    return ['web/static is missing'];
+  }
+  const want = files(fresh);
+  const diffs = [];
+  for (const f of want) {
+    if (!have.includes(f)) diffs.push(`missing: ${f}`);
+    else if (hash(join(fresh, f)) !== hash(join(committed, f))) diffs.push(`differs: ${f}`);
+  }
+  for (const f of have) if (!want.includes(f) && f !== '.gitkeep') diffs.push(`extra: ${f}`);
+  return diffs;
+}

@@ -1,0 +1,304 @@
+// One xterm.js view of one server session: output in seq order, input,
+// size, search, clipboard. Views are cheap; the session lives on the server.
+import { Terminal, type IDisposable } from '@xterm/xterm';
+import { FitAddon } from '@xterm/addon-fit';
+import { SearchAddon } from '@xterm/addon-search';
+import { Unicode11Addon } from '@xterm/addon-unicode11';
+import { WebLinksAddon } from '@xterm/addon-web-links';
+import type { Connection } from './socket';
+import type { Settings, Theme } from './theme';
+import type { ApiError } from './api';
+
+export interface OutputPayload {
+  sessionId: string;
+  output: string;
+  seq: number;
+  timestamp?: string;
+  repaint?: boolean;
+  query?: boolean;
+}
+
+export interface TermHooks {
+  /** Key events the app handles (shortcuts); return true if consumed. */
+  shortcut(e: KeyboardEvent): boolean;
+  /** Transforms typed input (the key bar's sticky Ctrl). */
+  transformInput(data: string): string;
+  focused(view: TermView): void;
+  inputError(view: TermView, e: ApiError): void;
+  copied(ok: boolean, how: string): void;
+}
+
+const SEARCH_DECORATIONS = {
+  matchOverviewRuler: '#888888',
+  activeMatchColorOverviewRuler: '#ffd400',
+  matchBackground: '#5a4a00',
+  activeMatchBackground: '#b38f00',
+};
+
+export class TermView {
+  readonly term: Terminal;
+  readonly host: HTMLElement;
+  private readonly fitAddon = new FitAddon();
+  readonly search = new SearchAddon();
+  /** Byte offset just after the last chunk written; -1 until the stream starts. */
+  lastSeq = -1;
+  /** Repaints received: the tests tell replays from repaints by it. */
+  repaints = 0;
+  /** Attached on the current connection. */
+  attached = false;
+  ended = false;
+  private disposables: IDisposable[] = [];
+  private sentSize = '';
+  private fitQueued = false;
+  private resizeObs: ResizeObserver;
+
+  constructor(
+    public sessionId: string,
+    private readonly conn: Connection,
+    settings: Settings,
+    theme: Theme,
+    private readonly hooks: TermHooks,
+  ) {
+    this.host = document.createElement('div');
+    this.host.className = 'term-host';
+    this.term = new Terminal({
+      allowProposedApi: true, // unicode11 and search decorations need it
+      fontFamily: '"JetBrains Mono", "Cascadia Mono", "SF Mono", Menlo, Consolas, "DejaVu Sans Mono", "Liberation Mono", monospace',
+      fontSize: settings.fontSize,
+      cursorBlink: settings.cursorBlink,
+      screenReaderMode: settings.screenReader,
+      scrollback: 5000,
+      theme: theme.term,
+      macOptionIsMeta: true,
+      rightClickSelectsWord: true,
+      allowTransparency: false,
+      drawBoldTextInBrightColors: false,
+    });
+    this.term.loadAddon(this.fitAddon);
+    this.term.loadAddon(this.search);
+    this.term.loadAddon(new Unicode11Addon());
+    this.term.unicode.activeVersion = '11';
+    // Links open in a new tab without handing it our window (no opener).
+    this.term.loadAddon(new WebLinksAddon((_e, uri) => window.open(uri, '_blank', 'noopener,noreferrer')));
+
+    this.term.attachCustomKeyEventHandler((e) => this.onKey(e));
+    this.disposables.push(
+      this.term.onData((d) => this.input(d)),
+      this.term.onBinary((d) => this.input(d)),
+      this.term.onResize(({ cols, rows }) => this.sendSize(cols, rows)),
+    );
+    this.host.addEventListener('focusin', () => this.hooks.focused(this));
+    this.resizeObs = new ResizeObserver(() => this.queueFit());
+  }
+
+  /** Puts the terminal in the page; call once, after host is in the DOM. */
+  open(): void {
+    this.term.open(this.host);
+    this.resizeObs.observe(this.host);
+    this.fit();
+  }
+
+  /** Asks the server for the stream. After a reconnect lastSeq makes it
+   * replay exactly what we missed (or repaint when it no longer can). */
+  async attach(): Promise<void> {
+    const { cols, rows } = this.term;
+    const payload: Record<string, unknown> = { sessionId: this.sessionId, cols, rows };
+    if (this.lastSeq >= 0) payload.lastSeq = this.lastSeq;
+    await this.conn.request('attach-terminal', payload);
+    this.attached = true;
+    this.sentSize = `${cols}x${rows}`;
+  }
+
+  /** Names the session of a view made before the session existed. */
+  bind(sessionId: string): void {
+    this.sessionId = sessionId;
+  }
+
+  /** Sends bytes as typed, for keys from outside xterm (the key bar). */
+  sendRaw(data: string): void {
+    if (this.ended) return;
+    if (!this.conn.send('terminal-input', { sessionId: this.sessionId, data }, (e) => this.hooks.inputError(this, e))) {
+      this.host.dispatchEvent(new CustomEvent('offline-input', { bubbles: true }));
+    }
+    this.focus();
+  }
+
+  /** Marks the view as created by us: the server streams from byte 0. */
+  startedAtZero(): void {
+    this.lastSeq = 0;
+    this.attached = true;
+    this.sentSize = `${this.term.cols}x${this.term.rows}`;
+  }
+
+  /** The last chunks' [seq, length in UTF-16 units, kind]: shown by the
+   * tests when a resume goes wrong. */
+  readonly recent: [number, number, string][] = [];
+
+  write(p: OutputPayload): void {
+    this.recent.push([p.seq, p.output.length, p.query ? 'query' : p.repaint ? 'repaint' : p.seq <= this.lastSeq ? 'dup' : 'out']);
+    if (this.recent.length > 40) this.recent.shift();
+    if (p.query) {
+      // A terminal query (cursor position, device attributes) for us to
+      // answer; it is not part of the byte stream and carries no new seq.
+      this.term.write(p.output);
+      return;
+    }
+    if (p.repaint) {
+      // A repaint is the whole screen, scrollback first; it replaces what
+      // we show, whatever that was.
+      this.term.reset();
+      this.term.write(p.output);
+      this.lastSeq = p.seq;
+      this.repaints++;
+      return;
+    }
+    if (this.lastSeq >= 0 && p.seq <= this.lastSeq) return; // already written (replay overlap)
+    this.term.write(p.output);
+    this.lastSeq = p.seq;
+  }
+
+  /** The session's process is gone; keep the screen readable. */
+  markEnded(message: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.attached = false;
+    this.term.write(`\r\n\x1b[2m[${message}]\x1b[0m\r\n`);
+    this.host.classList.add('ended');
+  }
+
+  applySettings(settings: Settings, theme: Theme): void {
+    const o = this.term.options;
+    o.theme = theme.term;
+    o.cursorBlink = settings.cursorBlink;
+    o.screenReaderMode = settings.screenReader;
+    if (o.fontSize !== settings.fontSize) {
+      o.fontSize = settings.fontSize;
+      this.queueFit();
+    }
+  }
+
+  focus(): void {
+    this.term.focus();
+  }
+
+  queueFit(): void {
+    if (this.fitQueued) return;
+    this.fitQueued = true;
+    requestAnimationFrame(() => {
+      this.fitQueued = false;
+      this.fit();
+    });
+  }
+
+  fit(): void {
+    // A hidden host measures 0x0; fitting then would shrink the PTY to
+    // nothing for every viewer.
+    if (!this.host.isConnected || this.host.clientWidth < 20 || this.host.clientHeight < 20) return;
+    try {
+      this.fitAddon.fit();
+    } catch {
+      /* not rendered yet */
+    }
+  }
+
+  /** Sends the size again: after focus the server makes the most recently
+   * active client's size the PTY's. */
+  resendSize(): void {
+    this.sentSize = '';
+    this.sendSize(this.term.cols, this.term.rows);
+  }
+
+  copySelection(): void {
+    const text = this.term.getSelection();
+    if (!text) {
+      this.hooks.copied(false, 'Nothing selected');
+      return;
+    }
+    copyText(text).then(
+      () => this.hooks.copied(true, 'Copied'),
+      () => this.hooks.copied(false, 'The browser refused clipboard access'),
+    );
+  }
+
+  async pasteFromClipboard(): Promise<void> {
+    try {
+      const text = await navigator.clipboard.readText();
+      if (text) this.term.paste(text);
+    } catch {
+      this.hooks.copied(false, 'Paste with Ctrl+V (or your browser menu): clipboard reading is not allowed here');
+    }
+    this.focus();
+  }
+
+  /** Everything in the buffer as plain text: the test hook and "copy all". */
+  text(): string {
+    const b = this.term.buffer.active;
+    const lines: string[] = [];
+    for (let i = 0; i < b.length; i++) lines.push(b.getLine(i)?.translateToString(true) ?? '');
+    while (lines.length && lines[lines.length - 1] === '') lines.pop();
+    return lines.join('\n');
+  }
+
+  dispose(detach: boolean): void {
+    this.resizeObs.disconnect();
+    if (detach && this.attached && this.conn.connected) this.conn.send('detach-terminal', { sessionId: this.sessionId });
+    this.attached = false;
+    for (const d of this.disposables) d.dispose();
+    this.term.dispose();
+    this.host.remove();
+  }
+
+  private input(data: string): void {
+    if (this.ended || !this.sessionId) return;
+    const d = this.hooks.transformInput(data);
+    const sent = this.conn.send('terminal-input', { sessionId: this.sessionId, data: d }, (e) => this.hooks.inputError(this, e));
+    if (!sent) this.host.dispatchEvent(new CustomEvent('offline-input', { bubbles: true }));
+  }
+
+  private sendSize(cols: number, rows: number): void {
+    const key = `${cols}x${rows}`;
+    if (key === this.sentSize || !this.attached || this.ended) return;
+    if (this.conn.send('terminal-resize', { sessionId: this.sessionId, cols, rows })) this.sentSize = key;
+  }
+
+  private onKey(e: KeyboardEvent): boolean {
+    if (e.type !== 'keydown') return true;
+    if (e.ctrlKey && e.shiftKey && !e.altKey && !e.metaKey) {
+      if (e.code === 'KeyC') {
+        e.preventDefault();
+        this.copySelection();
+        return false;
+      }
+      if (e.code === 'KeyV') {
+        // Let the browser's paste event reach xterm: it works on plain
+        // http too, where the async clipboard API does not.
+        return false;
+      }
+    }
+    if (this.hooks.shortcut(e)) {
+      e.preventDefault();
+      return false;
+    }
+    return true;
+  }
+}
+
+async function copyText(text: string): Promise<void> {
+  if (navigator.clipboard && window.isSecureContext) {
+    await navigator.clipboard.writeText(text);
+    return;
+  }
+  // Plain http on a LAN address has no async clipboard; the old way works.
+  const ta = document.createElement('textarea');
+  ta.value = text;
+  ta.setAttribute('readonly', '');
+  ta.style.position = 'fixed';
+  ta.style.opacity = '0';
+  document.body.append(ta);
+  ta.select();
+  const ok = document.execCommand('copy');
+  ta.remove();
+  if (!ok) throw new Error('copy refused');
+}
+
+export { SEARCH_DECORATIONS };

@@ -1,0 +1,175 @@
+package webbridge
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/codeterm/codeterm/auth"
+	"github.com/codeterm/codeterm/sessions"
+)
+
+// GitCredentialRequest is what `codeterm git-credential get` sends over the
+// credential socket: the session's credential id (sessions.GitCredentialVar)
+// and the protocol and host git asked about.
+type GitCredentialRequest struct {
+	Credential string `json:"credential"`
+	Protocol   string `json:"protocol"`
+	Host       string `json:"host"`
+}
+
+// GitCredentialResponse is the server's answer. All fields empty means "not
+// a host codeterm has credentials for": the helper prints nothing and git
+// goes on to its next helper or prompt.
+type GitCredentialResponse struct {
+	Username string `json:"username,omitempty"`
+	Password string `json:"password,omitempty"`
+	Error    string `json:"error,omitempty"`
+}
+
+// startGitCredentials serves the credential socket when configured. A
+// failure only disables the helper; the rest of the server runs on.
+func (s *Server) startGitCredentials() {
+	if s.GitHub == nil || s.GitHub.CredentialSocket == "" {
+		return
+	}
+	ln, err := listenUnixPrivate(s.GitHub.CredentialSocket)
+	if err != nil {
+		s.Log.Error("git credential socket: helper disabled", "err", err)
+		return
+	}
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		<-s.ctx.Done()
+		ln.Close() // also unlinks the socket file
+	}()
+	go func() {
+		defer s.wg.Done()
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				if s.ctx.Err() == nil {
+					s.Log.Error("git credential socket", "err", err)
+				}
+				return
+			}
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				s.serveGitCredential(conn.(*net.UnixConn))
+			}()
+		}
+	}()
+}
+
+// listenUnixPrivate listens on path with mode 0600, replacing a socket a
+// previous run left behind (never any other kind of file).
+func listenUnixPrivate(path string) (*net.UnixListener, error) {
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode().Type() != fs.ModeSocket {
+			return nil, fmt.Errorf("%s exists and is not a socket", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, err
+		}
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, err
+	}
+	// The data dir is 0700, so nobody else could reach it even before this.
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
+// serveGitCredential answers one request. The id is checked for its HMAC,
+// then the session it names must be live and belong to the user it names:
+// a credential of another user's session, a forged one or one of an ended
+// session gets nothing.
+func (s *Server) serveGitCredential(conn *net.UnixConn) {
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	log := s.Log.With("component", "git-credential")
+	if uid, err := peerUID(conn); err != nil || uid != os.Getuid() {
+		log.Warn("git credential request from another OS user refused", "uid", uid, "err", err)
+		return
+	}
+	reply := func(r GitCredentialResponse) { json.NewEncoder(conn).Encode(r) }
+	line, err := bufio.NewReader(io.LimitReader(conn, 4096)).ReadBytes('\n')
+	if err != nil && len(line) == 0 {
+		return
+	}
+	var req GitCredentialRequest
+	if err := json.Unmarshal(line, &req); err != nil {
+		reply(GitCredentialResponse{Error: "malformed request"})
+		return
+	}
+	userID, sessionID, err := s.Auth.VerifyGitCredential(req.Credential)
+	if err != nil {
+		log.Warn("git credential refused", "err", err)
+		reply(GitCredentialResponse{Error: "not a codeterm terminal session (no valid " + sessions.GitCredentialVar + ")"})
+		return
+	}
+	if s.Sessions == nil {
+		reply(GitCredentialResponse{Error: "terminal sessions are not available"})
+		return
+	}
+	if _, err := s.Sessions.Get(userID, sessionID); err != nil {
+		log.Warn("git credential refused: session not live", "user", userID, "session", sessionID)
+		reply(GitCredentialResponse{Error: "this terminal session has ended"})
+		return
+	}
+	proto, host, err := s.GitHub.Repos.GitOrigin()
+	if err != nil || !strings.EqualFold(req.Protocol, proto) || !strings.EqualFold(req.Host, host) {
+		reply(GitCredentialResponse{}) // not GitHub: let git ask elsewhere
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+	defer cancel()
+	token, err := s.Auth.GitHubToken(ctx, userID)
+	if errors.Is(err, auth.ErrNoGitHubToken) {
+		reply(GitCredentialResponse{Error: "no GitHub token: sign in with GitHub in the codeterm web page"})
+		return
+	}
+	if err != nil {
+		log.Error("git credential", "user", userID, "err", err)
+		reply(GitCredentialResponse{Error: "internal error"})
+		return
+	}
+	log.Info("git credential issued", "user", userID, "session", sessionID, "host", host)
+	reply(GitCredentialResponse{Username: "x-access-token", Password: token})
+}
+
+func peerUID(conn *net.UnixConn) (int, error) {
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	uid := -1
+	var cerr error
+	err = raw.Control(func(fd uintptr) {
+		var cred *unix.Ucred
+		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+		if cerr == nil {
+			uid = int(cred.Uid)
+		}
+	})
+	if err == nil {
+		err = cerr
+	}
+	return uid, err
+}
