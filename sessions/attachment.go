@@ -166,6 +166,7 @@ func (s *Session) Attach(opts AttachOptions) (*Attachment, error) {
 	if !a.readOnly {
 		s.activateLocked(a)
 	}
+	s.m.changed(s)
 	return a, nil
 }
 

@@ -78,6 +78,9 @@ type Manager struct {
 	wg       sync.WaitGroup
 
 	bufs sync.Pool // *[]byte read buffers, taken only while a PTY has data
+
+	watchMu  sync.Mutex
+	watchers map[*Changes]struct{}
 }
 
 type primaryCall struct {
@@ -250,6 +253,7 @@ func (m *Manager) spawn(ctx context.Context, opts SpawnOptions, shellName, shell
 	m.wg.Add(1)
 	m.mu.Unlock()
 	s.start()
+	m.changed(s)
 	return s, nil
 }
 
@@ -280,6 +284,7 @@ func (m *Manager) ended(s *Session) {
 		m.wg.Done()
 	}
 	m.mu.Unlock()
+	m.changed(s)
 }
 
 // Get returns a live session of the user. Another user's session is

@@ -174,6 +174,7 @@ func (s *Session) Rename(ctx context.Context, name string) error {
 	s.mu.Lock()
 	s.name = name
 	s.mu.Unlock()
+	s.m.changed(s)
 	if err := s.m.persist(ctx, s); err != nil {
 		return fmt.Errorf("rename session %s: %w", s.id, err)
 	}
@@ -489,6 +490,7 @@ func (s *Session) resizeLocked(cols, rows int) {
 	if s.rec != nil {
 		s.rec.resize(cols, rows)
 	}
+	s.m.changed(s)
 }
 
 // detach removes a; the size falls back to the next most recent client.
@@ -505,4 +507,5 @@ func (s *Session) detach(a *Attachment) {
 		s.lastDetach.Store(time.Now().UnixNano())
 	}
 	s.updateLatestLocked()
+	s.m.changed(s)
 }

@@ -100,13 +100,12 @@ func newEnv(t *testing.T, o envOptions) *testEnv {
 		Auth: a, Store: st, Sessions: mgr, Workspaces: wsm, LoginLimiter: auth.NewLimiter(o.loginsPerMinute),
 		Log: o.log, GitHub: o.github,
 		Socket: SocketConfig{
-			EventsPerSecond:     o.eventsPerSecond,
-			QueueBytes:          o.socketQueue,
-			RevocationInterval:  200 * time.Millisecond,
-			SessionPollInterval: 200 * time.Millisecond,
-			StatusDebounce:      50 * time.Millisecond,
-			HealthInterval:      o.healthInterval,
-			Compression:         true,
+			EventsPerSecond:    o.eventsPerSecond,
+			QueueBytes:         o.socketQueue,
+			RevocationInterval: 200 * time.Millisecond,
+			StatusDebounce:     50 * time.Millisecond,
+			HealthInterval:     o.healthInterval,
+			Compression:        true,
 		},
 	}
 	h := e.srv.Handler()

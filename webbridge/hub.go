@@ -29,9 +29,11 @@ type userState struct {
 // sessionSnap is what session-status reports, minus the ever-changing
 // lastActivity.
 type sessionSnap struct {
-	sess   *sessions.Session
-	status string
-	name   string
+	sess              *sessions.Session
+	status            string
+	name              string
+	cols, rows        int
+	attached, viewers int
 }
 
 func (h *hub) add(c *client) {
@@ -71,16 +73,6 @@ func (h *hub) clientsByUser() map[string][]*client {
 	return out
 }
 
-func (h *hub) userIDs() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	out := make([]string, 0, len(h.users))
-	for id := range h.users {
-		out = append(out, id)
-	}
-	return out
-}
-
 // sessionStatus is the session-status payload.
 type sessionStatus struct {
 	SessionID    string `json:"sessionId"`
@@ -91,8 +83,12 @@ type sessionStatus struct {
 	Name         string `json:"name"`
 	Attached     int    `json:"attached"`
 	Viewers      int    `json:"viewers"`
-	ExitCode     *int   `json:"exitCode,omitempty"`
-	Signal       string `json:"signal,omitempty"`
+	// Cols and Rows are the session's size (the most recently active
+	// client's), so the other clients can draw at it.
+	Cols     int    `json:"cols"`
+	Rows     int    `json:"rows"`
+	ExitCode *int   `json:"exitCode,omitempty"`
+	Signal   string `json:"signal,omitempty"`
 }
 
 // statusOf says active while someone is attached, inactive while the
@@ -110,15 +106,15 @@ func statusOf(i sessions.Info) string {
 func toSessionStatus(i sessions.Info) sessionStatus {
 	return sessionStatus{SessionID: i.ID, Status: statusOf(i), PID: i.PID, WorkspaceID: i.WorkspaceID,
 		LastActivity: timestamp(i.LastActivity), Name: i.Name, Attached: i.Attached, Viewers: i.Viewers,
-		ExitCode: i.ExitCode, Signal: i.Signal}
+		Cols: i.Cols, Rows: i.Rows, ExitCode: i.ExitCode, Signal: i.Signal}
 }
 
 // syncSessions compares the user's sessions with what was last reported
 // and sends session-status for each change to the workspace and session
-// rooms. The first call for a user only takes the snapshot. The core has
-// no start/end hook, so this runs on a timer and after the bridge's own
-// changes. extraRooms (such as the socket that asked for the change) get
-// this call's reports too.
+// rooms. The first call for a user only takes the snapshot. It runs when
+// the core reports a change (sessions started over SSH included) and after
+// the bridge's own changes. extraRooms (such as the socket that asked for
+// the change) get this call's reports too.
 func (s *Server) syncSessions(userID string, extraRooms ...string) {
 	if s.Sessions == nil {
 		return
@@ -143,9 +139,10 @@ func (s *Server) syncSessions(userID string, extraRooms ...string) {
 	var changed []sessions.Info
 	for _, sess := range list {
 		i := sess.Info()
-		snap := sessionSnap{sess: sess, status: statusOf(i), name: i.Name}
+		snap := sessionSnap{sess: sess, status: statusOf(i), name: i.Name, cols: i.Cols, rows: i.Rows,
+			attached: i.Attached, viewers: i.Viewers}
 		next[i.ID] = snap
-		if old, ok := prev[i.ID]; !first && (!ok || old.status != snap.status || old.name != snap.name) {
+		if old, ok := prev[i.ID]; !first && (!ok || old != snap) {
 			changed = append(changed, i)
 		}
 	}
@@ -172,18 +169,27 @@ func (s *Server) startBackground() {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		sessTick := time.NewTicker(s.Socket.SessionPollInterval)
+		var changes *sessions.Changes
+		var changed <-chan struct{} // nil without a session manager: never ready
+		if s.Sessions != nil {
+			changes = s.Sessions.WatchChanges()
+			defer changes.Close()
+			changed = changes.C()
+		}
 		userTick := time.NewTicker(s.Socket.RevocationInterval)
 		healthTick := time.NewTicker(s.Socket.HealthInterval)
-		defer sessTick.Stop()
 		defer userTick.Stop()
 		defer healthTick.Stop()
 		for {
 			select {
 			case <-s.ctx.Done():
 				return
-			case <-sessTick.C:
-				for _, id := range s.hub.userIDs() {
+			case <-changed:
+				users := map[string]bool{}
+				for _, sess := range changes.Take() {
+					users[sess.UserID()] = true
+				}
+				for id := range users {
 					s.syncSessions(id)
 				}
 			case <-userTick.C:

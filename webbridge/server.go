@@ -73,9 +73,6 @@ type SocketConfig struct {
 	// RevocationInterval is how often connected users are checked for
 	// revocation or deletion (default 2s).
 	RevocationInterval time.Duration
-	// SessionPollInterval is how often the bridge looks for sessions started
-	// or ended elsewhere (SSH) to report them (default 1s).
-	SessionPollInterval time.Duration
 	// HealthInterval is the period of health-status (default 30s).
 	HealthInterval time.Duration
 	// StatusDebounce delays workspace-status after a burst of file events
@@ -93,7 +90,6 @@ func (c *SocketConfig) setDefaults() {
 		}
 	}
 	def(&c.RevocationInterval, 2*time.Second)
-	def(&c.SessionPollInterval, time.Second)
 	def(&c.HealthInterval, 30*time.Second)
 	def(&c.StatusDebounce, 300*time.Millisecond)
 	if c.EventsPerSecond <= 0 {

@@ -63,6 +63,39 @@ test('a second page on the same session sees the same screen, both ways', async 
   }
 });
 
+test('pages of different sizes draw at the size of whoever typed last', async () => {
+  const size = (page) => page.evaluate((id) => window.__codeterm.terminalSize(id), sessionId);
+  const sizeBecomes = (page, want) =>
+    page.waitForFunction(
+      ([id, c, r]) => {
+        const s = window.__codeterm.terminalSize(id);
+        return s && s.cols === c && s.rows === r;
+      },
+      [sessionId, want.cols, want.rows],
+      { timeout: 15_000, polling: 100 },
+    );
+  const small = await openPage(`/w/${WS}/${sessionId}`, { width: 640, height: 480 });
+  try {
+    await waitForText(small.page, 'typed-42');
+    // The small page types: the big one draws at the small size.
+    await typeInTerminal(small.page, 'stty size; echo "small-$((2+3))"\n');
+    await waitForText(one.page, 'small-5');
+    const smallSize = await size(small.page);
+    await sizeBecomes(one.page, smallSize);
+    await waitForText(one.page, `${smallSize.rows} ${smallSize.cols}`);
+    // The big page types: it takes its own size back, the small one follows.
+    await typeInTerminal(one.page, 'stty size; echo "big-$((3+4))"\n');
+    await waitForText(small.page, 'big-7');
+    const bigSize = await size(one.page);
+    assert.ok(bigSize.cols > smallSize.cols, `big page ${JSON.stringify(bigSize)} not wider than ${JSON.stringify(smallSize)}`);
+    await sizeBecomes(small.page, bigSize);
+    await waitForText(small.page, `${bigSize.rows} ${bigSize.cols}`);
+    assert.deepEqual(small.errors, []);
+  } finally {
+    await small.context.close();
+  }
+});
+
 test('the workspace link opens its primary session', async () => {
   const three = await openPage(`/w/${WS}`);
   try {

@@ -355,6 +355,7 @@ export class App {
       terminalText: (id?: string) => wb()?.terminalText(id) ?? '',
       shownSessions: () => wb()?.shownSessions() ?? [],
       streamState: (id?: string) => wb()?.streamState(id) ?? null,
+      terminalSize: (id?: string) => wb()?.terminalSize(id) ?? null,
       focusedSession: () => wb()?.focusedSession() ?? null,
       workspaceId: () => wb()?.workspaceId() ?? null,
       connection: () => this.conn?.current.state ?? 'offline',

@@ -49,6 +49,9 @@ export class TermView {
   ended = false;
   private disposables: IDisposable[] = [];
   private sentSize = '';
+  /** Drawing at another client's size (the session's), not our own. */
+  private adopted = false;
+  private adopting = false;
   private fitQueued = false;
   private resizeObs: ResizeObserver;
 
@@ -85,7 +88,9 @@ export class TermView {
     this.disposables.push(
       this.term.onData((d) => this.input(d)),
       this.term.onBinary((d) => this.input(d)),
-      this.term.onResize(({ cols, rows }) => this.sendSize(cols, rows)),
+      this.term.onResize(({ cols, rows }) => {
+        if (!this.adopting) this.sendSize(cols, rows);
+      }),
     );
     this.host.addEventListener('focusin', () => this.hooks.focused(this));
     this.resizeObs = new ResizeObserver(() => this.queueFit());
@@ -204,8 +209,31 @@ export class TermView {
   /** Sends the size again: after focus the server makes the most recently
    * active client's size the PTY's. */
   resendSize(): void {
+    this.reclaimSize();
     this.sentSize = '';
     this.sendSize(this.term.cols, this.term.rows);
+  }
+
+  /** Draws at the session's size, set by the most recently active client,
+   * so the screen is not garbled when that client is smaller or larger than
+   * this pane. Nothing is sent: answering would make us the latest client
+   * and start a resize war. Typing or focusing here takes the size back. */
+  adoptSize(cols: number, rows: number): void {
+    if (!(cols > 0 && rows > 0) || (cols === this.term.cols && rows === this.term.rows)) return;
+    this.adopting = true;
+    try {
+      this.term.resize(cols, rows);
+    } finally {
+      this.adopting = false;
+    }
+    this.adopted = true;
+  }
+
+  /** Back to our own pane's size after adoptSize. */
+  private reclaimSize(): void {
+    if (!this.adopted) return;
+    this.adopted = false;
+    this.fit();
   }
 
   copySelection(): void {
@@ -250,6 +278,7 @@ export class TermView {
 
   private input(data: string): void {
     if (this.ended || !this.sessionId) return;
+    this.reclaimSize(); // typing makes us the latest client: our size again
     const d = this.hooks.transformInput(data);
     const sent = this.conn.send('terminal-input', { sessionId: this.sessionId, data: d }, (e) => this.hooks.inputError(this, e));
     if (!sent) this.host.dispatchEvent(new CustomEvent('offline-input', { bubbles: true }));

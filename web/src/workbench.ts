@@ -11,7 +11,6 @@ import { sessionLabel, Tabs } from './tabs';
 import { SEARCH_DECORATIONS, TermView, type OutputPayload } from './terminal';
 import { themeById } from './theme';
 
-const LIST_EVERY_MS = 5_000;
 const PENDING_MAX = 256;
 const PENDING_TTL_MS = 10_000;
 
@@ -33,7 +32,6 @@ export class Workbench implements View {
   /** Output for sessions no view holds yet: a just-created terminal's first
    * bytes can beat the ack that tells us its id. */
   private pending = new Map<string, { at: number; chunks: OutputPayload[] }>();
-  private listTimer = 0;
   private listQueued = 0;
   private readonly unsub: (() => void)[] = [];
   private disposed = false;
@@ -126,10 +124,6 @@ export class Workbench implements View {
         app.navigate('/');
       }
     });
-    this.listTimer = window.setInterval(() => {
-      // Viewer counts change without events; a light poll keeps them true.
-      if (document.visibilityState === 'visible' && conn.connected) this.listSessions();
-    }, LIST_EVERY_MS);
     void this.open();
   }
 
@@ -198,7 +192,6 @@ export class Workbench implements View {
 
   dispose(): void {
     this.disposed = true;
-    window.clearInterval(this.listTimer);
     window.clearTimeout(this.listQueued);
     for (const u of this.unsub) u();
     for (const l of this.panes.leaves()) l.view?.dispose(true);
@@ -258,6 +251,11 @@ export class Workbench implements View {
     return v ? { lastSeq: v.lastSeq, repaints: v.repaints, recent: [...v.recent] } : null;
   }
 
+  terminalSize(sessionId?: string): { cols: number; rows: number } | null {
+    const v = sessionId ? this.viewOf(sessionId) : this.focusedView();
+    return v ? { cols: v.term.cols, rows: v.term.rows } : null;
+  }
+
   shownSessions(): string[] {
     return this.panes.leaves().map((l) => l.view?.sessionId ?? '');
   }
@@ -313,7 +311,8 @@ export class Workbench implements View {
   private onSessionStatus(p: any): void {
     if (!this.ws || (p?.workspaceId && p.workspaceId !== this.ws.id)) return;
     if (p?.status === 'terminated') this.viewOf(p.sessionId)?.markEnded(exitText(p));
-    this.listSessions();
+    else this.viewOf(p?.sessionId)?.adoptSize(Number(p?.cols), Number(p?.rows));
+    this.listSessions(); // session-status also reports attach and detach: viewer counts
   }
 
   private onExit(sessionId: string | undefined, text: string): void {
