@@ -64,6 +64,31 @@ func required(field, v string) *wireError {
 // shorter, and a bound keeps junk out of logs and room names.
 const maxIDLen = 128
 
+// decodeSessionEvent decodes an event's payload into p and checks its
+// sessionId (id points into p), which the answer then names. On failure it
+// answers r and returns false.
+func decodeSessionEvent(m *socketio.Message, r *reply, p any, id *string) bool {
+	return decodeWithID(m, r, p, "sessionId", id, &r.sessionID)
+}
+
+// decodeWorkspaceEvent is decodeSessionEvent for a workspaceId.
+func decodeWorkspaceEvent(m *socketio.Message, r *reply, p any, id *string) bool {
+	return decodeWithID(m, r, p, "workspaceId", id, &r.workspaceID)
+}
+
+func decodeWithID(m *socketio.Message, r *reply, p any, field string, id, answerID *string) bool {
+	if e := decodePayload(m, p); e != nil {
+		r.fail(e)
+		return false
+	}
+	*answerID = *id
+	if e := requiredID(field, *id); e != nil {
+		r.fail(e)
+		return false
+	}
+	return true
+}
+
 func requiredID(field, v string) *wireError {
 	if err := required(field, v); err != nil {
 		return err

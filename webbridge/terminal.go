@@ -368,13 +368,7 @@ func (c *client) detachTerminal(m *socketio.Message, r *reply) {
 	var p struct {
 		SessionID string `json:"sessionId"`
 	}
-	if e := decodePayload(m, &p); e != nil {
-		r.fail(e)
-		return
-	}
-	r.sessionID = p.SessionID
-	if e := requiredID("sessionId", p.SessionID); e != nil {
-		r.fail(e)
+	if !decodeSessionEvent(m, r, &p, &p.SessionID) {
 		return
 	}
 	c.mu.Lock()
@@ -410,13 +404,7 @@ func (c *client) terminalInput(m *socketio.Message, r *reply) {
 		SessionID string  `json:"sessionId"`
 		Data      *string `json:"data"`
 	}
-	if e := decodePayload(m, &p); e != nil {
-		r.fail(e)
-		return
-	}
-	r.sessionID = p.SessionID
-	if e := requiredID("sessionId", p.SessionID); e != nil {
-		r.fail(e)
+	if !decodeSessionEvent(m, r, &p, &p.SessionID) {
 		return
 	}
 	if p.Data == nil {
@@ -455,13 +443,7 @@ func (c *client) terminalResize(m *socketio.Message, r *reply) {
 		Cols      *int   `json:"cols"`
 		Rows      *int   `json:"rows"`
 	}
-	if e := decodePayload(m, &p); e != nil {
-		r.fail(e)
-		return
-	}
-	r.sessionID = p.SessionID
-	if e := requiredID("sessionId", p.SessionID); e != nil {
-		r.fail(e)
+	if !decodeSessionEvent(m, r, &p, &p.SessionID) {
 		return
 	}
 	if p.Cols == nil {
@@ -489,13 +471,7 @@ func (c *client) killTerminal(m *socketio.Message, r *reply) {
 	var p struct {
 		SessionID string `json:"sessionId"`
 	}
-	if e := decodePayload(m, &p); e != nil {
-		r.fail(e)
-		return
-	}
-	r.sessionID = p.SessionID
-	if e := requiredID("sessionId", p.SessionID); e != nil {
-		r.fail(e)
+	if !decodeSessionEvent(m, r, &p, &p.SessionID) {
 		return
 	}
 	sess, err := c.srv.Sessions.Get(c.user.ID, p.SessionID)
@@ -524,13 +500,7 @@ func (c *client) listTerminals(m *socketio.Message, r *reply) {
 	var p struct {
 		WorkspaceID string `json:"workspaceId"`
 	}
-	if e := decodePayload(m, &p); e != nil {
-		r.fail(e)
-		return
-	}
-	r.workspaceID = p.WorkspaceID
-	if e := requiredID("workspaceId", p.WorkspaceID); e != nil {
-		r.fail(e)
+	if !decodeWorkspaceEvent(m, r, &p, &p.WorkspaceID) {
 		return
 	}
 	c.goWork(func() {
@@ -552,13 +522,7 @@ func (c *client) renameTerminal(m *socketio.Message, r *reply) {
 		SessionID string  `json:"sessionId"`
 		Name      *string `json:"name"`
 	}
-	if e := decodePayload(m, &p); e != nil {
-		r.fail(e)
-		return
-	}
-	r.sessionID = p.SessionID
-	if e := requiredID("sessionId", p.SessionID); e != nil {
-		r.fail(e)
+	if !decodeSessionEvent(m, r, &p, &p.SessionID) {
 		return
 	}
 	if p.Name == nil {

@@ -133,13 +133,7 @@ func (c *client) workspaceIDPayload(m *socketio.Message, r *reply, op string) (s
 		WorkspaceID string `json:"workspaceId"`
 	}
 	r.operation = op
-	if e := decodePayload(m, &p); e != nil {
-		r.fail(e)
-		return "", false
-	}
-	r.workspaceID = p.WorkspaceID
-	if e := requiredID("workspaceId", p.WorkspaceID); e != nil {
-		r.fail(e)
+	if !decodeWorkspaceEvent(m, r, &p, &p.WorkspaceID) {
 		return "", false
 	}
 	if c.srv.Workspaces == nil {
@@ -156,13 +150,7 @@ func (c *client) syncWorkspace(m *socketio.Message, r *reply) {
 		Operation   string `json:"operation"`
 	}
 	r.operation = "sync"
-	if e := decodePayload(m, &p); e != nil {
-		r.fail(e)
-		return
-	}
-	r.workspaceID = p.WorkspaceID
-	if e := requiredID("workspaceId", p.WorkspaceID); e != nil {
-		r.fail(e)
+	if !decodeWorkspaceEvent(m, r, &p, &p.WorkspaceID) {
 		return
 	}
 	switch p.Operation {

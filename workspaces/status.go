@@ -312,9 +312,13 @@ func upstream(repo *git.Repository, branch string) (local, up plumbing.Hash, ok 
 }
 
 // aheadBehind counts the commits reachable from a but not b (ahead) and
-// from b but not a (behind). It walks both histories newest first and stops
-// once every commit still queued is reachable from both sides, so the cost
-// is the size of the divergence, not of the history (git's own approach).
+// from b but not a (behind). It walks both histories to the end: stopping
+// once every queued commit is reachable from both sides (git's heuristic)
+// miscounts when commits share a timestamp, as commits made in the same
+// second do, because one side may then walk past the merge base before the
+// other reaches it, and a common commit stays marked as one side's. It
+// serves push and pull checks and the go-git status fallback (status
+// normally comes from git itself), so exactness wins over cost here.
 // Commits missing from a shallow clone end the walk on their side.
 func aheadBehind(s storer.EncodedObjectStorer, a, b plumbing.Hash) (ahead, behind int, err error) {
 	if a == b {
@@ -346,9 +350,6 @@ func aheadBehind(s storer.EncodedObjectStorer, a, b plumbing.Hash) (ahead, behin
 		return 0, 0, err
 	}
 	for q.Len() > 0 {
-		if q.allBoth(flags) {
-			break
-		}
 		c := heap.Pop(q).(*object.Commit)
 		f := flags[c.Hash]
 		for _, p := range c.ParentHashes {
@@ -383,15 +384,6 @@ func (q *commitQueue) Pop() any {
 	c := old[len(old)-1]
 	*q = old[:len(old)-1]
 	return c
-}
-
-func (q commitQueue) allBoth(flags map[plumbing.Hash]uint8) bool {
-	for _, c := range q {
-		if flags[c.Hash] != 3 {
-			return false
-		}
-	}
-	return true
 }
 
 // rootFS is the whole file system, where go-git looks for the user's global
