@@ -554,3 +554,43 @@ func TestConfigEntriesWorkWithOpenSSH(t *testing.T) {
 		t.Fatalf("ssh ct-demo pwd: %v %q", err, out)
 	}
 }
+
+// ssh -A: a command in the workspace reaches the client's agent.
+func TestAgentForwarding(t *testing.T) {
+	h := newHarness(t)
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	agent := exec.Command("ssh-agent", "-D", "-a", sock)
+	if err := agent.Start(); err != nil {
+		t.Fatalf("ssh-agent: %v", err)
+	}
+	defer func() { agent.Process.Kill(); agent.Wait() }()
+	var added []byte
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		add := exec.Command("ssh-add", h.keyOther)
+		add.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)
+		if added, err = add.CombinedOutput(); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ssh-add: %v %s", err, added)
+		}
+		time.Sleep(20 * time.Millisecond) // the agent's socket appears shortly after start
+	}
+	pem, _ := os.ReadFile(h.keyOther)
+	signer, _ := gossh.ParsePrivateKey(pem)
+	want := gossh.FingerprintSHA256(signer.PublicKey())
+
+	cmd := exec.Command("ssh", append(h.sshArgs(h.keyAlice, "-p", h.port, "-A"), "alice+demo@127.0.0.1", "ssh-add -l")...)
+	cmd.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), want) {
+		t.Fatalf("ssh-add -l through the forwarded agent: %v %q, want %s", err, out, want)
+	}
+	// Without -A there is no agent.
+	cmd = exec.Command("ssh", append(h.sshArgs(h.keyAlice, "-p", h.port), "alice+demo@127.0.0.1", `echo "agent=${SSH_AUTH_SOCK:-none}"`)...)
+	cmd.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)
+	if out, _ := cmd.CombinedOutput(); strings.TrimSpace(string(out)) != "agent=none" {
+		t.Fatalf("agent without -A: %q", out)
+	}
+}
