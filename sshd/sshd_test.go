@@ -594,3 +594,24 @@ func TestAgentForwarding(t *testing.T) {
 		t.Fatalf("agent without -A: %q", out)
 	}
 }
+
+// rsync runs "rsync --server" through exec on the workspace login.
+func TestRsync(t *testing.T) {
+	h := newHarness(t)
+	src := t.TempDir()
+	os.MkdirAll(filepath.Join(src, "dir"), 0o755)
+	os.WriteFile(filepath.Join(src, "dir", "a.txt"), []byte("alpha\n"), 0o644)
+	os.WriteFile(filepath.Join(src, "b.bin"), bytes.Repeat([]byte{0, 1, 2, 255}, 50000), 0o644)
+	rsh := "ssh " + strings.Join(h.sshArgs(h.keyAlice, "-p", h.port), " ")
+	out, err := exec.Command("rsync", "-a", "-e", rsh, src+"/", "alice+demo@127.0.0.1:synced/").CombinedOutput()
+	if err != nil {
+		t.Fatalf("rsync: %v %s", err, out)
+	}
+	for _, f := range []string{"dir/a.txt", "b.bin"} {
+		want, _ := os.ReadFile(filepath.Join(src, f))
+		got, err := os.ReadFile(filepath.Join(h.demo.LocalPath, "synced", f))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%s after rsync: %v", f, err)
+		}
+	}
+}
