@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"path"
 	"sort"
 	"strconv"
@@ -38,7 +39,18 @@ type Store struct {
 }
 
 // Open opens (creating if needed) the database at path and applies pending migrations.
+// The file is made mode 0600 (SQLite gives its -wal and -shm files the same
+// mode): it holds login-code hashes and users' encrypted GitHub tokens.
 func Open(ctx context.Context, file string) (*Store, error) {
+	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", file, err)
+	}
+	err = f.Chmod(0o600)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", file, err)
+	}
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")

@@ -280,7 +280,7 @@ func TestServeFirstRun(t *testing.T) {
 	os.WriteFile(filepath.Join(e.home, ".ssh", "authorized_keys"), []byte("# nothing\n"), 0o600)
 	c, base, link, _ := serveProc(t, e)
 
-	for f, mode := range map[string]os.FileMode{"jwt.secret": 0o600, "ssh_host_ed25519_key": 0o600} {
+	for f, mode := range map[string]os.FileMode{"jwt.secret": 0o600, "ssh_host_ed25519_key": 0o600, "codeterm.db": 0o600} {
 		fi, err := os.Stat(filepath.Join(e.data, f))
 		if err != nil || fi.Mode().Perm() != mode {
 			t.Errorf("%s: %v %v", f, err, fi)
