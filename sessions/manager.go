@@ -81,6 +81,8 @@ type Manager struct {
 
 	watchMu  sync.Mutex
 	watchers map[*Changes]struct{}
+
+	execs map[string]string // live exec scopes (see Exec): id → user id; under mu
 }
 
 type primaryCall struct {

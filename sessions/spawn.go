@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/creack/pty"
@@ -97,6 +98,39 @@ func envAllowed(name string) bool {
 // git-credential` presents to the server to get the session user's GitHub
 // token. It is not the token and opens nothing else.
 const GitCredentialVar = "CODETERM_GIT_CREDENTIAL"
+
+// Exec registers a command that runs outside any session, such as the SSH
+// front-end's exec and plain shells, for as long as it runs: it returns the
+// variables that give it a git credential id like a session's shell gets
+// (none when the hook is unset), and done, to call when it has ended.
+func (m *Manager) Exec(userID string) (env []string, done func()) {
+	id := m.newID()
+	m.mu.Lock()
+	if m.execs == nil {
+		m.execs = map[string]string{}
+	}
+	m.execs[id] = userID
+	m.mu.Unlock()
+	var once sync.Once
+	return m.gitCredentialEnv(userID, id), func() {
+		once.Do(func() {
+			m.mu.Lock()
+			delete(m.execs, id)
+			m.mu.Unlock()
+		})
+	}
+}
+
+// Live reports whether id names a live session or exec (see Exec) of the
+// user: what a git credential id may be used for.
+func (m *Manager) Live(userID, id string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s := m.sessions[id]; s != nil {
+		return s.userID == userID
+	}
+	return m.execs[id] == userID && userID != ""
+}
 
 func (m *Manager) gitCredentialEnv(userID, sessionID string) []string {
 	if m.cfg.GitCredential == nil {

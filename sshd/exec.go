@@ -36,7 +36,11 @@ func (s *Server) exec(sess ssh.Session, u *store.User, ws *store.Workspace, comm
 		cmd = exec.Command(shellPath, "-c", command)
 	}
 	cmd.Dir = ws.LocalPath
-	cmd.Env = s.execEnv(sess, u, shellPath)
+	// Registered with the core for as long as it runs, so that git in it
+	// gets GitHub credentials as a session's shell does.
+	credEnv, done := s.Sessions.Exec(u.ID)
+	defer done()
+	cmd.Env = append(s.execEnv(sess, u, shellPath), credEnv...)
 	if ssh.AgentRequested(sess) {
 		sock, stop, err := forwardAgent(sess)
 		if err != nil {

@@ -20,6 +20,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/codeterm/codeterm/auth"
+	"github.com/codeterm/codeterm/sessions"
 	"github.com/codeterm/codeterm/store"
 )
 
@@ -614,4 +615,34 @@ func TestRsync(t *testing.T) {
 			t.Fatalf("%s after rsync: %v", f, err)
 		}
 	}
+}
+
+// A command run over SSH gets a git credential id, live while it runs, as a
+// session's shell does: git in VS Code's terminal can push to GitHub.
+func TestExecGetsGitCredential(t *testing.T) {
+	h := newHarness(t, func(s *Server) {
+		s.Sessions = sessions.NewManager(sessions.Config{
+			GitCredential: func(userID, id string) string { return userID + "." + id },
+		}, nil, nil)
+	})
+	mgr := h.srv.Sessions
+	out, _, code := h.ssh(nil, h.keyAlice, "alice+demo@127.0.0.1", `echo "$`+sessions.GitCredentialVar+`"`)
+	cred := strings.TrimSpace(out)
+	user, id, ok := strings.Cut(cred, ".")
+	if code != 0 || !ok || user != h.alice.ID || id == "" {
+		t.Fatalf("credential in exec: %d %q", code, out)
+	}
+	if mgr.Live(h.alice.ID, id) {
+		t.Fatal("the exec's scope outlived the command")
+	}
+	// While a command runs, its id is live.
+	tm := h.term(h.keyAlice, "alice+demo@127.0.0.1", `echo "cred=$`+sessions.GitCredentialVar+`"; read line`)
+	got := tm.expect("cred=" + h.alice.ID + ".")
+	i := strings.Index(got, "cred="+h.alice.ID+".")
+	live := strings.Fields(got[i+len("cred="+h.alice.ID+"."):])[0]
+	if !mgr.Live(h.alice.ID, live) {
+		t.Fatalf("running exec %q not live", live)
+	}
+	tm.send("done\r")
+	tm.wait()
 }

@@ -97,9 +97,9 @@ func listenUnixPrivate(path string) (*net.UnixListener, error) {
 }
 
 // serveGitCredential answers one request. The id is checked for its HMAC,
-// then the session it names must be live and belong to the user it names:
-// a credential of another user's session, a forged one or one of an ended
-// session gets nothing.
+// then the session (or SSH exec, see sessions.Manager.Exec) it names must be
+// live and belong to the user it names: a credential of another user's
+// session, a forged one or one of an ended session gets nothing.
 func (s *Server) serveGitCredential(conn *net.UnixConn) {
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
@@ -128,7 +128,7 @@ func (s *Server) serveGitCredential(conn *net.UnixConn) {
 		reply(GitCredentialResponse{Error: "terminal sessions are not available"})
 		return
 	}
-	if _, err := s.Sessions.Get(userID, sessionID); err != nil {
+	if !s.Sessions.Live(userID, sessionID) {
 		log.Warn("git credential refused: session not live", "user", userID, "session", sessionID)
 		reply(GitCredentialResponse{Error: "this terminal session has ended"})
 		return
