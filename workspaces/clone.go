@@ -49,6 +49,10 @@ type CreateOptions struct {
 // private directory next to the target that is renamed into place only when
 // it is complete. Cancel it through ctx or with Cancel(user.ID, opts.Name).
 //
+// http(s) remotes are cloned with the git binary when there is one (see
+// Config.GitBinary), whose progress covers the download; ssh remotes, and
+// every remote without a git binary, with go-git.
+//
 // Errors wrap ErrInvalidName, ErrInvalidURL, ErrExists, ErrCloneFailed or
 // ErrCancelled.
 func (m *Manager) Create(ctx context.Context, user *store.User, opts CreateOptions) (*store.Workspace, error) {
@@ -127,7 +131,7 @@ func (m *Manager) Create(ctx context.Context, user *store.User, opts CreateOptio
 		branch, err = initEmpty(tmp, opts.Branch)
 	} else {
 		tr.report(StepCloning, 0, "Cloning "+rem.clean)
-		branch, err = clone(ctx, tmp, rem, opts, auth, tr)
+		branch, err = m.clone(ctx, tmp, rem, opts, auth, tr)
 		if err == nil && opts.CredentialHelper != "" && !rem.ssh {
 			err = setCredentialHelper(tmp, rem.clean, opts.CredentialHelper)
 		}
@@ -204,11 +208,26 @@ func initEmpty(dir, branch string) (string, error) {
 	return branch, nil
 }
 
-// clone fetches into dir. The URL handed to go-git is already free of
-// credentials (they travel in auth), so .git/config never sees them; the
-// remote is still rewritten afterwards so that this holds whatever go-git
-// does with the URL in future versions.
-func clone(ctx context.Context, dir string, rem remote, opts CreateOptions, auth transport.AuthMethod, tr *progressTracker) (string, error) {
+// clone fetches rem into dir: with the git binary when there is one and
+// the remote is http(s) (see cloneGit), else with go-git.
+func (m *Manager) clone(ctx context.Context, dir string, rem remote, opts CreateOptions, auth transport.AuthMethod, tr *progressTracker) (string, error) {
+	if m.useGitBinary(rem) {
+		branch, fallback, err := m.cloneGit(ctx, dir, rem, opts, auth, tr)
+		if !fallback {
+			return branch, err
+		}
+	}
+	return cloneGoGit(ctx, dir, rem, opts, auth, tr)
+}
+
+// cloneGoGit fetches into dir with go-git. The URL handed to go-git is
+// already free of credentials (they travel in auth), so .git/config never
+// sees them; the remote is still rewritten afterwards so that this holds
+// whatever go-git does with the URL in future versions.
+//
+// go-git relays only the server's progress (counting, compressing): the
+// bar does not move while the pack downloads.
+func cloneGoGit(ctx context.Context, dir string, rem remote, opts CreateOptions, auth transport.AuthMethod, tr *progressTracker) (string, error) {
 	co := &git.CloneOptions{
 		URL:          rem.clean,
 		Auth:         auth,
@@ -223,11 +242,51 @@ func clone(ctx context.Context, dir string, rem remote, opts CreateOptions, auth
 	if err != nil {
 		return "", err
 	}
+	return finishRepo(repo, rem)
+}
+
+// finishClone is finishRepo for a clone made by the git binary. go-git
+// refuses an empty remote, a remote whose HEAD names a missing branch and a
+// Branch that is not a branch, where git clone makes a repository with
+// nothing checked out, or checks out the tag of that name detached; these
+// are refused here too, so both ways behave alike.
+func finishClone(dir string, rem remote, opts CreateOptions) (string, error) {
+	repo, err := git.PlainOpen(dir)
+	if err != nil {
+		return "", fmt.Errorf("open clone: %w", err)
+	}
+	if _, err := repo.Head(); err != nil {
+		refs, rerr := repo.References()
+		if rerr != nil {
+			return "", fmt.Errorf("read references: %w", rerr)
+		}
+		n := 0
+		refs.ForEach(func(r *plumbing.Reference) error {
+			if r.Name() != plumbing.HEAD {
+				n++
+			}
+			return nil
+		})
+		if n == 0 {
+			return "", transport.ErrEmptyRemoteRepository
+		}
+		return "", fmt.Errorf("nothing to check out: the remote's HEAD names no branch (%w); choose a branch", err)
+	}
+	branch, err := finishRepo(repo, rem)
+	if err == nil && opts.Branch != "" && branch != opts.Branch {
+		return "", fmt.Errorf("remote branch %q not found", opts.Branch)
+	}
+	return branch, err
+}
+
+// finishRepo points origin at the URL without credentials and returns the
+// branch HEAD is on ("" when detached).
+func finishRepo(repo *git.Repository, rem remote) (string, error) {
 	cfg, err := repo.Config()
 	if err != nil {
 		return "", err
 	}
-	if rc := cfg.Remotes[git.DefaultRemoteName]; rc != nil {
+	if rc := cfg.Remotes[git.DefaultRemoteName]; rc != nil && (len(rc.URLs) != 1 || rc.URLs[0] != rem.clean) {
 		rc.URLs = []string{rem.clean}
 		if err := repo.SetConfig(cfg); err != nil {
 			return "", fmt.Errorf("write remote config: %w", err)

@@ -45,14 +45,16 @@ func TestCreateEmpty(t *testing.T) {
 	}
 }
 
-func TestCloneProgress(t *testing.T) {
+func TestCloneProgress(t *testing.T) { bothCloners(t, testCloneProgress) }
+
+func testCloneProgress(t *testing.T, cl func(*Config)) {
 	g := newGitServer(t)
 	files := map[string]string{}
 	for i := range 300 {
 		files[fmt.Sprintf("data/%03d.txt", i)] = randomText(4096)
 	}
 	g.newRepo(t, "big", files)
-	e := newEnv(t)
+	e := newEnv(t, cl)
 
 	var mu sync.Mutex
 	var got []Progress
@@ -101,14 +103,16 @@ func TestCloneProgress(t *testing.T) {
 	}
 }
 
-func TestCloneBranchAndDepth(t *testing.T) {
+func TestCloneBranchAndDepth(t *testing.T) { bothCloners(t, testCloneBranchAndDepth) }
+
+func testCloneBranchAndDepth(t *testing.T, cl func(*Config)) {
 	g := newGitServer(t)
 	work := g.newRepo(t, "r", map[string]string{"a.txt": "1"})
 	commitPush(t, work, map[string]string{"a.txt": "2"}, "second")
 	commitPush(t, work, map[string]string{"a.txt": "3"}, "third")
 	runGit(t, work, "checkout", "-q", "-b", "dev")
 	commitPush(t, work, map[string]string{"dev.txt": "dev"}, "on dev")
-	e := newEnv(t)
+	e := newEnv(t, cl)
 	ctx := context.Background()
 
 	ws, err := e.m.Create(ctx, e.user, CreateOptions{Name: "dev", RepoURL: g.url("r"), Branch: "dev"})
@@ -196,11 +200,14 @@ func TestCreateExists(t *testing.T) {
 	}
 }
 
-func TestCloneCredentialsStripped(t *testing.T) {
+func TestCloneCredentialsStripped(t *testing.T) { bothCloners(t, testCloneCredentialsStripped) }
+
+func testCloneCredentialsStripped(t *testing.T, cl func(*Config)) {
 	g := newGitServer(t)
 	g.newRepo(t, "priv", map[string]string{"a": "a"})
-	e := newEnv(t)
+	e := newEnv(t, cl)
 	const secret = "s3cr3t-tok3n"
+	g.requireAuth("priv", "bob", secret)
 	u := strings.Replace(g.url("priv"), "http://", "http://bob:"+secret+"@", 1)
 	ws, err := e.m.Create(context.Background(), e.user, CreateOptions{Name: "priv", RepoURL: u})
 	if err != nil {
@@ -230,10 +237,13 @@ func TestCloneCredentialsStripped(t *testing.T) {
 	}
 }
 
-func TestCloneTokenAuth(t *testing.T) {
+func TestCloneTokenAuth(t *testing.T) { bothCloners(t, testCloneTokenAuth) }
+
+func testCloneTokenAuth(t *testing.T, cl func(*Config)) {
 	g := newGitServer(t)
 	g.newRepo(t, "tok", map[string]string{"a": "a"})
-	e := newEnv(t)
+	g.requireAuth("tok", "x-access-token", "abc")
+	e := newEnv(t, cl)
 	_, err := e.m.Create(context.Background(), e.user, CreateOptions{Name: "tok", RepoURL: g.url("tok"), Auth: Auth{Token: "abc"}})
 	if err != nil {
 		t.Fatal(err)
@@ -246,9 +256,11 @@ func TestCloneTokenAuth(t *testing.T) {
 	}
 }
 
-func TestCloneNotFoundLeavesNothing(t *testing.T) {
+func TestCloneNotFoundLeavesNothing(t *testing.T) { bothCloners(t, testCloneNotFoundLeavesNothing) }
+
+func testCloneNotFoundLeavesNothing(t *testing.T, cl func(*Config)) {
 	g := newGitServer(t)
-	e := newEnv(t)
+	e := newEnv(t, cl)
 	_, err := e.m.Create(context.Background(), e.user, CreateOptions{Name: "gone", RepoURL: g.url("nope")})
 	if !errors.Is(err, ErrCloneFailed) || Code(err) != "GIT_CLONE_FAILED" {
 		t.Fatalf("err = %v", err)
@@ -265,10 +277,12 @@ func TestCloneSSHWithoutKeyRefused(t *testing.T) {
 	e.assertNothingWritten(t, "s")
 }
 
-func TestCloneCancelLeavesNothing(t *testing.T) {
+func TestCloneCancelLeavesNothing(t *testing.T) { bothCloners(t, testCloneCancelLeavesNothing) }
+
+func testCloneCancelLeavesNothing(t *testing.T, cl func(*Config)) {
 	g := newGitServer(t)
 	g.newRepo(t, "slow", map[string]string{"a": "a"})
-	e := newEnv(t)
+	e := newEnv(t, cl)
 	held := make(chan struct{})
 	var once sync.Once
 	// Hold the pack request until the client gives up: the clone is
@@ -309,10 +323,12 @@ func TestCloneCancelLeavesNothing(t *testing.T) {
 	}
 }
 
-func TestCloneContextCancel(t *testing.T) {
+func TestCloneContextCancel(t *testing.T) { bothCloners(t, testCloneContextCancel) }
+
+func testCloneContextCancel(t *testing.T, cl func(*Config)) {
 	g := newGitServer(t)
 	g.newRepo(t, "slow", map[string]string{"a": "a"})
-	e := newEnv(t)
+	e := newEnv(t, cl)
 	ctx, cancel := context.WithCancel(context.Background())
 	g.setHook(func(w http.ResponseWriter, r *http.Request) bool {
 		cancel()
@@ -386,6 +402,18 @@ func TestSweepRestoresInterruptedDelete(t *testing.T) {
 	if _, err := os.Stat(garbage); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("garbage not removed: %v", err)
 	}
+}
+
+// bothCloners runs test with the git binary (skipped if git is not
+// installed) and with go-git, the fallback.
+func bothCloners(t *testing.T, test func(t *testing.T, cl func(*Config))) {
+	t.Run("git", func(t *testing.T) {
+		bin := gitBin(t)
+		test(t, func(c *Config) { c.GitBinary, c.NoGitBinary = bin, false })
+	})
+	t.Run("go-git", func(t *testing.T) {
+		test(t, func(c *Config) { c.NoGitBinary = true })
+	})
 }
 
 // holdUntilGone blocks a request until its client disconnects. The body is

@@ -65,6 +65,13 @@ type gitServer struct {
 	// it to hold a clone mid-transfer.
 	beforeUploadPack func(w http.ResponseWriter, r *http.Request) bool
 	authHeaders      []string
+	// auth maps a repository name to the "user:password" every request for
+	// it must carry (as HTTP basic auth, after a 401 challenge); the others
+	// are public.
+	auth map[string]string
+	// rate, if > 0, limits fetch/clone responses to about that many bytes a
+	// second, so that a clone of a few MB lasts long enough to be watched.
+	rate int
 }
 
 func newGitServer(t *testing.T) *gitServer {
@@ -82,11 +89,25 @@ func newGitServer(t *testing.T) *gitServer {
 		if a := r.Header.Get("Authorization"); a != "" {
 			g.authHeaders = append(g.authHeaders, a)
 		}
+		repo, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), ".git/")
+		want, private := g.auth[repo]
+		rate := g.rate
 		g.mu.Unlock()
-		if hook != nil && r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/git-upload-pack") {
+		if private {
+			if user, pass, ok := r.BasicAuth(); !ok || user+":"+pass != want {
+				w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
+				http.Error(w, "authentication required", http.StatusUnauthorized)
+				return
+			}
+		}
+		uploadPack := r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/git-upload-pack")
+		if hook != nil && uploadPack {
 			if !hook(w, r) {
 				return
 			}
+		}
+		if rate > 0 && uploadPack {
+			w = &slowWriter{ResponseWriter: w, rate: rate}
 		}
 		backend.ServeHTTP(w, r)
 	}))
@@ -98,6 +119,41 @@ func (g *gitServer) setHook(h func(http.ResponseWriter, *http.Request) bool) {
 	g.mu.Lock()
 	g.beforeUploadPack = h
 	g.mu.Unlock()
+}
+
+// requireAuth makes repository name private to user:pass.
+func (g *gitServer) requireAuth(name, user, pass string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.auth == nil {
+		g.auth = map[string]string{}
+	}
+	g.auth[name] = user + ":" + pass
+}
+
+// slowWriter sends a response in small flushed pieces at about rate bytes
+// a second.
+type slowWriter struct {
+	http.ResponseWriter
+	rate int
+}
+
+func (s *slowWriter) Write(p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		c := min(len(p), 16<<10)
+		m, err := s.ResponseWriter.Write(p[:c])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		if f, ok := s.ResponseWriter.(http.Flusher); ok {
+			f.Flush()
+		}
+		time.Sleep(time.Duration(c) * time.Second / time.Duration(s.rate))
+		p = p[c:]
+	}
+	return n, nil
 }
 
 func (g *gitServer) url(name string) string { return g.srv.URL + "/" + name + ".git" }
@@ -195,6 +251,9 @@ func newEnv(t *testing.T, tweak ...func(*Config)) *env {
 	e := &env{st: st, user: u, killer: &fakeKiller{}, root: filepath.Join(dir, "workspaces")}
 	cfg := Config{Root: e.root, Store: st, Sessions: e.killer, CoalesceWindow: 30 * time.Millisecond,
 		Logger: slog.New(slog.DiscardHandler)}
+	// WORKSPACES_TEST_NO_GIT_BINARY=1 runs the suite on go-git alone
+	// (tests that are about one or the other choose for themselves).
+	cfg.NoGitBinary = os.Getenv("WORKSPACES_TEST_NO_GIT_BINARY") != ""
 	for _, f := range tweak {
 		f(&cfg)
 	}

@@ -51,10 +51,14 @@ type Config struct {
 	// watcher skips. Nil means DefaultIgnoreDirs; ".git" is always ignored.
 	IgnoreDirs []string
 	// GitBinary is the git executable used for Status, which is much faster
-	// than go-git's on large trees (see BenchmarkStatus). "" looks up "git"
-	// in PATH; if none is found Status falls back to go-git.
+	// than go-git's on large trees (see BenchmarkStatus), and for cloning
+	// http(s) remotes, whose progress only git reports in full (go-git's
+	// bar stalls while the pack downloads). "" looks up "git" in PATH; if
+	// none is found both fall back to go-git. ssh remotes are always cloned
+	// with go-git, which holds their keys (Auth.SSH).
 	GitBinary string
-	// NoGitBinary forces go-git for Status even when git is installed.
+	// NoGitBinary forces go-git for Status and Create even when git is
+	// installed.
 	NoGitBinary bool
 	// UseSSHAgent lets ssh remotes without Auth.SSH fall back to the
 	// process's own ssh-agent and known_hosts. Right for the CLI; leave it
@@ -78,11 +82,12 @@ type Config struct {
 type Manager struct {
 	cfg    Config
 	log    *slog.Logger
-	git    string // resolved git binary, "" when Status must use go-git
+	git    string // resolved git binary, "" when Status and Create must use go-git
 	ignore map[string]bool
 
-	addWatch    func(w *fsnotify.Watcher, dir string) error // test hook, nil in production
-	limitLogged atomic.Bool                                 // see WatchOptions.limitLogged
+	addWatch     func(w *fsnotify.Watcher, dir string) error // test hook, nil in production
+	cloneStarted func(cmd *exec.Cmd)                         // test hook, nil in production: a git clone started
+	limitLogged  atomic.Bool                                 // see WatchOptions.limitLogged
 
 	mu      sync.Mutex
 	clones  map[cloneKey]context.CancelFunc
@@ -151,7 +156,7 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 		if p, err := exec.LookPath(bin); err == nil {
 			m.git = p
 		} else {
-			m.log.Info("git binary not found; status uses go-git", "git", bin)
+			m.log.Info("git binary not found; status and clones use go-git", "git", bin)
 		}
 	}
 	m.sweep(ctx)

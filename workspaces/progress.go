@@ -25,21 +25,26 @@ type Progress struct {
 }
 
 // ProgressFunc receives progress updates. Calls are serialised and made at
-// most about ten times a second, from the goroutine doing the git work, so it
-// must not block for long.
+// most about ten times a second, from the goroutine doing the git work
+// (which, with the git binary, is not Create's), so it must not block for
+// long: git waits for it.
 type ProgressFunc func(Progress)
 
 // phases maps git's progress titles to their slice of the overall bar. A
 // clone spends most of its time receiving, so receiving gets the widest
 // slice. go-git only relays the server's phases (enumerating, counting,
-// compressing); receiving and resolving are what the git CLI prints for
-// itself and are understood too, so the same parser serves both.
+// compressing); receiving, resolving and the checkout ("Updating files",
+// shown by git only when it takes more than a moment) are what the git
+// binary prints for itself (see cloneGit), so the same parser serves both.
 var phases = map[string]struct{ from, to int }{
 	"enumerating objects": {0, 0},
 	"counting objects":    {0, 10},
 	"compressing objects": {10, 25},
 	"receiving objects":   {25, 80},
+	"unpacking objects":   {25, 80},
 	"resolving deltas":    {80, 90},
+	"updating files":      {90, 94},
+	"checking out files":  {90, 94},
 }
 
 const (
@@ -52,7 +57,8 @@ const (
 var progressLine = regexp.MustCompile(`^(?:remote:\s*)?([A-Za-z][A-Za-z ]*?):\s+(\d{1,3})%\s+\((\d+)/(\d+)\)`)
 
 // progressTracker turns git's sideband progress stream into monotonic,
-// throttled Progress calls. It is the io.Writer handed to go-git.
+// throttled Progress calls. It is the io.Writer handed to go-git, and the
+// reader of the git binary's stderr.
 type progressTracker struct {
 	fn  ProgressFunc
 	now func() time.Time

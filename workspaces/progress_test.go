@@ -1,6 +1,7 @@
 package workspaces
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -88,4 +89,27 @@ func itoa(i int) string {
 		b = append([]byte{byte('0' + i%10)}, b...)
 	}
 	return string(b)
+}
+
+// The git binary's own phases, after the server's: the download moves the
+// bar, and a slow checkout fills the gap before configuring.
+func TestProgressClientPhases(t *testing.T) {
+	var got []int
+	tr := newProgressTracker(func(p Progress) { got = append(got, p.Percent) })
+	clock := time.Unix(0, 0)
+	tr.now = func() time.Time { return clock }
+	for _, l := range []string{
+		"Cloning into '/w/.partial-x-1'...\n",
+		"remote: Counting objects: 100% (4/4), done.        \n",
+		"Receiving objects:  50% (2/4), 1.00 MiB | 1.00 MiB/s\r",
+		"Receiving objects: 100% (4/4), 2.00 MiB | 1.00 MiB/s, done.\n",
+		"Updating files:  50% (1/2)\r",
+		"Updating files: 100% (2/2), done.\n",
+	} {
+		clock = clock.Add(time.Second)
+		tr.Write([]byte(l))
+	}
+	if want := []int{10, 52, 80, 92, 94}; !slices.Equal(got, want) {
+		t.Fatalf("percentages %v, want %v", got, want)
+	}
 }
