@@ -113,9 +113,9 @@ func toSessionStatus(i sessions.Info) sessionStatus {
 // and sends session-status for each change to the workspace and session
 // rooms. The first call for a user only takes the snapshot. It runs when
 // the core reports a change (sessions started over SSH included) and after
-// the bridge's own changes. extraRooms (such as the socket that asked for
-// the change) get this call's reports too.
-func (s *Server) syncSessions(userID string, extraRooms ...string) {
+// the bridge's own changes; the socket that asked for a change is told
+// separately (client.tellStatus), since it may not be in the rooms yet.
+func (s *Server) syncSessions(userID string) {
 	if s.Sessions == nil {
 		return
 	}
@@ -157,8 +157,7 @@ func (s *Server) syncSessions(userID string, extraRooms ...string) {
 	}
 	h.mu.Unlock()
 	for _, i := range changed {
-		rooms := append([]string{workspaceRoom(i.WorkspaceID), sessionRoom(i.ID)}, extraRooms...)
-		s.toRooms("session-status", toSessionStatus(i), rooms...)
+		s.toRooms("session-status", toSessionStatus(i), workspaceRoom(i.WorkspaceID), sessionRoom(i.ID))
 		s.kickWorkspace(i.WorkspaceID)
 	}
 }

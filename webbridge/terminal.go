@@ -203,6 +203,13 @@ func (v *termView) writeInput() {
 	}
 }
 
+// tellStatus sends the session's current status to this socket, which asked
+// for the change. The room reports come from a diff that the core's change
+// events may already have taken, before this socket joined the rooms.
+func (c *client) tellStatus(sess *sessions.Session) {
+	c.emit("session-status", toSessionStatus(sess.Info()))
+}
+
 // viewOrAttach returns the socket's view of a session, attaching it first
 // if needed: a client that reconnected and types into its terminal without
 // attach-terminal (as the original protocol had no such event) still works.
@@ -320,7 +327,8 @@ func (c *client) createTerminal(m *socketio.Message, r *reply) {
 		c.emit("terminal-created", created)
 		r.ok(created)
 		v.start()
-		c.srv.syncSessions(c.user.ID, c.sock.ID())
+		c.srv.syncSessions(c.user.ID)
+		c.tellStatus(sess)
 	})
 }
 
@@ -547,7 +555,8 @@ func (c *client) renameTerminal(m *socketio.Message, r *reply) {
 			return
 		}
 		r.ok(map[string]any{"sessionId": p.SessionID, "name": *p.Name})
-		c.srv.syncSessions(c.user.ID, c.sock.ID())
+		c.srv.syncSessions(c.user.ID)
+		c.tellStatus(sess)
 	})
 }
 
