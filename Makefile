@@ -39,10 +39,13 @@ else
 	$(GO) run ./bench
 endif
 
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 
 # The server the official Engine.IO and Socket.IO protocol suites expect, on
 # localhost:3000 (IPv4 and IPv6).

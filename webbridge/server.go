@@ -223,8 +223,6 @@ func (s *Server) exchange(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"token": tok, "user": map[string]string{"id": u.ID, "name": u.Name}})
 }
 
-type userKey struct{}
-
 // authed requires a valid "Authorization: Bearer <jwt>".
 func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *store.User)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {

@@ -126,13 +126,17 @@ func (s *Socket) OnDisconnect(fn func(reason string)) {
 // attachments, json.RawMessage is sent verbatim, anything else is
 // marshalled with encoding/json.
 func (s *Socket) Emit(event string, args ...any) error {
-	return s.emit(nil, event, noAck, args)
+	bufs, err := s.encodeEvent(event, noAck, args)
+	if err != nil {
+		return err
+	}
+	return s.sendNow(bufs...)
 }
 
 // EmitContext queues an event, waiting for room in the queue until ctx is
 // done or the socket disconnects.
 func (s *Socket) EmitContext(ctx context.Context, event string, args ...any) error {
-	return s.emit(ctx, event, noAck, args)
+	return s.emitWait(ctx, event, noAck, args)
 }
 
 // EmitWithAck emits an event asking for an acknowledgement and waits for
@@ -161,7 +165,7 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (*M
 		s.mu.Unlock()
 	}
 
-	if err := s.emit(ctx, event, id, args); err != nil {
+	if err := s.emitWait(ctx, event, id, args); err != nil {
 		forget()
 		return nil, err
 	}
@@ -176,29 +180,30 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (*M
 	}
 }
 
-func (s *Socket) emit(ctx context.Context, event string, id int64, args []any) error {
-	if err := checkEvent(event); err != nil {
-		return err
-	}
-	if !s.Connected() {
-		return ErrDisconnected
-	}
-	bufs, err := encodePacket(packetEvent, s.ns.name, id, event, args)
+func (s *Socket) emitWait(ctx context.Context, event string, id int64, args []any) error {
+	bufs, err := s.encodeEvent(event, id, args)
 	if err != nil {
 		return err
 	}
-	return s.send(ctx, bufs...)
+	return sendErr(s.cl.conn.SendBuffersContext(ctx, bufs...))
 }
 
-// send queues on the connection; with a nil ctx it does not wait. A wait
-// ends with ctx or when the connection closes.
-func (s *Socket) send(ctx context.Context, bufs ...*engineio.Buffer) error {
-	var err error
-	if ctx == nil {
-		err = s.cl.conn.SendBuffers(bufs...)
-	} else {
-		err = s.cl.conn.SendBuffersContext(ctx, bufs...)
+func (s *Socket) encodeEvent(event string, id int64, args []any) ([]*engineio.Buffer, error) {
+	if err := checkEvent(event); err != nil {
+		return nil, err
 	}
+	if !s.Connected() {
+		return nil, ErrDisconnected
+	}
+	return encodePacket(packetEvent, s.ns.name, id, event, args)
+}
+
+// sendNow queues on the connection without waiting for room.
+func (s *Socket) sendNow(bufs ...*engineio.Buffer) error {
+	return sendErr(s.cl.conn.SendBuffers(bufs...))
+}
+
+func sendErr(err error) error {
 	if err == engineio.ErrClosed {
 		return ErrDisconnected
 	}
@@ -294,7 +299,7 @@ func (s *Socket) ackFunc(id int64) AckFunc {
 		if err != nil {
 			return err
 		}
-		return s.send(nil, bufs...)
+		return s.sendNow(bufs...)
 	}
 }
 
