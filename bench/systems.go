@@ -131,9 +131,6 @@ func (c *codetermServer) stop() {
 	}
 }
 
-// pid is the server process, for memory readings.
-func (c *codetermServer) pid() int { return c.cmd.Process.Pid }
-
 type opensshServer struct {
 	cmd  *exec.Cmd
 	port string
