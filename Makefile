@@ -6,7 +6,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Flags for "make run", e.g. make run ARGS="--data /tmp/ct".
 ARGS    ?=
 
-.PHONY: build run test test-go fuzz bench lint clean conformance-server web
+.PHONY: build run test test-go fuzz bench bench-node lint clean conformance-server web
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/server
@@ -28,9 +28,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRoundTrip$$' -fuzztime $(FUZZTIME) ./sessions/vt
 
 # make bench: the Go micro-benchmarks, then bench/ puts codeterm beside the raw
-# PTY and OpenSSH in one run (needs openssh-server) and writes bench/RESULTS.md.
-# make bench QUICK=1 is the short version.
-bench:
+# PTY, OpenSSH (needs openssh-server), node-pty + socket.io and wetty in one run
+# and writes bench/RESULTS.md. make bench QUICK=1 is the short version.
+bench: bench-node
 ifdef QUICK
 	$(GO) test -run '^$$' -bench . -benchtime 1x -benchmem -timeout 30m ./...
 	$(GO) run ./bench -quick
@@ -46,6 +46,11 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+
+# The Node stack codeterm is compared with (node-pty + socket.io, wetty) and
+# the socket.io-client driver; node-pty compiles a native module.
+bench-node:
+	cd bench/node && npm ci --no-audit --no-fund && npm rebuild node-pty --foreground-scripts
 
 # The server the official Engine.IO and Socket.IO protocol suites expect, on
 # localhost:3000 (IPv4 and IPv6).

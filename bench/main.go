@@ -14,12 +14,19 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 )
 
 func main() {
 	quick := flag.Bool("quick", false, "smaller data and fewer rounds")
 	out := flag.String("out", filepath.Join("bench", "RESULTS.md"), "results file")
+	rounds := flag.Int("rounds", 0, "override the plan's rounds (development)")
+	mib := flag.Int("mib", 0, "override the plan's MiB per cat (development)")
+	scale := flag.String("scale", "", "override the plan's scale steps, e.g. 10,20 (development)")
+	flag.BoolVar(&verbose, "v", false, "log how long each part takes")
+	flag.StringVar(&only, "only", "", "measure only the systems whose name contains this (development)")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("bench: ")
@@ -29,6 +36,25 @@ func main() {
 	p := fullPlan
 	if *quick {
 		p = quickPlan
+	}
+	if *rounds > 0 {
+		p.rounds = *rounds
+		p.name += ", fewer rounds"
+	}
+	if *mib > 0 {
+		p.catBytes, p.fanBytes = *mib<<20, min(p.fanBytes, *mib<<20)
+		p.name += ", less data"
+	}
+	if *scale != "" {
+		p.scale = nil
+		for _, f := range strings.Split(*scale, ",") {
+			n, err := strconv.Atoi(f)
+			if err != nil || n <= 0 {
+				log.Fatalf("-scale: %q", f)
+			}
+			p.scale = append(p.scale, n)
+		}
+		p.name += ", smaller scale"
 	}
 	report, err := run(ctx, p)
 	if err != nil {

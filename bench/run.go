@@ -4,30 +4,43 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"os"
-	"os/exec"
-	"runtime"
-	"sort"
 	"strings"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 )
 
-// system is one way of reaching a shell.
+// system is one way of reaching a shell. Nil functions are not measured.
 type system struct {
 	name string
-	// open starts an interactive client; nil for the raw PTY's throughput,
-	// which reads cat straight from a PTY.
+	// open starts an interactive client (throughput, echo, exit integrity).
+	// The raw PTY's throughput reads cat straight from a PTY instead.
 	open func() (*term, error)
+	// exits runs n sessions of `echo R; exit` and returns how many lost R.
+	exits func(n int) (int, error)
+	// setup times n connections from the dial to the shell's first prompt.
+	setup func(n int) ([]time.Duration, error)
+	// create starts one more session on an established connection.
+	create func() (*term, error)
 }
 
-// results collects every figure by metric and system.
-type results map[string]map[string][]float64
+// conns are the long-lived client connections of a run.
+type conns struct {
+	ctSSH, osSSH *ssh.Client
+	ctSIO, npSIO *sioTerms
+}
 
-func (r results) add(metric, sys string, v float64) {
-	if r[metric] == nil {
-		r[metric] = map[string][]float64{}
+func (c *conns) close() {
+	for _, s := range []*ssh.Client{c.ctSSH, c.osSSH} {
+		if s != nil {
+			s.Close()
+		}
 	}
-	r[metric][sys] = append(r[metric][sys], v)
+	for _, s := range []*sioTerms{c.ctSIO, c.npSIO} {
+		if s != nil {
+			s.close()
+		}
+	}
 }
 
 func run(ctx context.Context, p plan) (string, error) {
@@ -36,60 +49,218 @@ func run(ctx context.Context, p plan) (string, error) {
 		return "", err
 	}
 	defer e.close()
-
-	systems := []system{
-		{name: "raw PTY", open: func() (*term, error) { return startPTY(e.home) }},
-		{name: "codeterm over SSH", open: func() (*term, error) {
-			return startSSH(append(e.sshArgs(e.codeterm.sshPort), e.codeterm.user+"@127.0.0.1", "demo"))
-		}},
-		{name: "OpenSSH", open: func() (*term, error) {
-			return startSSH(append(e.sshArgs(e.openssh.port), "root@127.0.0.1"))
-		}},
+	res := newResults()
+	c := &conns{}
+	defer c.close()
+	if c.ctSSH, err = dialSSH(e.codeterm.sshPort, e.codeterm.user, e.key); err != nil {
+		return "", fmt.Errorf("codeterm ssh: %w", err)
 	}
-	res := results{}
+	if c.osSSH, err = dialSSH(e.openssh.port, "root", e.key); err != nil {
+		return "", fmt.Errorf("openssh: %w", err)
+	}
+	if c.ctSIO, err = dialTerms(e.codeterm.httpURL, e.codeterm.token); err != nil {
+		return "", fmt.Errorf("codeterm socket.io: %w", err)
+	}
+	if e.nodePTY != nil {
+		if c.npSIO, err = dialTerms(e.nodePTY.url, ""); err != nil {
+			return "", fmt.Errorf("node-pty socket.io: %w", err)
+		}
+	}
+	systems := e.systems(c, res)
+	if only != "" {
+		var keep []system
+		for _, s := range systems {
+			if strings.Contains(s.name, only) {
+				keep = append(keep, s)
+			}
+		}
+		systems = keep
+	}
 	for round := 1; round <= p.rounds; round++ {
 		// Rotate the order too, so no system always runs first.
 		for i := range systems {
-			sys := systems[(i+round-1)%len(systems)] // round 1 starts with the raw PTY, which sizes the output
+			sys := systems[(i+round-1)%len(systems)]
 			if ctx.Err() != nil {
 				return "", ctx.Err()
 			}
-			if err := measureSystem(res, sys, e, p); err != nil {
+			if err := measureSystem(res, sys, e, p, round); err != nil {
 				return "", fmt.Errorf("round %d, %s: %w", round, sys.name, err)
 			}
 		}
+		if only != "" {
+			continue
+		}
+		if err := codetermOnly(res, e, c, p); err != nil {
+			return "", fmt.Errorf("round %d: %w", round, err)
+		}
 		log.Printf("round %d/%d done", round, p.rounds)
 	}
-	return report(p, res, systemNames(systems)), nil
+	if only == "" {
+		if err := scale(ctx, res, e, p); err != nil {
+			return "", fmt.Errorf("scale: %w", err)
+		}
+	}
+	header := []string{
+		"clients: OpenSSH's `ssh -tt` for throughput, echo and set-up over SSH; x/crypto/ssh in the benchmark for exit runs, sessions/s, fan-out, attach and scale; " +
+			"\"Go client\" is the benchmark's own Engine.IO 4/Socket.IO 5 websocket client (no compression); \"socket.io-client\" is the real socket.io-client 4.8 in Node " +
+			"(bench/node/client.mjs, permessage-deflate offered as a browser does), its output written to a pipe the benchmark reads",
+		"node-pty + socket.io is bench/node/server.mjs: node-pty 1.1 behind socket.io 4.8, emitting each chunk node-pty reads, as the replaced server did",
+	}
+	names := make([]string, 0, len(systems))
+	for _, s := range systems {
+		names = append(names, s.name)
+	}
+	names = append(names, "codeterm over SSH", "codeterm over Socket.IO", "node-pty + socket.io", "wetty") // scale's rows
+	return report(p, res, uniq(names), header), nil
 }
 
-func systemNames(s []system) []string {
+func uniq(s []string) []string {
+	seen := map[string]bool{}
 	var out []string
 	for _, x := range s {
-		out = append(out, x.name)
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
 	}
 	return out
 }
 
-func measureSystem(res results, sys system, e *env, p plan) error {
+// systems lists what this machine can measure; what it cannot goes to the
+// report's notes.
+func (e *env) systems(c *conns, res *results) []system {
+	ct := e.codeterm
+	sshArgs := func(port string, target ...string) []string { return append(e.sshArgs(port), target...) }
+	out := []system{
+		{
+			name:  rawPTY,
+			open:  func() (*term, error) { return startPTY(e.home) },
+			exits: func(n int) (int, error) { return exitsWith(n, func() (*term, error) { return startPTY(e.home) }) },
+			setup: func(n int) ([]time.Duration, error) {
+				return setupWith(n, func() (*term, error) { return startPTY(e.home) })
+			},
+			create: func() (*term, error) { return startPTY(e.home) },
+		},
+		{
+			name: "codeterm over SSH",
+			open: func() (*term, error) { return startSSH(sshArgs(ct.sshPort, ct.user+"@127.0.0.1", "demo")) },
+			exits: func(n int) (int, error) {
+				return exitsWith(n, func() (*term, error) { return sshTerm(c.ctSSH, "demo", 120, 40) })
+			},
+			setup: func(n int) ([]time.Duration, error) {
+				return setupWith(n, func() (*term, error) { return startSSH(sshArgs(ct.sshPort, ct.user+"@127.0.0.1", "demo")) })
+			},
+			create: func() (*term, error) { return sshTerm(c.ctSSH, "demo", 120, 40) },
+		},
+		{
+			name: "OpenSSH",
+			open: func() (*term, error) { return startSSH(sshArgs(e.openssh.port, "root@127.0.0.1")) },
+			exits: func(n int) (int, error) {
+				return exitsWith(n, func() (*term, error) { return sshTerm(c.osSSH, "", 120, 40) })
+			},
+			setup: func(n int) ([]time.Duration, error) {
+				return setupWith(n, func() (*term, error) { return startSSH(sshArgs(e.openssh.port, "root@127.0.0.1")) })
+			},
+			create: func() (*term, error) { return sshTerm(c.osSSH, "", 120, 40) },
+		},
+		sioSystem("codeterm over Socket.IO (Go client)", ct.httpURL, ct.token, ct.workspaces["sio"], c.ctSIO),
+	}
+	ctNode := nodeClient{url: ct.httpURL, path: "/socket.io", token: ct.token, workspace: ct.workspaces["sio"], proto: "seed"}
+	if e.nodeErr == nil {
+		out = append(out, nodeSystem("codeterm over Socket.IO (socket.io-client)", ctNode))
+	} else {
+		res.note("codeterm over Socket.IO with socket.io-client: %v", e.nodeErr)
+	}
+	if e.nodePTY != nil {
+		out = append(out,
+			sioSystem("node-pty + socket.io (Go client)", e.nodePTY.url, "", "bench", c.npSIO),
+			nodeSystem("node-pty + socket.io (socket.io-client)", nodeClient{url: e.nodePTY.url, path: "/socket.io", workspace: "bench", proto: "seed"}))
+	} else {
+		res.note("node-pty + socket.io: %v", e.nodeErr)
+	}
+	if e.wetty != nil {
+		out = append(out, nodeSystem("wetty (socket.io-client)", nodeClient{url: e.wetty.url, path: e.wetty.path, proto: "wetty"}))
+		res.note("wetty 3.2 runs `bash` on a local PTY for each socket (as root with --ssh-host localhost; as any other user it would ssh to localhost); " +
+			"each socket is its own session, so it has no sessions/s on one connection, no fan-out and no late joiner")
+	} else {
+		res.note("wetty: %v", e.wettyErr)
+	}
+	return out
+}
+
+// sioSystem is a server speaking the seed's events, reached with the Go client.
+func sioSystem(name, url, token, workspace string, shared *sioTerms) system {
+	dial := func() (*term, error) {
+		c, err := dialTerms(url, token)
+		if err != nil {
+			return nil, err
+		}
+		t, _, err := c.create(workspace, 120, 40)
+		if err != nil {
+			c.close()
+			return nil, err
+		}
+		kill := t.kill
+		t.kill = func() { kill(); c.close() }
+		t.after = c.close
+		return t, nil
+	}
+	create := func() (*term, error) {
+		t, _, err := shared.create(workspace, 120, 40)
+		return t, err
+	}
+	return system{
+		name:   name,
+		open:   dial,
+		exits:  func(n int) (int, error) { return exitsWith(n, create) },
+		setup:  func(n int) ([]time.Duration, error) { return setupWith(n, dial) },
+		create: create,
+	}
+}
+
+// nodeSystem is a server reached with socket.io-client in Node.
+func nodeSystem(name string, c nodeClient) system {
+	return system{name: name, open: c.term, exits: c.exits, setup: c.setup}
+}
+
+var (
+	verbose bool   // log how long each part takes
+	only    string // measure only the systems whose names contain it
+)
+
+func timed(what string, start time.Time) {
+	if verbose {
+		log.Printf("%s: %v", what, time.Since(start).Round(time.Millisecond))
+	}
+}
+
+func measureSystem(res *results, sys system, e *env, p plan, round int) error {
+	defer timed(sys.name, time.Now())
+	start := time.Now()
 	var mibs, delivered float64
+	var lost int64
 	var err error
-	if sys.name == "raw PTY" {
-		mibs, e.ptyBytes, err = rawThroughput(e.textFile)
-		delivered = 1
+	if sys.name == rawPTY {
+		var n int64
+		mibs, n, err = rawThroughput(e.textFile)
+		delivered, lost = min(1, float64(n)/float64(e.ptyBytes)), max(0, e.ptyBytes-n)
 	} else {
 		var t *term
 		if t, err = sys.open(); err != nil {
 			return err
 		}
-		mibs, delivered, err = throughput(t, e.textFile, e.ptyBytes)
+		mibs, delivered, lost, err = throughput(t, e.textFile, e.ptyBytes)
 		t.close()
 	}
 	if err != nil {
 		return fmt.Errorf("throughput: %w", err)
 	}
+	timed("  throughput", start)
+	start = time.Now()
 	res.add("cat throughput, MiB/s", sys.name, mibs)
 	res.add("cat output delivered, %", sys.name, 100*delivered)
+	res.add(fmt.Sprintf("bytes lost when the shell exits right after a %d MiB cat", p.catBytes>>20), sys.name, float64(lost))
+	res.note("bytes lost after the cat is the output that never reached the client (expected minus received). For codeterm it includes what a lagging client was skipped by design (see delivered %%), so it is not only loss at the exit; the `echo R; exit` runs measure the exit alone")
 
 	t, err := sys.open()
 	if err != nil {
@@ -102,86 +273,49 @@ func measureSystem(res results, sys system, e *env, p plan) error {
 	}
 	res.add("echo p50, µs", sys.name, float64(p50.Microseconds()))
 	res.add("echo p99, µs", sys.name, float64(p99.Microseconds()))
+	timed("  echo", start)
+	start = time.Now()
+
+	if n := share(p.exitRuns, p.rounds, round); n > 0 {
+		lostRuns, err := sys.exits(n)
+		if err != nil {
+			return fmt.Errorf("exit runs: %w", err)
+		}
+		res.add(fmt.Sprintf("`echo R; exit` runs whose R was lost, of %d (total over all rounds)", p.exitRuns), sys.name, float64(lostRuns))
+	}
+
+	timed("  exit runs", start)
+	start = time.Now()
+	d, err := sys.setup(p.dials)
+	if err != nil {
+		return fmt.Errorf("set-up: %w", err)
+	}
+	res.add("connection set-up: dial to the shell's first prompt, ms", sys.name, ms(medianDuration(d)))
+
+	timed("  set-up", start)
+	start = time.Now()
+	if sys.create != nil {
+		defer timed("  sessions/s", start)
+		rate, err := sessionsPerSecond(sys.create, p.creates)
+		if err != nil {
+			return fmt.Errorf("sessions/s: %w", err)
+		}
+		res.add("sessions created per second (one at a time on an open connection, each to its first prompt)", sys.name, rate)
+	}
 	return nil
 }
 
-func median(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	if len(s) == 0 {
-		return 0
-	}
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+// share is round's part of total runs spread over rounds.
+func share(total, rounds, round int) int {
+	return total*round/rounds - total*(round-1)/rounds
 }
 
-// higherIsBetter says which direction a metric improves in.
-func higherIsBetter(metric string) bool {
-	return strings.Contains(metric, "MiB/s") || strings.Contains(metric, "%")
-}
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-func report(p plan, res results, order []string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "# codeterm benchmark results\n\n")
-	fmt.Fprintf(&b, "- date: %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&b, "- machine: %d cores, %s, kernel %s, %s\n", runtime.NumCPU(), cpuModel(), kernel(), runtime.Version())
-	fmt.Fprintf(&b, "- plan: %s (%d rounds; cat of %d MiB of mixed terminal text; %d keystrokes per echo round)\n",
-		p.name, p.rounds, p.catBytes>>20, p.keystrokes)
-	fmt.Fprintf(&b, "- figures are medians over the rounds; systems alternate round by round\n\n")
-	metrics := make([]string, 0, len(res))
-	for m := range res {
-		metrics = append(metrics, m)
+func medianDuration(d []time.Duration) time.Duration {
+	f := make([]float64, len(d))
+	for i, x := range d {
+		f[i] = float64(x)
 	}
-	sort.Strings(metrics)
-	for _, m := range metrics {
-		fmt.Fprintf(&b, "## %s\n\n| system | median | vs raw PTY | vs best peer |\n|---|---:|---:|---:|\n", m)
-		raw := median(res[m]["raw PTY"])
-		for _, sys := range order {
-			vals, ok := res[m][sys]
-			if !ok {
-				continue
-			}
-			v := median(vals)
-			best := 0.0
-			for _, other := range order {
-				if other == sys || other == "raw PTY" || res[m][other] == nil {
-					continue
-				}
-				o := median(res[m][other])
-				if best == 0 || (higherIsBetter(m) && o > best) || (!higherIsBetter(m) && o < best) {
-					best = o
-				}
-			}
-			fmt.Fprintf(&b, "| %s | %.1f | %s | %s |\n", sys, v, ratio(v, raw), ratio(v, best))
-		}
-		b.WriteString("\n")
-	}
-	return b.String()
-}
-
-func ratio(v, base float64) string {
-	if base == 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.2fx", v/base)
-}
-
-func cpuModel() string {
-	data, _ := os.ReadFile("/proc/cpuinfo")
-	for _, l := range strings.Split(string(data), "\n") {
-		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown CPU"
-}
-
-func kernel() string {
-	out, err := exec.Command("uname", "-r").Output()
-	if err != nil {
-		return "unknown"
-	}
-	return strings.TrimSpace(string(out))
+	return time.Duration(median(f))
 }

@@ -2,9 +2,13 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"log"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,9 +23,15 @@ type env struct {
 	home     string // HOME of the servers' shells: no rc files to slow them
 	key      string // client private key
 	textFile string
-	ptyBytes int64 // what a PTY delivers for textFile; the raw PTY runs first
+	fanFile  string // the smaller text the fan-out cats
+	ptyBytes int64  // what a PTY delivers for textFile (each \n becomes \r\n)
+	fanBytes int64  // the same for fanFile
 	codeterm *codetermServer
 	openssh  *opensshServer
+	nodePTY  *nodeServer // nil when it could not start; nodeErr says why
+	wetty    *nodeServer // nil when it could not start; wettyErr says why
+	nodeErr  error
+	wettyErr error
 }
 
 func setup(ctx context.Context, p plan) (*env, error) {
@@ -40,14 +50,37 @@ func setup(ctx context.Context, p plan) (*env, error) {
 	if err := os.WriteFile(filepath.Join(e.home, ".ssh", "authorized_keys"), pub, 0o600); err != nil {
 		return nil, err
 	}
+	e.fanFile = filepath.Join(dir, "fantext")
 	if err := writeText(e.textFile, p.catBytes); err != nil {
 		return nil, err
 	}
-	if e.codeterm, err = startCodeterm(ctx, e); err != nil {
+	if err := writeText(e.fanFile, p.fanBytes); err != nil {
+		return nil, err
+	}
+	if e.ptyBytes, err = ptySize(e.textFile); err != nil {
+		return nil, err
+	}
+	if e.fanBytes, err = ptySize(e.fanFile); err != nil {
+		return nil, err
+	}
+	if e.codeterm, err = startCodeterm(ctx, e, "data"); err != nil {
+		e.close()
 		return nil, fmt.Errorf("codeterm: %w", err)
 	}
 	if e.openssh, err = startOpenSSH(ctx, e); err != nil {
+		e.close()
 		return nil, fmt.Errorf("openssh: %w", err)
+	}
+	if e.nodeErr = nodeReady(); e.nodeErr == nil {
+		e.nodePTY, e.nodeErr = startNodePTY(e)
+	}
+	if e.wettyErr = e.nodeErr; e.wettyErr == nil {
+		e.wetty, e.wettyErr = startWetty(e)
+	}
+	for _, err := range []error{e.nodeErr, e.wettyErr} {
+		if err != nil {
+			log.Printf("not measured: %v", err)
+		}
 	}
 	return e, nil
 }
@@ -59,6 +92,12 @@ func (e *env) close() {
 	if e.openssh != nil {
 		e.openssh.stop()
 	}
+	if e.nodePTY != nil {
+		e.nodePTY.stop()
+	}
+	if e.wetty != nil {
+		e.wetty.stop()
+	}
 	os.RemoveAll(e.dir)
 }
 
@@ -69,21 +108,38 @@ func (e *env) sshArgs(port string) []string {
 }
 
 type codetermServer struct {
-	cmd     *exec.Cmd
-	bin     string
-	data    string
-	sshPort string
-	httpURL string
-	user    string
+	cmd        *exec.Cmd
+	bin        string
+	data       string
+	sshPort    string
+	httpURL    string
+	user       string
+	token      string            // a JWT for the Socket.IO clients
+	workspaces map[string]string // name -> id
 }
 
-func startCodeterm(ctx context.Context, e *env) (*codetermServer, error) {
-	c := &codetermServer{bin: filepath.Join(e.dir, "codeterm"), data: filepath.Join(e.dir, "data")}
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", c.bin, "./cmd/server").CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("build: %v: %s", err, out)
+// codetermWorkspaces: demo (SSH's primary sessions), sio (Socket.IO
+// terminals), fan and att (fan-out and attach), and the scale test's.
+var codetermWorkspaces = []string{"demo", "sio", "fan", "att", "s0", "s1", "s2", "s3", "s4", "s5"}
+
+// maxPerWorkspace is what the benchmark's codeterm allows: the scale test
+// spreads its sessions over s0..s5.
+const maxPerWorkspace = 128
+
+// startCodeterm builds codeterm (once) and serves a new data directory.
+func startCodeterm(ctx context.Context, e *env, data string) (*codetermServer, error) {
+	c := &codetermServer{bin: filepath.Join(e.dir, "codeterm"), data: filepath.Join(e.dir, data)}
+	if _, err := os.Stat(c.bin); err != nil {
+		if out, err := exec.CommandContext(ctx, "go", "build", "-o", c.bin, "./cmd/server").CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("build: %v: %s", err, out)
+		}
 	}
 	c.cmd = exec.Command(c.bin, "serve", "--data", c.data, "--ssh-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0")
-	c.cmd.Env = append(os.Environ(), "HOME="+e.home, "CODETERM_LOG_LEVEL=warn")
+	// Raised limits: the scale test opens hundreds of sessions, and the echo
+	// test sends a thousand terminal-input events a second.
+	c.cmd.Env = append(os.Environ(), "HOME="+e.home, "CODETERM_LOG_LEVEL=warn",
+		"CODETERM_SESSIONS_MAX_PER_USER=5000", fmt.Sprintf("CODETERM_SESSIONS_MAX_PER_WORKSPACE=%d", maxPerWorkspace),
+		"CODETERM_HTTP_EVENTS_PER_SECOND=1000000")
 	stdout, err := c.cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -111,10 +167,22 @@ func startCodeterm(ctx context.Context, e *env) (*codetermServer, error) {
 		c.stop()
 		return nil, fmt.Errorf("serve printed no ssh address")
 	}
-	out, err := exec.Command(c.bin, "workspace", "create", "demo", "--owner", c.user, "--data", c.data).CombinedOutput()
+	for _, name := range codetermWorkspaces {
+		out, err := exec.Command(c.bin, "workspace", "create", name, "--owner", c.user, "--data", c.data).CombinedOutput()
+		if err != nil {
+			c.stop()
+			return nil, fmt.Errorf("workspace create: %v: %s", err, out)
+		}
+	}
+	out, err := exec.Command(c.bin, "token", c.user, "--data", c.data).Output()
 	if err != nil {
 		c.stop()
-		return nil, fmt.Errorf("workspace create: %v: %s", err, out)
+		return nil, fmt.Errorf("token: %v", err)
+	}
+	c.token = strings.TrimSpace(string(out))
+	if c.workspaces, err = c.workspaceIDs(); err != nil {
+		c.stop()
+		return nil, err
 	}
 	return c, nil
 }
@@ -130,6 +198,36 @@ func (c *codetermServer) stop() {
 		<-done
 	}
 }
+
+// workspaceIDs asks the REST API for the ids of the workspaces.
+func (c *codetermServer) workspaceIDs() (map[string]string, error) {
+	req, _ := http.NewRequest("GET", c.httpURL+"/api/workspaces", nil)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	var list struct {
+		Workspaces []struct{ ID, Name string }
+	}
+	if err := json.NewDecoder(res.Body).Decode(&list); err != nil {
+		return nil, fmt.Errorf("GET /api/workspaces: %s: %w", res.Status, err)
+	}
+	ids := map[string]string{}
+	for _, w := range list.Workspaces {
+		ids[w.Name] = w.ID
+	}
+	for _, name := range codetermWorkspaces {
+		if ids[name] == "" {
+			return nil, fmt.Errorf("GET /api/workspaces: no %s", name)
+		}
+	}
+	return ids, nil
+}
+
+// pid is the server process, for memory readings.
+func (c *codetermServer) pid() int { return c.cmd.Process.Pid }
 
 type opensshServer struct {
 	cmd  *exec.Cmd
@@ -172,7 +270,12 @@ PrintMotd no
 PrintLastLog no
 PermitUserEnvironment no
 Subsystem sftp internal-sftp
-`, port, hostKey, filepath.Join(dir, "sshd.pid"), filepath.Join(e.home, ".ssh", "authorized_keys"))
+# The same shell as codeterm's: a login bash in the benchmark's empty home,
+# not root's own rc files. SHLVL keeps the bash that runs ForceCommand from
+# reading root's ~/.bashrc, as Debian's bash does when started by sshd.
+SetEnv SHLVL=1
+ForceCommand cd %[5]s && HOME=%[5]s exec -a -bash /bin/bash
+`, port, hostKey, filepath.Join(dir, "sshd.pid"), filepath.Join(e.home, ".ssh", "authorized_keys"), e.home)
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		return nil, err
 	}
@@ -204,4 +307,14 @@ func freePort() (string, error) {
 	defer ln.Close()
 	_, p, _ := net.SplitHostPort(ln.Addr().String())
 	return p, nil
+}
+
+// ptySize is what a PTY delivers for a file: its bytes, with each \n
+// turned into \r\n.
+func ptySize(path string) (int64, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	return int64(len(data) + bytes.Count(data, []byte{'\n'})), nil
 }
