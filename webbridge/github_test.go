@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/cgi"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
@@ -27,6 +26,8 @@ import (
 	"github.com/codeterm/codeterm/auth"
 	"github.com/codeterm/codeterm/store"
 	"github.com/codeterm/codeterm/workspaces"
+
+	"github.com/codeterm/codeterm/internal/gittest"
 )
 
 // TestMain lets the test binary stand in for `codeterm git-credential`:
@@ -67,19 +68,10 @@ const (
 
 func newFakeGitHub(t *testing.T) *fakeGitHub {
 	t.Helper()
-	gitBin, err := exec.LookPath("git")
-	if err != nil {
-		t.Skip("git not installed")
-	}
 	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
 	t.Setenv("GIT_CONFIG_GLOBAL", os.DevNull)
 	f := &fakeGitHub{t: t, gitRoot: t.TempDir(), codes: map[string]string{}, logins: map[string]string{}}
-	backend := &cgi.Handler{
-		Path:       gitBin,
-		Args:       []string{"http-backend"},
-		Env:        []string{"GIT_PROJECT_ROOT=" + f.gitRoot, "GIT_HTTP_EXPORT_ALL=1"},
-		InheritEnv: []string{"PATH", "GIT_CONFIG_NOSYSTEM", "GIT_CONFIG_GLOBAL"},
-	}
+	backend := gittest.Backend(t, f.gitRoot)
 	web := http.NewServeMux()
 	web.HandleFunc("POST /login/oauth/access_token", f.accessToken)
 	web.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -1,30 +1,22 @@
 package webbridge
 
 import (
-	"net/http/cgi"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/codeterm/codeterm/internal/gittest"
 )
 
 // gitHTTP serves bare repositories with git's own smart-HTTP backend.
 func gitHTTP(t *testing.T) (root string, ts *httptest.Server) {
 	t.Helper()
-	git, err := exec.LookPath("git")
-	if err != nil {
-		t.Skip("git not installed")
-	}
 	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
 	t.Setenv("GIT_CONFIG_GLOBAL", os.DevNull)
 	root = t.TempDir()
-	ts = httptest.NewServer(&cgi.Handler{
-		Path:       git,
-		Args:       []string{"http-backend"},
-		Env:        []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"},
-		InheritEnv: []string{"PATH", "GIT_CONFIG_NOSYSTEM", "GIT_CONFIG_GLOBAL"},
-	})
+	ts = httptest.NewServer(gittest.Backend(t, root))
 	t.Cleanup(ts.Close)
 	return root, ts
 }

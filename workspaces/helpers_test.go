@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/http/cgi"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"github.com/codeterm/codeterm/store"
+
+	"github.com/codeterm/codeterm/internal/gittest"
 )
 
 // TestMain isolates every git the tests run (the fixtures' CLI, the CGI
@@ -28,14 +29,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func gitBin(tb testing.TB) string {
-	tb.Helper()
-	p, err := exec.LookPath("git")
-	if err != nil {
-		tb.Skip("git not installed")
-	}
-	return p
-}
+func gitBin(tb testing.TB) string { return gittest.Bin(tb) }
 
 // runGit runs the git CLI in dir with a fixed identity and returns stdout.
 func runGit(tb testing.TB, dir string, args ...string) string {
@@ -77,12 +71,7 @@ type gitServer struct {
 func newGitServer(t *testing.T) *gitServer {
 	t.Helper()
 	g := &gitServer{root: t.TempDir()}
-	backend := &cgi.Handler{
-		Path:       gitBin(t),
-		Args:       []string{"http-backend"},
-		Env:        []string{"GIT_PROJECT_ROOT=" + g.root, "GIT_HTTP_EXPORT_ALL=1"},
-		InheritEnv: []string{"PATH", "GIT_CONFIG_NOSYSTEM", "GIT_CONFIG_GLOBAL"},
-	}
+	backend := gittest.Backend(t, g.root)
 	g.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.mu.Lock()
 		hook := g.beforeUploadPack
