@@ -14,7 +14,7 @@ type Subscription struct {
 	ch     chan FileEvent
 	sw     *sharedWatch
 	m      *Manager
-	stop   func() bool // detaches the context.AfterFunc
+	stop   func() bool // detaches the context.AfterFunc; under Manager.mu
 	closed bool        // guarded by sw.mu
 }
 
@@ -82,7 +82,12 @@ func (m *Manager) Watch(ctx context.Context, userID, id string) (*Subscription, 
 	sw.subs[s] = struct{}{}
 	sw.mu.Unlock()
 	m.mu.Unlock()
-	s.stop = context.AfterFunc(ctx, s.Close)
+	// Under m.mu: when ctx is already done, Close runs at once on another
+	// goroutine and reads stop.
+	stop := context.AfterFunc(ctx, s.Close)
+	m.mu.Lock()
+	s.stop = stop
+	m.mu.Unlock()
 	return s, nil
 }
 
@@ -96,11 +101,11 @@ func (s *Subscription) Polling() bool { return s.sw.w.Polling() }
 // Close ends the subscription; the last one stops the watcher. It is safe to
 // call more than once.
 func (s *Subscription) Close() {
-	if s.stop != nil {
-		s.stop()
-	}
 	m, sw := s.m, s.sw
 	m.mu.Lock()
+	if s.stop != nil {
+		s.stop() // does not wait for a Close already started by the context
+	}
 	sw.mu.Lock()
 	if !s.closed {
 		s.closed = true
