@@ -70,8 +70,11 @@ func run(ctx context.Context, p plan) (string, error) {
 	if only != "" {
 		var keep []system
 		for _, s := range systems {
-			if strings.Contains(s.name, only) {
-				keep = append(keep, s)
+			for _, o := range strings.Split(only, ",") {
+				if strings.Contains(s.name, o) {
+					keep = append(keep, s)
+					break
+				}
 			}
 		}
 		systems = keep
@@ -225,7 +228,7 @@ func nodeSystem(name string, c nodeClient) system {
 
 var (
 	verbose bool   // log how long each part takes
-	only    string // measure only the systems whose names contain it
+	only    string // measure only the systems whose names contain one of these (comma-separated)
 )
 
 func timed(what string, start time.Time) {

@@ -155,7 +155,7 @@ func (s *Session) Attach(opts AttachOptions) (*Attachment, error) {
 		a.repaint = true
 	case opts.LastSeq < s.seq:
 		var ok bool
-		a.buf, ok = s.ring.appendFrom(a.buf, opts.LastSeq)
+		a.buf, ok = s.ring.appendFrom(a.buf, opts.LastSeq, s.ring.max)
 		a.allow = len(a.buf)
 		if !ok {
 			a.repaint = true
@@ -298,7 +298,8 @@ func (a *Attachment) doRepaint() Chunk {
 	s := a.s
 	s.mu.Lock()
 	a.mu.Lock()
-	a.rbuf = s.term.AppendRepaint(a.rbuf[:0], a.scrollback)
+	a.rbuf = s.lockScreen().AppendRepaint(a.rbuf[:0], a.scrollback)
+	s.screen.mu.Unlock()
 	a.buf, a.head, a.allow = a.buf[:0], 0, 0
 	seq := s.seq // a.end moves with the pump once the locks are released
 	a.end = seq

@@ -275,7 +275,7 @@ func BenchmarkPump(b *testing.B) {
 	for _, clients := range []int{0, 1, 10} {
 		b.Run(fmt.Sprintf("clients-%d", clients), func(b *testing.B) {
 			m := NewManager(Config{}, nil, nil)
-			s := &Session{m: m, log: m.log, term: vt.New(120, 40, m.cfg.Scrollback), ring: newRing(m.cfg.RingBytes), cols: 120, rows: 40}
+			s := &Session{m: m, log: m.log, screen: screen{term: vt.New(120, 40, m.cfg.Scrollback)}, ring: newRing(m.cfg.RingBytes), cols: 120, rows: 40}
 			var wg sync.WaitGroup
 			ctx, cancel := context.WithCancel(context.Background())
 			for range clients {

@@ -110,9 +110,10 @@ func NewManager(cfg Config, st *store.Store, log *slog.Logger) *Manager {
 	return m
 }
 
-// readBufSize: a PTY read rarely returns more than 4 KiB; a few reads'
-// worth keeps a burst to one pass through the pump.
-const readBufSize = 16 << 10
+// readBufSize holds a burst of several PTY reads (see drainAfter). The
+// buffers are pooled and taken only while a PTY has data, so idle sessions
+// hold none.
+const readBufSize = 64 << 10
 
 // validSize reports whether a size is acceptable from a client.
 func validSize(cols, rows int) bool {

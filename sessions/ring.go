@@ -74,26 +74,36 @@ func (r *ring) grow(need int) {
 	r.buf = nb
 }
 
-// appendFrom appends the bytes from offset from to the end and reports
+// slices returns the bytes from offset from to the end as at most two
+// slices of the ring's own memory (valid until the next write), and reports
 // whether the ring still held all of them.
-func (r *ring) appendFrom(dst []byte, from int64) ([]byte, bool) {
+func (r *ring) slices(from int64) (a, b []byte, ok bool) {
 	if from > r.end || from < r.end-int64(len(r.buf)) || from < 0 {
-		return dst, false
+		return nil, nil, false
 	}
 	n := int(r.end - from)
-	if n == 0 {
-		return dst, true
-	}
 	if len(r.buf) < r.max || r.start == 0 {
 		// Not wrapped (or wrapped exactly at the seam): contiguous.
-		return append(dst, r.buf[len(r.buf)-n:]...), true
+		return r.buf[len(r.buf)-n:], nil, true
 	}
 	// Logical order is buf[start:] then buf[:start].
-	first := r.buf[r.start:]
 	if n <= r.start {
-		return append(dst, r.buf[r.start-n:r.start]...), true
+		return r.buf[r.start-n : r.start], nil, true
 	}
-	k := n - r.start // bytes needed from first
-	dst = append(dst, first[len(first)-k:]...)
-	return append(dst, r.buf[:r.start]...), true
+	first := r.buf[r.start:]
+	return first[len(first)-(n-r.start):], r.buf[:r.start], true
+}
+
+// appendFrom appends up to limit bytes from offset from and reports whether
+// the ring still held them.
+func (r *ring) appendFrom(dst []byte, from int64, limit int) ([]byte, bool) {
+	a, b, ok := r.slices(from)
+	if !ok {
+		return dst, false
+	}
+	if len(a) >= limit {
+		return append(dst, a[:limit]...), true
+	}
+	dst = append(dst, a...)
+	return append(dst, b[:min(len(b), limit-len(a))]...), true
 }

@@ -25,13 +25,19 @@ func TestRing(t *testing.T) {
 				t.Fatalf("end %d, want %d", r.end, len(all))
 			}
 			for _, from := range []int64{0, int64(len(all)) - int64(max), int64(len(all)) - int64(rnd.IntN(max+1)), int64(len(all)), int64(len(all)) + 1} {
-				got, ok := r.appendFrom([]byte("x"), from)
+				got, ok := r.appendFrom([]byte("x"), from, max)
 				want := from >= int64(len(all))-int64(min(max, len(all))) && from <= int64(len(all)) && from >= 0
 				if ok != want {
 					t.Fatalf("max %d step %d: from %d ok=%v, want %v", max, i, from, ok, want)
 				}
 				if ok && !bytes.Equal(got[1:], all[from:]) {
 					t.Fatalf("max %d step %d: from %d wrong bytes", max, i, from)
+				}
+				if limit := rnd.IntN(max + 1); ok {
+					got, _ := r.appendFrom(nil, from, limit)
+					if want := all[from:][:min(limit, len(all)-int(from))]; !bytes.Equal(got, want) {
+						t.Fatalf("max %d step %d: from %d limit %d: wrong bytes", max, i, from, limit)
+					}
 				}
 			}
 		}

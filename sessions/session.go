@@ -58,11 +58,12 @@ type Session struct {
 
 	filter queryFilter // the pump's alone
 
-	// mu guards the screen, the ring, the offset and the attachment list,
-	// so that a repaint or a replay and the offset it carries always agree.
+	// mu guards the ring, the offset and the attachment list, and the
+	// screen's catching up, so that a repaint or a replay and the offset it
+	// carries always agree.
 	mu     sync.Mutex
 	name   string
-	term   *vt.Terminal
+	screen screen
 	ring   ring
 	seq    int64
 	cols   int
@@ -95,7 +96,7 @@ func newSession(m *Manager, id string, opts SpawnOptions, shell string, c *child
 		cmd:         c.cmd,
 		master:      c.master,
 		name:        opts.Name,
-		term:        vt.New(opts.Cols, opts.Rows, m.cfg.Scrollback),
+		screen:      screen{term: vt.New(opts.Cols, opts.Rows, m.cfg.Scrollback)},
 		ring:        newRing(m.cfg.RingBytes),
 		cols:        opts.Cols,
 		rows:        opts.Rows,
@@ -148,9 +149,11 @@ func (s *Session) Done() <-chan struct{} { return s.done }
 func (s *Session) Info() Info {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	title := s.lockScreen().Title()
+	s.screen.mu.Unlock()
 	i := Info{
 		ID: s.id, WorkspaceID: s.workspaceID, UserID: s.userID, Name: s.name, Shell: s.shell,
-		Title: s.term.Title(), PID: s.pid, Cols: s.cols, Rows: s.rows, CreatedAt: s.created,
+		Title: title, PID: s.pid, Cols: s.cols, Rows: s.rows, CreatedAt: s.created,
 		LastActivity: time.Unix(0, max(s.lastInput.Load(), s.lastOutput.Load())),
 		Status:       store.SessionActive, Seq: s.seq,
 	}
@@ -273,12 +276,11 @@ func (s *Session) pump() {
 				bp = nil
 				return false
 			}
-			// A read that filled the line discipline's buffer means the
-			// program is writing faster than we read: take what else is
-			// there now, so one pass (one lock, one wakeup per client, one
-			// packet on the wire) carries more. A keystroke's echo never
-			// gets here.
-			for rerr == nil && n >= drainAfter && len(buf)-n >= drainAfter {
+			// A read this large means the program is writing faster than
+			// we read: take what else is there now, so one pass (one lock,
+			// one wakeup per client, one packet on the wire) carries more.
+			// A keystroke's echo never gets here.
+			for rerr == nil && n >= drainAfter && len(buf)-n >= drainRoom {
 				m, err := unix.Read(int(fd), buf[n:])
 				if m <= 0 || err != nil {
 					break // EAGAIN; an error comes again on the next read
@@ -309,9 +311,15 @@ func (s *Session) pump() {
 	}
 }
 
-// drainAfter: a PTY read returns at most the line discipline's 4 KiB
-// buffer; one that returned this much was likely cut short by that limit.
-const drainAfter = 4<<10 - 64
+// drainAfter is the first read after which the pump reads on while the PTY
+// has more, as long as drainRoom is left in the buffer. A PTY read returns
+// up to about 18 KiB here, usually 2-4 KiB. Measured with OpenSSH's client
+// and `cat` of 64 MiB: batches of up to 64 KiB cut the server's CPU by 7%
+// and raised throughput by 6% over batches of 16 KiB.
+const (
+	drainAfter = 2 << 10
+	drainRoom  = 4 << 10
+)
 
 // heldFlush is how long an incomplete escape sequence at the end of the
 // output waits for its end before it is passed on as it is.
@@ -327,7 +335,7 @@ func (s *Session) publish(out []byte, qs []query) {
 	s.mu.Lock()
 	start := s.seq
 	if len(out) > 0 {
-		s.term.Write(out)
+		s.screenOutputLocked(out)
 		s.ring.write(out)
 		s.seq += int64(len(out))
 	}
@@ -356,6 +364,7 @@ func (s *Session) wait() {
 		s.log.Error("wait for shell", "err", err)
 	}
 	s.drain()
+	s.screen.feeders.Wait()
 	s.master.Close()
 	if s.rec != nil {
 		s.rec.close()
@@ -485,7 +494,8 @@ func (s *Session) resizeLocked(cols, rows int) {
 		}
 		return
 	}
-	s.term.Resize(cols, rows)
+	s.lockScreen().Resize(cols, rows)
+	s.screen.mu.Unlock()
 	s.cols, s.rows = cols, rows
 	if s.rec != nil {
 		s.rec.resize(cols, rows)

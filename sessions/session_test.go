@@ -330,7 +330,8 @@ func TestResizeLatestWins(t *testing.T) {
 	input(t, b.a, "stty size\n")
 	b.waitFor("25 81")
 	s.mu.Lock()
-	c, r := s.term.Size()
+	c, r := s.lockScreen().Size()
+	s.screen.mu.Unlock()
 	s.mu.Unlock()
 	if c != 81 || r != 25 {
 		t.Fatalf("emulator is %dx%d", c, r)

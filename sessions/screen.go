@@ -1,0 +1,101 @@
+package sessions
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/codeterm/codeterm/sessions/vt"
+)
+
+// screen is the session's emulator. The pump does not feed it bulk output
+// itself: emulation costs as much as the rest of the data path, and a pump
+// that returns to the PTY sooner lets the program write sooner. Output goes
+// to the ring, and a feeder goroutine (started when output arrives, gone once
+// it has caught up) replays the ring into the emulator on the other core.
+// Whoever needs the screen (a repaint, a resize, the title) first catches
+// it up under the session's lock, so it always shows exactly the output up
+// to the session's offset.
+//
+// The ring holds everything not yet fed: before output would push unfed
+// bytes out of the ring, the pump catches the emulator up itself.
+type screen struct {
+	mu   sync.Mutex // the emulator; taken after the session's mu, never before
+	term *vt.Terminal
+	fed  atomic.Int64 // output offset the emulator has consumed
+
+	// Guarded by the session's mu:
+	claimed int64 // output offset handed to the feeder (or fed)
+	feeding bool  // a feeder runs
+	feeders sync.WaitGroup
+}
+
+// inlineFeed is the most output the pump feeds to an idle emulator itself: a
+// keystroke's echo or a prompt costs less to emulate than to hand over.
+const inlineFeed = 1 << 10
+
+// screenOutputLocked gives the emulator out, which the pump is about to
+// append at s.seq. Called with s.mu held, before the ring takes out.
+func (s *Session) screenOutputLocked(out []byte) {
+	sc := &s.screen
+	end := s.seq + int64(len(out))
+	if (!sc.feeding && len(out) <= inlineFeed) || end-sc.fed.Load() > int64(s.ring.max) {
+		t := s.lockScreen()
+		t.Write(out)
+		sc.fed.Store(end)
+		sc.claimed = end
+		sc.mu.Unlock()
+		return
+	}
+	if !sc.feeding {
+		sc.feeding = true
+		sc.feeders.Add(1)
+		go s.feedScreen()
+	}
+}
+
+// feedScreen replays the ring into the emulator until it has caught up.
+func (s *Session) feedScreen() {
+	sc := &s.screen
+	defer sc.feeders.Done()
+	bp := s.m.bufs.Get().(*[]byte)
+	defer s.m.bufs.Put(bp)
+	for {
+		s.mu.Lock()
+		from := sc.claimed
+		buf, ok := s.ring.appendFrom((*bp)[:0], from, cap(*bp))
+		if from >= s.seq || !ok {
+			// !ok cannot happen (the pump keeps unfed output in the
+			// ring); were it to, a reader's catch-up reports it.
+			sc.feeding = false
+			s.mu.Unlock()
+			return
+		}
+		sc.claimed = from + int64(len(buf))
+		s.mu.Unlock()
+		sc.mu.Lock()
+		// A reader may have caught the emulator up meanwhile.
+		if sc.fed.Load() == from {
+			sc.term.Write(buf)
+			sc.fed.Store(from + int64(len(buf)))
+		}
+		sc.mu.Unlock()
+	}
+}
+
+// lockScreen catches the emulator up with all output and returns it locked;
+// the caller holds s.mu and unlocks s.screen.mu when done.
+func (s *Session) lockScreen() *vt.Terminal {
+	sc := &s.screen
+	sc.mu.Lock()
+	if f := sc.fed.Load(); f < s.seq {
+		if a, b, ok := s.ring.slices(f); ok {
+			sc.term.Write(a)
+			sc.term.Write(b)
+		} else {
+			s.log.Error("screen lost output", "fed", f, "seq", s.seq)
+		}
+		sc.fed.Store(s.seq)
+	}
+	sc.claimed = s.seq
+	return sc.term
+}
