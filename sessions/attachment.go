@@ -10,6 +10,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // AttachOptions describe a client joining a session.
@@ -340,6 +342,55 @@ func (a *Attachment) Write(p []byte) (int, error) {
 			return n, fmt.Errorf("input to session %s: %w", s.id, ErrClosed)
 		}
 		return n, fmt.Errorf("input to session %s: %w", s.id, err)
+	}
+	return n, nil
+}
+
+// TryWrite writes as much of p as the terminal takes at once, without
+// waiting for the shell or for another client's input, and returns how much
+// that was; the caller writes the rest with Write, in order. It spares a
+// keystroke the hand-off to a goroutine that is there only for a shell that
+// does not read.
+func (a *Attachment) TryWrite(p []byte) (int, error) {
+	s := a.s
+	if len(p) > s.m.cfg.MaxInputBytes {
+		return 0, fmt.Errorf("input of %d bytes (max %d): %w", len(p), s.m.cfg.MaxInputBytes, ErrInputTooLarge)
+	}
+	if a.isClosed() {
+		return 0, ErrClosed
+	}
+	if a.readOnly || len(p) == 0 {
+		return len(p), nil
+	}
+	if !s.writeMu.TryLock() {
+		return 0, nil
+	}
+	defer s.writeMu.Unlock()
+	if s.latestFast.Load() != a {
+		s.mu.Lock()
+		if !a.isClosed() {
+			s.activateLocked(a)
+		}
+		s.mu.Unlock()
+	}
+	s.lastInput.Store(time.Now().UnixNano())
+	var n int
+	var werr error
+	err := s.rawMaster.Write(func(fd uintptr) bool {
+		n, werr = unix.Write(int(fd), p)
+		return true // never wait: a full terminal is Write's business
+	})
+	if err == nil {
+		err = werr
+	}
+	if err == unix.EAGAIN || err == unix.EINTR {
+		return 0, nil
+	}
+	if err != nil {
+		if errors.Is(err, os.ErrClosed) || errors.Is(err, syscall.EIO) {
+			return 0, fmt.Errorf("input to session %s: %w", s.id, ErrClosed)
+		}
+		return 0, fmt.Errorf("input to session %s: %w", s.id, err)
 	}
 	return n, nil
 }

@@ -48,6 +48,7 @@ type Session struct {
 	order                          int64 // creation order in the manager
 	cmd                            *exec.Cmd
 	master                         *os.File
+	rawMaster                      syscall.RawConn
 	rec                            *recorder // nil: not recorded
 
 	lastOutput, lastInput, lastDetach atomic.Int64 // unix nanoseconds
@@ -95,6 +96,7 @@ func newSession(m *Manager, id string, opts SpawnOptions, shell string, c *child
 		created:     now,
 		cmd:         c.cmd,
 		master:      c.master,
+		rawMaster:   c.raw,
 		name:        opts.Name,
 		screen:      screen{term: vt.New(opts.Cols, opts.Rows, m.cfg.Scrollback)},
 		ring:        newRing(m.cfg.RingBytes),
@@ -245,11 +247,7 @@ func (s *Session) signalAll(sig unix.Signal) {
 // It reads through the raw conn so an idle session holds no read buffer.
 func (s *Session) pump() {
 	defer close(s.pumpDone)
-	rc, err := s.master.SyscallConn()
-	if err != nil {
-		s.log.Error("pty read", "err", err)
-		return
-	}
+	rc := s.rawMaster
 	deadline := false
 	for {
 		// A sequence cut at the end of the last read is held back until its

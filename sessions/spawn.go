@@ -220,6 +220,7 @@ func fishName(s string) string {
 type child struct {
 	cmd    *exec.Cmd
 	master *os.File
+	raw    syscall.RawConn // the master's descriptor, for reads and writes that must not wait
 }
 
 // startShell runs shellPath as a login shell ("-bash") on a new PTY, in a
@@ -262,6 +263,12 @@ func startShell(shellName, shellPath, dir string, env []string, cols, rows int) 
 			Ctty:    0, // the child's stdin
 		},
 	}
+	raw, err := master.SyscallConn()
+	if err != nil {
+		tty.Close()
+		master.Close()
+		return nil, fmt.Errorf("pty: %w", err)
+	}
 	err = cmd.Start()
 	// Our copy of the slave must go now: the master reports EIO (our end of
 	// output) only once every slave descriptor is closed.
@@ -270,7 +277,7 @@ func startShell(shellName, shellPath, dir string, env []string, cols, rows int) 
 		master.Close()
 		return nil, fmt.Errorf("start %s: %w", shellPath, err)
 	}
-	return &child{cmd: cmd, master: master}, nil
+	return &child{cmd: cmd, master: master, raw: raw}, nil
 }
 
 // setWinsize resizes the PTY through the raw conn: calling Fd would switch

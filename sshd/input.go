@@ -1,6 +1,9 @@
 package sshd
 
-import "io"
+import (
+	"bytes"
+	"io"
+)
 
 // feed reads r in its own goroutine and hands out the chunks, so that readers
 // can take turns on one input stream: a reader stopped while blocked gives up
@@ -9,11 +12,13 @@ func feed(r io.Reader) <-chan []byte {
 	ch := make(chan []byte)
 	go func() {
 		defer close(ch)
+		buf := make([]byte, 32<<10)
 		for {
-			buf := make([]byte, 32<<10)
 			n, err := r.Read(buf)
 			if n > 0 {
-				ch <- buf[:n]
+				// A copy of its size: a keystroke must not cost 32 KiB
+				// of garbage.
+				ch <- bytes.Clone(buf[:n])
 			}
 			if err != nil {
 				return

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -22,6 +23,7 @@ type termView struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the output loop has finished
 	input  chan inputReq
+	queued atomic.Int32 // input requests given to writeInput and not yet written
 }
 
 type inputReq struct {
@@ -194,7 +196,9 @@ func (v *termView) writeInput() {
 		case <-v.done:
 			return
 		case req := <-v.input:
-			if _, err := v.att.Write(req.data); err != nil {
+			_, err := v.att.Write(req.data)
+			v.queued.Add(-1)
+			if err != nil {
 				req.r.fail(sessionError(v.sess.ID(), err))
 				continue
 			}
@@ -428,14 +432,32 @@ func (c *client) terminalInput(m *socketio.Message, r *reply) {
 		r.fail(e)
 		return
 	}
-	select {
-	case v.input <- inputReq{data: []byte(*p.Data), r: r}:
-	default:
-		r.fail(&wireError{Code: CodeInputBacklog, Message: "The terminal is not reading its input",
-			Details: "too much input is waiting for the shell"})
-	}
 	if strings.ContainsAny(*p.Data, "\r\n") {
 		c.srv.kickWorkspace(v.sess.WorkspaceID()) // a command ran: git status may change
+	}
+	data := []byte(*p.Data)
+	// A keystroke goes straight to the terminal when nothing is waiting
+	// before it (this goroutine alone queues input, so the order holds);
+	// what the terminal does not take at once goes to writeInput.
+	if v.queued.Load() == 0 {
+		n, err := v.att.TryWrite(data)
+		if err != nil {
+			r.fail(sessionError(v.sess.ID(), err))
+			return
+		}
+		if n == len(data) {
+			r.ok(nil)
+			return
+		}
+		data = data[n:]
+	}
+	v.queued.Add(1)
+	select {
+	case v.input <- inputReq{data: data, r: r}:
+	default:
+		v.queued.Add(-1)
+		r.fail(&wireError{Code: CodeInputBacklog, Message: "The terminal is not reading its input",
+			Details: "too much input is waiting for the shell"})
 	}
 }
 
