@@ -52,6 +52,7 @@ type Server struct {
 
 	once     sync.Once
 	cfg      settings
+	probes   sync.Pool // *probe, see worthDeflating
 	upgrader websocket.Upgrader
 
 	mu     sync.RWMutex

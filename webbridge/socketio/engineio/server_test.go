@@ -1,12 +1,15 @@
 package engineio
 
 import (
+	"context"
 	"encoding/json"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -435,7 +438,12 @@ func TestServerCloseFlushesAndCloses(t *testing.T) {
 
 func TestCompression(t *testing.T) {
 	_, ts := newEchoServer(t, &Server{EnableCompression: true})
-	d := websocket.Dialer{HandshakeTimeout: testTimeout, EnableCompression: true}
+	var wire atomic.Int64 // bytes read from the server, as sent
+	d := websocket.Dialer{HandshakeTimeout: testTimeout, EnableCompression: true,
+		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			return countingConn{c, &wire}, err
+		}}
 	ws, resp, err := d.Dial(wsURL(ts, ""), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -446,9 +454,42 @@ func TestCompression(t *testing.T) {
 		t.Fatalf("extensions %q, want permessage-deflate", ext)
 	}
 	readWS(t, ws)
-	big := "4" + strings.Repeat("compress me ", 1000)
-	writeWS(t, ws, websocket.TextMessage, big)
-	if _, msg := readWS(t, ws); msg != big {
-		t.Fatalf("echo mismatch (%d bytes)", len(msg))
+	// Varied text that deflate barely shrinks, as a program's bulk output
+	// often is.
+	rnd := rand.New(rand.NewPCG(1, 2))
+	varied := make([]byte, 64<<10)
+	for i := range varied {
+		varied[i] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,;:-_=+/()[]{}<>"[rnd.IntN(80)]
 	}
+	for _, c := range []struct {
+		name     string
+		msg      string
+		deflated bool
+	}{
+		{"small", "4" + strings.Repeat("compress me ", 1000), true},
+		{"bulk, repetitive", "4" + strings.Repeat("compress me too ", 4000), true},
+		{"bulk, varied", "4" + string(varied), false},
+	} {
+		writeWS(t, ws, websocket.TextMessage, c.msg)
+		before := wire.Load()
+		if _, msg := readWS(t, ws); msg != c.msg {
+			t.Fatalf("%s: echo mismatch (%d bytes)", c.name, len(msg))
+		}
+		// gorilla reads whole frames, so the count now covers this one.
+		n := int(wire.Load() - before)
+		if deflated := n < len(c.msg); deflated != c.deflated {
+			t.Errorf("%s: %d bytes on the wire for %d; deflated %v, want %v", c.name, n, len(c.msg), deflated, c.deflated)
+		}
+	}
+}
+
+type countingConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }

@@ -28,7 +28,7 @@ func (s *Server) openWebSocket(w http.ResponseWriter, r *http.Request) {
 		_ = ws.Close()
 		return
 	}
-	go c.writeLoop(ws)
+	go c.writeLoop(ws, s.EnableCompression && offersDeflate(r))
 	c.readLoop(ws)
 }
 
@@ -61,8 +61,9 @@ func (c *Conn) readLoop(ws *websocket.Conn) {
 }
 
 // writeLoop is the connection's only websocket writer. Between data
-// messages it always sends pending control packets first.
-func (c *Conn) writeLoop(ws *websocket.Conn) {
+// messages it always sends pending control packets first. deflate says the
+// client negotiated permessage-deflate.
+func (c *Conn) writeLoop(ws *websocket.Conn, deflate bool) {
 	defer c.release()
 	defer ws.Close()
 	timeout := c.srv.cfg.writeTimeout
@@ -82,6 +83,10 @@ func (c *Conn) writeLoop(ws *websocket.Conn) {
 			mt := websocket.TextMessage
 			if b.binary {
 				mt = websocket.BinaryMessage
+			}
+			ws.EnableWriteCompression(len(b.B) < 16<<10)
+			if deflate {
+				ws.EnableWriteCompression(c.srv.worthDeflating(b.B))
 			}
 			_ = ws.SetWriteDeadline(time.Now().Add(timeout))
 			err := ws.WriteMessage(mt, b.B)
@@ -188,7 +193,7 @@ func (c *Conn) serveProbe(w http.ResponseWriter, r *http.Request) {
 			c.holds++ // for the writer; c is open, so holds > 0
 			c.mu.Unlock()
 			c.q.signal()
-			go c.writeLoop(ws)
+			go c.writeLoop(ws, c.srv.EnableCompression && offersDeflate(r))
 			c.readLoop(ws)
 			return
 		default:
