@@ -32,7 +32,6 @@ function connect() {
     transports: ['websocket'],
     reconnection: false,
     forceNew: true,
-    perMessageDeflate: process.env.XNODEFLATE ? false : { threshold: 1024 },
   });
   if (PROTO === 'wetty') {
     // wetty spawns the shell as it accepts the socket: its first events can
