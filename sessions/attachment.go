@@ -119,7 +119,6 @@ type Attachment struct {
 	result  *exitStatus
 	sentEOF bool
 	closed  bool
-	rbuf    []byte // repaint buffer, reused
 
 	shrink *time.Timer // Next's alone
 }
@@ -300,7 +299,9 @@ func (a *Attachment) doRepaint() Chunk {
 	s := a.s
 	s.mu.Lock()
 	a.mu.Lock()
-	a.rbuf = s.lockScreen().AppendRepaint(a.rbuf[:0], a.scrollback)
+	// Not kept for the next one: repaints are rare, and an idle client
+	// would hold a screenful for nothing.
+	data := s.lockScreen().AppendRepaint(nil, a.scrollback)
 	s.screen.mu.Unlock()
 	a.buf, a.head, a.allow = a.buf[:0], 0, 0
 	seq := s.seq // a.end moves with the pump once the locks are released
@@ -308,7 +309,7 @@ func (a *Attachment) doRepaint() Chunk {
 	a.repaint = false
 	a.mu.Unlock()
 	s.mu.Unlock()
-	return Chunk{Kind: ChunkRepaint, Data: a.rbuf, Seq: seq}
+	return Chunk{Kind: ChunkRepaint, Data: data, Seq: seq}
 }
 
 // Write sends input to the shell. A viewer's input is dropped (and reported

@@ -60,7 +60,9 @@ func (s *Server) attachInput(sess ssh.Session, in io.Reader, u *store.User, ws *
 	})
 	defer stopWindows()
 	go func() {
-		buf := make([]byte, 32<<10)
+		// Keystrokes are small and a paste takes a few more reads; the
+		// buffer lives as long as the attachment, so it stays small.
+		buf := make([]byte, 4<<10)
 		for {
 			n, err := in.Read(buf)
 			if n > 0 {
