@@ -547,10 +547,21 @@ func TestGitHubCloneAndCredentialHelper(t *testing.T) {
 		t.Fatalf("bob without token: %s", got)
 	}
 
-	// Without the token the git server refuses the same repository.
+	// Without a token the git server refuses the private repository.
 	cloneURL := f.web.URL + "/octo/demo.git"
-	if got := ackCode(alice.call("create-workspace", map[string]any{"name": "anon", "repoUrl": cloneURL})); got != "GIT_CLONE_FAILED" {
+	if got := ackCode(bob.call("create-workspace", map[string]any{"name": "anon", "repoUrl": cloneURL})); got != "GIT_CLONE_FAILED" {
 		t.Fatalf("clone without token: %s", got)
+	}
+	// create-workspace with a URL on GitHub's host clones with the user's
+	// token and sets up the credential helper, as clone-workspace does.
+	if ack := alice.call("create-workspace", map[string]any{"name": "by-url", "repoUrl": cloneURL}); ack["ok"] != true {
+		t.Fatalf("create-workspace with alice's token: %v", ack)
+	} else {
+		dir := ack["workspace"].(map[string]any)["localPath"].(string)
+		out, err := exec.Command("git", "-C", dir, "config", "--get-all", "credential."+f.web.URL+".helper").Output()
+		if err != nil || string(out) != "\n"+gh.CredentialHelper+"\n" {
+			t.Fatalf("create-workspace: credential helpers %q %v", out, err)
+		}
 	}
 	if got := ackCode(bob.call("clone-workspace", map[string]any{"repositoryId": 4242})); got != CodeGitHubAuthRequired {
 		t.Fatalf("bob clone-workspace: %s", got)
@@ -566,7 +577,9 @@ func TestGitHubCloneAndCredentialHelper(t *testing.T) {
 	}
 	alice.waitEvent("workspace-progress", 0, func(m map[string]any) bool { return m["step"] == "cloning" && m["name"] == "demo" })
 	alice.waitEvent("workspace-progress", 0, func(m map[string]any) bool { return m["step"] == "completed" && m["progress"] == 100.0 })
-	created, _ := alice.waitEvent("workspace-created", 0, nil)
+	created, _ := alice.waitEvent("workspace-created", 0, func(m map[string]any) bool {
+		return m["workspace"].(map[string]any)["name"] == "demo"
+	})
 	ws := created["workspace"].(map[string]any)
 	dir, wsID := ws["localPath"].(string), ws["id"].(string)
 	if ws["name"] != "demo" || ws["repoUrl"] != cloneURL {

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"sync"
 	"time"
 
+	"github.com/codeterm/codeterm/auth"
 	"github.com/codeterm/codeterm/store"
 	"github.com/codeterm/codeterm/webbridge/socketio"
 	"github.com/codeterm/codeterm/workspaces"
@@ -59,8 +61,31 @@ func (c *client) createWorkspace(m *socketio.Message, r *reply) {
 		r.operation = "clone"
 	}
 	c.goWork(func() {
-		c.create(r, workspaces.CreateOptions{Name: p.Name, RepoURL: url, Branch: p.Branch, Depth: p.Depth})
+		opts := workspaces.CreateOptions{Name: p.Name, RepoURL: url, Branch: p.Branch, Depth: p.Depth}
+		c.githubAuth(&opts)
+		c.create(r, opts)
 	})
+}
+
+// githubAuth gives a clone from GitHub's host what clone-workspace gives
+// one: the user's token, if they signed in with GitHub, and the credential
+// helper, so that git in the workspace's terminals can pull and push.
+// Without a token the clone goes ahead anonymously (public repositories).
+func (c *client) githubAuth(opts *workspaces.CreateOptions) {
+	gh := c.srv.GitHub
+	if gh == nil || opts.RepoURL == "" || !gh.Repos.Hosts(opts.RepoURL) {
+		return
+	}
+	opts.CredentialHelper = gh.CredentialHelper
+	ctx, cancel := context.WithTimeout(c.srv.ctx, 30*time.Second)
+	defer cancel()
+	token, err := c.srv.Auth.GitHubToken(ctx, c.user.ID)
+	switch {
+	case err == nil:
+		opts.Auth = workspaces.Auth{Token: token}
+	case !errors.Is(err, auth.ErrNoGitHubToken):
+		c.log.Warn("github token for clone", "err", err)
+	}
 }
 
 // create runs a workspace creation with the workspace-progress,

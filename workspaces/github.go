@@ -176,6 +176,10 @@ func (g *GitHub) GitOrigin() (protocol, host string, err error) {
 	return u.Scheme, u.Host, nil
 }
 
+// Hosts reports whether raw is an http(s) URL on GitHub's host (the one
+// the user's token is for), with no credentials of its own.
+func (g *GitHub) Hosts(raw string) bool { return g.checkCloneURL(raw) == nil }
+
 func (g *GitHub) checkCloneURL(raw string) error {
 	proto, host, err := g.GitOrigin()
 	if err != nil {
