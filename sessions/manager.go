@@ -404,6 +404,21 @@ func (m *Manager) Kill(userID, id string) error {
 	return nil
 }
 
+// RunningWorkspaces lists the ids of the workspaces that have sessions.
+func (m *Manager) RunningWorkspaces() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	seen := map[string]bool{}
+	var ids []string
+	for _, s := range m.sessions {
+		if !seen[s.workspaceID] {
+			seen[s.workspaceID] = true
+			ids = append(ids, s.workspaceID)
+		}
+	}
+	return ids
+}
+
 // KillWorkspace kills every session of a workspace (when it is deleted).
 func (m *Manager) KillWorkspace(workspaceID string) {
 	m.mu.Lock()

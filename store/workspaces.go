@@ -56,6 +56,12 @@ func (s *Store) Workspace(ctx context.Context, userID, id string) (*Workspace, e
 	return s.workspaceWhere(ctx, "id "+id, `user_id = ? AND id = ?`, userID, id)
 }
 
+// WorkspaceByID finds a workspace by id whoever owns it (for the server's
+// housekeeping; requests go through Workspace).
+func (s *Store) WorkspaceByID(ctx context.Context, id string) (*Workspace, error) {
+	return s.workspaceWhere(ctx, "id "+id, `id = ?`, id)
+}
+
 // WorkspaceByName finds one of the user's workspaces by name.
 func (s *Store) WorkspaceByName(ctx context.Context, userID, name string) (*Workspace, error) {
 	return s.workspaceWhere(ctx, fmt.Sprintf("%q", name), `user_id = ? AND name = ?`, userID, name)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -376,6 +377,41 @@ func TestDelete(t *testing.T) {
 	sub.Close() // harmless after the fact
 	if err := e.m.Delete(ctx, e.user.ID, ws.ID); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("second delete: %v", err)
+	}
+}
+
+// TestPruneSessions: a workspace deleted by another process (the CLI) has
+// its sessions ended by the server; live workspaces keep theirs.
+func TestPruneSessions(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	gone, err := e.m.Create(ctx, e.user, CreateOptions{Name: "gone"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, err := e.m.Create(ctx, e.user, CreateOptions{Name: "kept"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.killer.mu.Lock()
+	e.killer.running = []string{gone.ID, kept.ID}
+	e.killer.mu.Unlock()
+	if err := e.m.PruneSessions(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.killer.killed) != 0 {
+		t.Fatalf("killed %v while both exist", e.killer.killed)
+	}
+	if err := e.st.DeleteWorkspace(ctx, e.user.ID, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.PruneSessions(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.killer.mu.Lock()
+	defer e.killer.mu.Unlock()
+	if !slices.Equal(e.killer.killed, []string{gone.ID}) {
+		t.Fatalf("killed %v, want %v", e.killer.killed, []string{gone.ID})
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -206,8 +207,15 @@ func randomText(n int) string {
 }
 
 type fakeKiller struct {
-	mu     sync.Mutex
-	killed []string
+	mu      sync.Mutex
+	killed  []string
+	running []string
+}
+
+func (k *fakeKiller) RunningWorkspaces() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slices.Clone(k.running)
 }
 
 func (k *fakeKiller) KillWorkspace(id string) {

@@ -33,9 +33,12 @@ import (
 var DefaultIgnoreDirs = []string{".git", "node_modules", "target", "dist", ".venv"}
 
 // SessionKiller ends every terminal session of a workspace. Delete calls it
-// before removing the files so no shell keeps running in a deleted directory.
+// before removing the files so no shell keeps running in a deleted directory;
+// PruneSessions for workspaces deleted by another process (the CLI).
 type SessionKiller interface {
 	KillWorkspace(workspaceID string)
+	// RunningWorkspaces lists the ids of the workspaces with sessions.
+	RunningWorkspaces() []string
 }
 
 // Config configures a Manager. Root and Store are required; the zero value
@@ -223,6 +226,43 @@ func notFound(err error) error {
 		return fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
 	return err
+}
+
+// PruneSessions ends the sessions of workspaces that no longer exist in the
+// store: `codeterm workspace rm` and `codeterm user rm` run in their own
+// process and cannot reach the server's shells.
+func (m *Manager) PruneSessions(ctx context.Context) error {
+	if m.cfg.Sessions == nil {
+		return nil
+	}
+	for _, id := range m.cfg.Sessions.RunningWorkspaces() {
+		_, err := m.cfg.Store.WorkspaceByID(ctx, id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			m.log.Info("workspace deleted elsewhere; ending its sessions", "workspace", id)
+			m.cfg.Sessions.KillWorkspace(id)
+			m.stopWatch(id)
+		case err != nil:
+			return fmt.Errorf("prune sessions: %w", err)
+		}
+	}
+	return nil
+}
+
+// WatchDeleted runs PruneSessions every interval until ctx ends.
+func (m *Manager) WatchDeleted(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := m.PruneSessions(ctx); err != nil && ctx.Err() == nil {
+			m.log.Warn("prune sessions", "err", err)
+		}
+	}
 }
 
 // Delete kills the workspace's sessions, stops its watchers, removes its

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -402,4 +403,76 @@ func TestWorkspaceCommands(t *testing.T) {
 	if strings.Contains(e.ok("workspace", "list", "--owner", "alice"), "demo") {
 		t.Fatal("workspace still listed after rm")
 	}
+}
+
+// TestWorkspaceRmEndsRunningShells: `codeterm workspace rm` runs in its own
+// process; the server notices and ends the workspace's shells, so an
+// attached client gets the end of the session.
+func TestWorkspaceRmEndsRunningShells(t *testing.T) {
+	e := newEnv(t)
+	signer, _, err := auth.LoadOrCreateHostKey(filepath.Join(t.TempDir(), "alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := filepath.Join(e.home, "alice.pub")
+	os.WriteFile(pub, ssh.MarshalAuthorizedKey(signer.PublicKey()), 0o644)
+	e.ok("user", "add", "alice", "--key", pub)
+	e.ok("workspace", "create", "demo", "--owner", "alice")
+	_, _, _, out := serveProc(t, e)
+	m := regexp.MustCompile(`ssh -p (\d+) `).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no ssh port in %q", out)
+	}
+	client, err := ssh.Dial("tcp", "127.0.0.1:"+m[1], &ssh.ClientConfig{
+		User: "alice", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	sess, err := client.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.RequestPty("xterm", 24, 80, ssh.TerminalModes{}); err != nil {
+		t.Fatal(err)
+	}
+	in, _ := sess.StdinPipe()
+	r, w := io.Pipe()
+	sess.Stdout = w
+	if err := sess.Start("demo"); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(in, "echo READY-$((20+22))\r")
+	found := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "READY-42") {
+				close(found)
+				break
+			}
+		}
+		io.Copy(io.Discard, r)
+	}()
+	select {
+	case <-found:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the shell did not start")
+	}
+
+	e.ok("workspace", "rm", "demo", "--owner", "alice")
+	done := make(chan error, 1)
+	go func() { done <- sess.Wait() }()
+	select {
+	case err := <-done:
+		var exit *ssh.ExitError
+		if !errors.As(err, &exit) {
+			t.Fatalf("session ended with %v, want the shell's exit status", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the shell kept running after workspace rm")
+	}
+	w.Close()
 }

@@ -149,6 +149,11 @@ func (c *command) serve(ctx context.Context, args []string) error {
 	})
 	g.Go(func() error { return sshSrv.Serve(sshLn) })
 	g.Go(func() error {
+		// As often as the browser bridge looks for revoked users.
+		wsm.WatchDeleted(gctx, 2*time.Second)
+		return nil
+	})
+	g.Go(func() error {
 		<-gctx.Done()
 		log.Info("shutting down")
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
