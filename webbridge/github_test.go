@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -481,6 +482,20 @@ func TestGitHubOAuth(t *testing.T) {
 	q = authorize(t, e, c)
 	if resp, body := callback(t, c, q, "made-up-code", q.Get("state")); resp.StatusCode != http.StatusBadGateway {
 		t.Fatalf("bad code: %d %s", resp.StatusCode, body)
+	}
+	// A browser (Accept: text/html) gets a page saying why, not JSON.
+	req, _ := http.NewRequest("GET", e.ts.URL+"/api/auth/github/callback?code=x&state=<b>y</b>", nil)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(string(page), "opened in another browser") || !strings.Contains(string(page), `href="/login"`) ||
+		strings.Contains(string(page), "<b>y") {
+		t.Fatalf("browser's error page: %d %s\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), page)
 	}
 
 	for _, secret := range []string{octo, ghalice, eve, bob, fakeClientSecret} {

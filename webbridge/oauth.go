@@ -2,6 +2,7 @@ package webbridge
 
 import (
 	"errors"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strings"
@@ -55,13 +56,13 @@ func (s *Server) secureCookies(r *http.Request) bool {
 // a cookie, and a redirect to GitHub.
 func (s *Server) githubAuthorize(w http.ResponseWriter, r *http.Request) {
 	if s.GitHub == nil {
-		writeError(w, http.StatusNotFound, CodeGitHubNotConfigured, "GitHub sign-in is not configured on this server")
+		oauthError(w, r, http.StatusNotFound, CodeGitHubNotConfigured, "GitHub sign-in is not configured on this server")
 		return
 	}
 	state, nonce, err := s.GitHub.OAuth.NewState()
 	if err != nil {
 		s.Log.Error("github oauth state", "err", err)
-		writeError(w, http.StatusInternalServerError, CodeInternal, "sign-in failed")
+		oauthError(w, r, http.StatusInternalServerError, CodeInternal, "sign-in failed")
 		return
 	}
 	http.SetCookie(w, &http.Cookie{
@@ -78,11 +79,11 @@ func (s *Server) githubAuthorize(w http.ResponseWriter, r *http.Request) {
 // any login link: no token ever appears in a URL.
 func (s *Server) githubCallback(w http.ResponseWriter, r *http.Request) {
 	if s.GitHub == nil {
-		writeError(w, http.StatusNotFound, CodeGitHubNotConfigured, "GitHub sign-in is not configured on this server")
+		oauthError(w, r, http.StatusNotFound, CodeGitHubNotConfigured, "GitHub sign-in is not configured on this server")
 		return
 	}
 	if s.LoginLimiter != nil && !s.LoginLimiter.Allow(clientIP(r)) {
-		writeError(w, http.StatusTooManyRequests, CodeRateLimited, "too many login attempts; wait a minute")
+		oauthError(w, r, http.StatusTooManyRequests, CodeRateLimited, "too many login attempts; wait a minute")
 		return
 	}
 	// The cookie is spent whatever happens next.
@@ -96,39 +97,63 @@ func (s *Server) githubCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.GitHub.OAuth.CheckState(q.Get("state"), nonce); err != nil {
 		s.Log.Info("github sign-in refused", "remote", clientIP(r), "err", err)
-		writeError(w, http.StatusBadRequest, "INVALID_OAUTH_STATE", "this sign-in link is invalid, expired or was opened in another browser; start again")
+		oauthError(w, r, http.StatusBadRequest, "INVALID_OAUTH_STATE", "this sign-in link is invalid, expired or was opened in another browser; start again")
 		return
 	}
 	if e := q.Get("error"); e != "" {
 		s.Log.Info("github sign-in declined", "remote", clientIP(r), "error", truncate(e, 64))
-		writeError(w, http.StatusForbidden, "GITHUB_DENIED", "GitHub sign-in was cancelled")
+		oauthError(w, r, http.StatusForbidden, "GITHUB_DENIED", "GitHub sign-in was cancelled")
 		return
 	}
 	u, err := s.GitHub.OAuth.SignIn(r.Context(), q.Get("code"), s.callbackURL(r))
 	switch {
 	case errors.Is(err, auth.ErrGitHubNotAllowed):
 		s.Log.Warn("github sign-in refused", "remote", clientIP(r), "err", err)
-		writeError(w, http.StatusForbidden, "GITHUB_USER_NOT_ALLOWED", "this GitHub account may not sign in to this server")
+		oauthError(w, r, http.StatusForbidden, "GITHUB_USER_NOT_ALLOWED", "this GitHub account may not sign in to this server")
 		return
 	case errors.Is(err, auth.ErrGitHubAccount):
 		s.Log.Warn("github sign-in refused", "remote", clientIP(r), "err", err)
-		writeError(w, http.StatusForbidden, "GITHUB_ACCOUNT_CONFLICT", "no codeterm account can be matched to this GitHub account; ask the operator")
+		oauthError(w, r, http.StatusForbidden, "GITHUB_ACCOUNT_CONFLICT", "no codeterm account can be matched to this GitHub account; ask the operator")
 		return
 	case errors.Is(err, auth.ErrGitHubExchange):
 		s.Log.Warn("github sign-in failed", "remote", clientIP(r), "err", err)
-		writeError(w, http.StatusBadGateway, CodeGitHubAPIError, "GitHub did not confirm the sign-in; start again")
+		oauthError(w, r, http.StatusBadGateway, CodeGitHubAPIError, "GitHub did not confirm the sign-in; start again")
 		return
 	case err != nil:
 		s.Log.Error("github sign-in", "err", err)
-		writeError(w, http.StatusInternalServerError, CodeInternal, "sign-in failed")
+		oauthError(w, r, http.StatusInternalServerError, CodeInternal, "sign-in failed")
 		return
 	}
 	code, err := s.Auth.NewLoginCode(r.Context(), u.ID)
 	if err != nil {
 		s.Log.Error("github sign-in: login code", "err", err)
-		writeError(w, http.StatusInternalServerError, CodeInternal, "sign-in failed")
+		oauthError(w, r, http.StatusInternalServerError, CodeInternal, "sign-in failed")
 		return
 	}
 	s.Log.Info("github sign-in", "user", u.Name, "github", u.GitHubLogin, "remote", clientIP(r))
 	http.Redirect(w, r, "/login?code="+url.QueryEscape(code), http.StatusFound)
 }
+
+// oauthError answers a failed sign-in step. The browser arrives here from
+// GitHub, so a person reads it: a short page with the reason and a way back,
+// rather than the JSON an API client gets.
+func oauthError(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
+	if !strings.Contains(r.Header.Get("Accept"), "text/html") {
+		writeError(w, status, code, msg)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	w.WriteHeader(status)
+	oauthErrorPage.Execute(w, struct{ Code, Message string }{code, msg})
+}
+
+var oauthErrorPage = template.Must(template.New("oauth-error").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>codeterm: sign-in failed</title>
+<style>body{font:16px system-ui,sans-serif;background:#1e1e1e;color:#ddd;display:grid;place-items:center;min-height:90vh}
+main{max-width:32rem;padding:1rem}code{color:#999}a{color:#6cb6ff}</style></head>
+<body><main><h1>Sign-in failed</h1><p>{{.Message}}</p><p><code>{{.Code}}</code></p>
+<p><a href="/login">Back to the sign-in page</a></p></main></body></html>
+`))
