@@ -11,10 +11,14 @@
 //
 // # Data path
 //
-// One goroutine per session reads the PTY. Each read goes through a small
-// streaming filter that takes terminal queries out (see ChunkQuery), then
-// into the screen emulator (sessions/vt), a replay ring of recent output,
-// the queue of every attachment and, if configured, an asciicast recording.
+// One goroutine per session reads the PTY, in bursts of up to 64 KiB. Each
+// read goes through a small streaming filter that takes terminal queries out
+// (see ChunkQuery), then into a replay ring of recent output, the queue of
+// every attachment and, if configured, an asciicast recording. The screen
+// emulator (sessions/vt) follows the ring on a goroutine of its own while
+// output flows, so the reader is back at the PTY sooner; whatever reads the
+// screen (a repaint, a resize, the title) first catches it up, so it always
+// shows exactly the output up to the session's offset.
 // The reader never waits for a client: a queue that would grow past
 // Config.QueueBytes is dropped and its client gets a repaint of the screen
 // when it next calls Next. The shell and the other clients never slow down
