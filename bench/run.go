@@ -87,14 +87,14 @@ func run(ctx context.Context, p plan) (string, error) {
 				return "", ctx.Err()
 			}
 			if err := measureSystem(res, sys, e, p, round); err != nil {
-				return "", fmt.Errorf("round %d, %s: %w", round, sys.name, err)
+				return "", fmt.Errorf("round %d, %s: %w (codeterm's log: %s)", round, sys.name, err, e.codeterm.logPath)
 			}
 		}
 		if only != "" {
 			continue
 		}
 		if err := codetermOnly(res, e, c, p); err != nil {
-			return "", fmt.Errorf("round %d: %w", round, err)
+			return "", fmt.Errorf("round %d: %w (codeterm's log: %s)", round, err, e.codeterm.logPath)
 		}
 		log.Printf("round %d/%d done", round, p.rounds)
 	}

@@ -116,6 +116,7 @@ type codetermServer struct {
 	user       string
 	token      string            // a JWT for the Socket.IO clients
 	workspaces map[string]string // name -> id
+	logPath    string            // the server's log, kept after the run
 }
 
 // codetermWorkspaces: demo (SSH's primary sessions), sio (Socket.IO
@@ -137,7 +138,16 @@ func startCodeterm(ctx context.Context, e *env, data string) (*codetermServer, e
 	c.cmd = exec.Command(c.bin, "serve", "--data", c.data, "--ssh-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0")
 	// Raised limits: the scale test opens hundreds of sessions, and the echo
 	// test sends a thousand terminal-input events a second.
-	c.cmd.Env = append(os.Environ(), "HOME="+e.home, "CODETERM_LOG_LEVEL=warn",
+	// The log outlives the run's directory: when a phase fails, it says
+	// what the server saw (a socket's disconnect reason, a session's end).
+	c.logPath = filepath.Join(os.TempDir(), "codeterm-bench-"+data+".log")
+	logFile, err := os.Create(c.logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close() // the child has its own descriptor
+	c.cmd.Stderr = logFile
+	c.cmd.Env = append(os.Environ(), "HOME="+e.home, "CODETERM_LOG_LEVEL=info",
 		"CODETERM_SESSIONS_MAX_PER_USER=5000", fmt.Sprintf("CODETERM_SESSIONS_MAX_PER_WORKSPACE=%d", maxPerWorkspace),
 		"CODETERM_HTTP_EVENTS_PER_SECOND=1000000")
 	stdout, err := c.cmd.StdoutPipe()
