@@ -223,16 +223,16 @@ func (a *Attachment) setExit(st exitStatus) {
 func (a *Attachment) Next(ctx context.Context) (Chunk, error) {
 	for {
 		a.mu.Lock()
+		if a.closed {
+			a.mu.Unlock()
+			return Chunk{}, ErrClosed
+		}
 		// The caller is done with the previous chunk: reclaim its space.
 		if a.head == len(a.buf) {
 			a.buf, a.head, a.allow = a.buf[:0], 0, 0
 		} else if a.head >= len(a.buf)-a.head {
 			a.buf = a.buf[:copy(a.buf, a.buf[a.head:])]
 			a.head = 0
-		}
-		if a.closed {
-			a.mu.Unlock()
-			return Chunk{}, ErrClosed
 		}
 		if a.repaint {
 			a.mu.Unlock()
@@ -447,7 +447,7 @@ func (a *Attachment) Close() {
 		return
 	}
 	a.closed = true
-	a.buf, a.queries = nil, nil
+	a.buf, a.head, a.queries = nil, 0, nil
 	a.mu.Unlock()
 	close(a.closedCh)
 	a.s.detach(a)

@@ -664,3 +664,32 @@ func TestReplayLargerThanQueue(t *testing.T) {
 		t.Fatalf("Next with a cancelled context: %v", err)
 	}
 }
+
+// TestNextAfterClose: a client that detaches while its reader still holds
+// a chunk (a browser tab closing mid-stream) must get ErrClosed from its
+// next Next, not a crash of the whole server.
+func TestNextAfterClose(t *testing.T) {
+	e := newTestEnv(t, Config{})
+	s := e.create(0)
+	a, err := s.Attach(AttachOptions{LastSeq: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if ch, err := a.Next(ctx); err != nil || ch.Kind != ChunkRepaint {
+		t.Fatalf("first chunk: %v %v", ch.Kind, err)
+	}
+	input(t, a, "echo HELD$((1+1))\n")
+	var out []byte
+	for !bytes.Contains(out, []byte("HELD2")) {
+		ch, err := a.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, ch.Data...)
+	}
+	a.Close() // while the last chunk is still "held" by the reader
+	if _, err := a.Next(ctx); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Next after Close: %v, want ErrClosed", err)
+	}
+}
