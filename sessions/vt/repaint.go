@@ -301,7 +301,14 @@ func (t *Terminal) appendModes(dst []byte) []byte {
 		on = append(on, m.enc)
 	}
 	dst = appendModeList(dst, off, 'l')
-	return appendModeList(dst, on, 'h')
+	// Each mode that is on gets a sequence of its own, as programs send
+	// them: tools that watch the output for one (bracketed paste,
+	// "\x1b[?2004h", is how scripts tell that a shell waits for input) see
+	// it in a repaint too.
+	for _, m := range on {
+		dst = appendMode(dst, '?', m, 'h')
+	}
+	return dst
 }
 
 func appendModeList(dst []byte, ms []int, final byte) []byte {

@@ -198,3 +198,17 @@ func FuzzRoundTrip(f *testing.F) {
 		checkRoundTrip(t, b, 10, in)
 	})
 }
+
+// TestRepaintModesOneEach: every mode that is on comes as a sequence of its
+// own, as programs send them, so a script waiting for a shell's bracketed
+// paste ("\x1b[?2004h") finds it in a repaint as in the live stream.
+func TestRepaintModesOneEach(t *testing.T) {
+	term := New(80, 24, 0)
+	term.Write([]byte("\x1b[?2004h\x1b[?1h$ "))
+	got := string(term.AppendRepaint(nil, 0))
+	for _, want := range []string{"\x1b[?2004h", "\x1b[?1h", "\x1b[?7h"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("repaint lacks %q: %q", want, got)
+		}
+	}
+}
