@@ -315,36 +315,16 @@ func (a *Attachment) doRepaint() Chunk {
 // Write sends input to the shell. A viewer's input is dropped (and reported
 // as written). Writing makes this the most recently active client.
 func (a *Attachment) Write(p []byte) (int, error) {
-	s := a.s
-	if len(p) > s.m.cfg.MaxInputBytes {
-		return 0, fmt.Errorf("input of %d bytes (max %d): %w", len(p), s.m.cfg.MaxInputBytes, ErrInputTooLarge)
-	}
-	select {
-	case <-a.closedCh:
-		return 0, ErrClosed
-	default:
-	}
-	if a.readOnly || len(p) == 0 {
+	if write, err := a.beforeInput(p); err != nil {
+		return 0, err
+	} else if !write {
 		return len(p), nil
 	}
-	if s.latestFast.Load() != a {
-		s.mu.Lock()
-		if !a.isClosed() {
-			s.activateLocked(a)
-		}
-		s.mu.Unlock()
-	}
-	s.lastInput.Store(time.Now().UnixNano())
+	s := a.s
 	s.writeMu.Lock()
 	n, err := s.master.Write(p)
 	s.writeMu.Unlock()
-	if err != nil {
-		if errors.Is(err, os.ErrClosed) || errors.Is(err, syscall.EIO) {
-			return n, fmt.Errorf("input to session %s: %w", s.id, ErrClosed)
-		}
-		return n, fmt.Errorf("input to session %s: %w", s.id, err)
-	}
-	return n, nil
+	return n, s.inputError(err)
 }
 
 // TryWrite writes as much of p as the terminal takes at once, without
@@ -353,28 +333,16 @@ func (a *Attachment) Write(p []byte) (int, error) {
 // keystroke the hand-off to a goroutine that is there only for a shell that
 // does not read.
 func (a *Attachment) TryWrite(p []byte) (int, error) {
-	s := a.s
-	if len(p) > s.m.cfg.MaxInputBytes {
-		return 0, fmt.Errorf("input of %d bytes (max %d): %w", len(p), s.m.cfg.MaxInputBytes, ErrInputTooLarge)
-	}
-	if a.isClosed() {
-		return 0, ErrClosed
-	}
-	if a.readOnly || len(p) == 0 {
+	if write, err := a.beforeInput(p); err != nil {
+		return 0, err
+	} else if !write {
 		return len(p), nil
 	}
+	s := a.s
 	if !s.writeMu.TryLock() {
 		return 0, nil
 	}
 	defer s.writeMu.Unlock()
-	if s.latestFast.Load() != a {
-		s.mu.Lock()
-		if !a.isClosed() {
-			s.activateLocked(a)
-		}
-		s.mu.Unlock()
-	}
-	s.lastInput.Store(time.Now().UnixNano())
 	var n int
 	var werr error
 	err := s.rawMaster.Write(func(fd uintptr) bool {
@@ -387,13 +355,44 @@ func (a *Attachment) TryWrite(p []byte) (int, error) {
 	if err == unix.EAGAIN || err == unix.EINTR {
 		return 0, nil
 	}
-	if err != nil {
-		if errors.Is(err, os.ErrClosed) || errors.Is(err, syscall.EIO) {
-			return 0, fmt.Errorf("input to session %s: %w", s.id, ErrClosed)
-		}
-		return 0, fmt.Errorf("input to session %s: %w", s.id, err)
+	return max(n, 0), s.inputError(err)
+}
+
+// beforeInput checks input and makes a the most recently active client. It
+// reports whether p must be written: a viewer's input and empty input are
+// dropped (and count as written); refused input comes with its error.
+func (a *Attachment) beforeInput(p []byte) (bool, error) {
+	s := a.s
+	if len(p) > s.m.cfg.MaxInputBytes {
+		return false, fmt.Errorf("input of %d bytes (max %d): %w", len(p), s.m.cfg.MaxInputBytes, ErrInputTooLarge)
 	}
-	return n, nil
+	if a.isClosed() {
+		return false, ErrClosed
+	}
+	if a.readOnly || len(p) == 0 {
+		return false, nil
+	}
+	if s.latestFast.Load() != a {
+		s.mu.Lock()
+		if !a.isClosed() {
+			s.activateLocked(a)
+		}
+		s.mu.Unlock()
+	}
+	s.lastInput.Store(time.Now().UnixNano())
+	return true, nil
+}
+
+// inputError names the session in a failed write to its terminal; a closed
+// terminal is ErrClosed.
+func (s *Session) inputError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, os.ErrClosed) || errors.Is(err, syscall.EIO):
+		return fmt.Errorf("input to session %s: %w", s.id, ErrClosed)
+	}
+	return fmt.Errorf("input to session %s: %w", s.id, err)
 }
 
 func (a *Attachment) isClosed() bool {

@@ -693,3 +693,36 @@ func TestNextAfterClose(t *testing.T) {
 		t.Fatalf("Next after Close: %v, want ErrClosed", err)
 	}
 }
+
+// TestTryWrite: input written without waiting reaches the shell like
+// Write's; a viewer's is dropped, too much is refused, a closed client's
+// fails.
+func TestTryWrite(t *testing.T) {
+	e := newTestEnv(t, Config{MaxInputBytes: 64})
+	s := e.create(0)
+	a := attach(t, s, AttachOptions{LastSeq: -1})
+	c := collect(t, a)
+	viewer := attach(t, s, AttachOptions{LastSeq: -1, ReadOnly: true})
+	if n, err := viewer.TryWrite([]byte("echo VIEWER\n")); n != 12 || err != nil {
+		t.Fatalf("viewer: %d %v", n, err)
+	}
+	if _, err := a.TryWrite(bytes.Repeat([]byte("x"), 65)); !errors.Is(err, ErrInputTooLarge) {
+		t.Fatalf("65 bytes: %v", err)
+	}
+	in := []byte("echo TRY$((20+22))\n")
+	n, err := a.TryWrite(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Write(in[n:]); err != nil { // what the terminal did not take at once
+		t.Fatal(err)
+	}
+	c.waitFor("TRY42")
+	if bytes.Contains(c.snapshot(), []byte("VIEWER")) {
+		t.Fatal("a viewer's input reached the shell")
+	}
+	a.Close()
+	if _, err := a.TryWrite([]byte("x")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("after Close: %v", err)
+	}
+}
