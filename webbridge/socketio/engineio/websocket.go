@@ -84,7 +84,6 @@ func (c *Conn) writeLoop(ws *websocket.Conn, deflate bool) {
 			if b.binary {
 				mt = websocket.BinaryMessage
 			}
-			ws.EnableWriteCompression(len(b.B) < 16<<10)
 			if deflate {
 				ws.EnableWriteCompression(c.srv.worthDeflating(b.B))
 			}
