@@ -58,6 +58,9 @@ func (s *Server) exec(sess ssh.Session, u *store.User, ws *store.Workspace, comm
 	} else {
 		status, err = runPiped(sess, cmd)
 	}
+	// The command's credential ends with it, before the client hears of
+	// the end (done is idempotent; the defer covers the early returns).
+	done()
 	if err != nil {
 		s.fail(sess, "codeterm: %v", err)
 		return
