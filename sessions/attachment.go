@@ -29,7 +29,22 @@ type AttachOptions struct {
 	// Scrollback is how many lines of history to put in front of a repaint
 	// (browsers want some, an SSH terminal none).
 	Scrollback int
+	// Direct, if set, is offered small output on the pump's goroutine when
+	// the client has nothing queued and its reader waits in Next, so a
+	// keystroke's echo skips the hand-off to the reader. It runs with the
+	// session locked: it must not block or call the session. It reports
+	// whether it took the output (data is valid during the call, seq as in
+	// Chunk.Seq); if not, the output is queued for Next as usual.
+	Direct func(data []byte, seq int64) bool
 }
+
+// directMax is the most output offered to AttachOptions.Direct at once, and
+// directPerRead how many clients one read offers it to: the pump pays for
+// what those do, and a session watched by many keeps its pace.
+const (
+	directMax     = 4 << 10
+	directPerRead = 4
+)
 
 // ChunkKind says what a Chunk carries.
 type ChunkKind int
@@ -101,6 +116,7 @@ type Attachment struct {
 	maxQueue   int
 	notify     chan struct{} // capacity 1: "something changed"
 	closedCh   chan struct{}
+	direct     func([]byte, int64) bool
 
 	// Guarded by s.mu:
 	stamp      int64 // last activity, in the session's counter
@@ -119,6 +135,7 @@ type Attachment struct {
 	result  *exitStatus
 	sentEOF bool
 	closed  bool
+	waiting bool // the reader is in Next with nothing to return
 
 	shrink *time.Timer // Next's alone
 }
@@ -142,6 +159,7 @@ func (s *Session) Attach(opts AttachOptions) (*Attachment, error) {
 		maxQueue:   s.m.cfg.QueueBytes,
 		notify:     make(chan struct{}, 1),
 		closedCh:   make(chan struct{}),
+		direct:     opts.Direct,
 	}
 	if !a.readOnly {
 		a.cols, a.rows = opts.Cols, opts.Rows
@@ -171,13 +189,23 @@ func (s *Session) Attach(opts AttachOptions) (*Attachment, error) {
 	return a, nil
 }
 
-// push queues one read's output (and, for the answerer, its queries).
+// push queues one read's output (and, for the answerer, its queries), or
+// hands it to the client's Direct if offer allows and reports that it did.
 // Called by the pump with s.mu held; it never blocks on the client.
-func (a *Attachment) push(out []byte, start, end int64, qs []query, answer bool) {
+func (a *Attachment) push(out []byte, start, end int64, qs []query, answer, offer bool) bool {
 	a.mu.Lock()
 	if a.closed {
 		a.mu.Unlock()
-		return
+		return false
+	}
+	// Direct only while nothing is pending and the reader holds nothing
+	// it has not sent: then the order holds.
+	if offer && a.waiting && a.direct != nil && len(out) > 0 && len(out) <= directMax &&
+		a.head == len(a.buf) && !a.repaint && a.result == nil && len(a.queries) == 0 &&
+		(!answer || len(qs) == 0) && a.direct(out, end) {
+		a.end = end
+		a.mu.Unlock()
+		return true
 	}
 	if len(out) > 0 && !a.repaint {
 		if len(a.buf)-a.head+len(out) > a.maxQueue+a.allow {
@@ -200,6 +228,7 @@ func (a *Attachment) push(out []byte, start, end int64, qs []query, answer bool)
 	}
 	a.mu.Unlock()
 	a.wake()
+	return false
 }
 
 func (a *Attachment) wake() {
@@ -223,6 +252,7 @@ func (a *Attachment) setExit(st exitStatus) {
 func (a *Attachment) Next(ctx context.Context) (Chunk, error) {
 	for {
 		a.mu.Lock()
+		a.waiting = false
 		if a.closed {
 			a.mu.Unlock()
 			return Chunk{}, ErrClosed
@@ -277,6 +307,7 @@ func (a *Attachment) Next(ctx context.Context) (Chunk, error) {
 			}
 			idle = a.shrink.C
 		}
+		a.waiting = true
 		a.mu.Unlock()
 		select {
 		case <-a.notify:
@@ -288,6 +319,9 @@ func (a *Attachment) Next(ctx context.Context) (Chunk, error) {
 			a.mu.Unlock()
 		case <-a.closedCh:
 		case <-ctx.Done():
+			a.mu.Lock()
+			a.waiting = false
+			a.mu.Unlock()
 			return Chunk{}, ctx.Err()
 		}
 	}

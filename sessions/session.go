@@ -341,8 +341,11 @@ func (s *Session) publish(out []byte, qs []query) {
 	if len(qs) > 0 {
 		answerer = s.latestFast.Load()
 	}
+	offers := directPerRead
 	for _, a := range s.atts {
-		a.push(out, start, s.seq, qs, a == answerer)
+		if a.push(out, start, s.seq, qs, a == answerer, offers > 0) {
+			offers--
+		}
 	}
 	s.mu.Unlock()
 	if s.rec != nil {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/codeterm/codeterm/sessions/vt"
@@ -724,5 +725,102 @@ func TestTryWrite(t *testing.T) {
 	a.Close()
 	if _, err := a.TryWrite([]byte("x")); !errors.Is(err, ErrClosed) {
 		t.Fatalf("after Close: %v", err)
+	}
+}
+
+// TestDirect checks the pump's direct hand-off: taken output never comes
+// again through Next, refused output does, and the two together are the
+// exact stream another client reads, in order.
+func TestDirect(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, Config{})
+	s := e.create(0)
+	ref := collect(t, neverLag(attach(t, s, AttachOptions{LastSeq: 0})))
+	var (
+		c              *collector
+		calls, refused int
+		taken          int
+	)
+	direct := func(data []byte, seq int64) bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		calls++
+		if calls%3 == 0 {
+			refused++
+			return false // must come through Next, after what was taken
+		}
+		if from := seq - int64(len(data)); from != c.lastSeq {
+			t.Errorf("direct output from %d, the last ended at %d", from, c.lastSeq)
+		}
+		taken++
+		c.stream = append(c.stream, data...)
+		c.all = append(c.all, data...)
+		c.lastSeq = seq
+		close(c.changed)
+		c.changed = make(chan struct{})
+		return true
+	}
+	a := neverLag(attach(t, s, AttachOptions{LastSeq: 0, Direct: direct}))
+	c = collect(t, a)
+	for i := range 30 {
+		if i == 15 { // a burst in between: larger than Direct is offered
+			input(t, a, "seq 1 3000; echo END-$((40+2))\n")
+			c.waitFor("END-42")
+		}
+		input(t, a, fmt.Sprintf("printf 'K%%02dK\\n' %d\n", i))
+		c.waitFor(fmt.Sprintf("K%02dK", i))
+	}
+	ref.waitFor("K29K")
+	c.mu.Lock()
+	got, n, r := bytes.Clone(c.stream), taken, refused
+	c.mu.Unlock()
+	if want := ref.streamCopy(); !bytes.Equal(got, want) {
+		i := 0
+		for i < min(len(got), len(want)) && got[i] == want[i] {
+			i++
+		}
+		t.Fatalf("direct and queued output (%d bytes) differ from the stream (%d) at %d: got %q, want %q",
+			len(got), len(want), i, got[i:min(len(got), i+40)], want[i:min(len(want), i+40)])
+	}
+	if n == 0 || r == 0 {
+		t.Fatalf("direct took %d and refused %d: both paths must be exercised", n, r)
+	}
+}
+
+// TestDirectNotWhileHolding: a reader that has not come back to Next may
+// still be sending what it has, so output waits in its queue.
+func TestDirectNotWhileHolding(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, Config{})
+	s := e.create(0)
+	var calls atomic.Int32
+	a := attach(t, s, AttachOptions{LastSeq: 0, Direct: func([]byte, int64) bool {
+		calls.Add(1)
+		return true
+	}})
+	ref := collect(t, attach(t, s, AttachOptions{LastSeq: 0}))
+	input(t, a, "echo ONE-$((1+1))\n")
+	ref.waitFor("ONE-2")
+	if n := calls.Load(); n != 0 {
+		t.Fatalf("direct offered %d times before the reader ever waited", n)
+	}
+	// The reader takes a chunk and holds it.
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	if _, err := a.Next(ctx); err != nil {
+		t.Fatal(err)
+	}
+	input(t, a, "echo TWO-$((1+2))\n")
+	ref.waitFor("TWO-3")
+	if n := calls.Load(); n != 0 {
+		t.Fatalf("direct offered %d times while the reader held a chunk", n)
+	}
+	var got []byte
+	for !bytes.Contains(got, []byte("TWO-3")) {
+		ch, err := a.Next(ctx)
+		if err != nil {
+			t.Fatalf("%v; got %q", err, got)
+		}
+		got = append(got, ch.Data...)
 	}
 }

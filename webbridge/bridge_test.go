@@ -79,6 +79,38 @@ func TestUTF8Boundary(t *testing.T) {
 	// dash's printf takes octal escapes: € is \342\202\254.
 	c.call("terminal-input", map[string]any{"sessionId": id, "data": `printf 'A\342\202'; sleep 0.3; printf '\254Z\n'` + "\r"})
 	c.waitOutput(id, 0, "A€Z")
+	checkOutputSeqs(t, c)
+}
+
+// TestKeystrokeEcho types one key at a time, as a person does, so most echoes
+// take the pump's direct path, and checks every byte arrives once, in order,
+// with exact offsets.
+func TestKeystrokeEcho(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.dial(e.token(e.alice))
+	id := c.createTerminal(e.aliceWS.ID)
+	c.call("terminal-input", map[string]any{"sessionId": id, "data": "stty raw -echo; echo READY-$((40+2)); cat\r"})
+	c.waitOutput(id, 0, "READY-42")
+	from := c.count()
+	typed := ""
+	for i, r := range []rune("direct: é, €, 😀 and plain ascii") {
+		k := string(r)
+		if ack := c.call("terminal-input", map[string]any{"sessionId": id, "data": k}); ack["ok"] != true {
+			t.Fatalf("key %d: %v", i, ack)
+		}
+		typed += k
+		c.waitOutput(id, from, typed)
+	}
+	if got := c.output(id, from); got != typed {
+		t.Fatalf("echo %q, want %q", got, typed)
+	}
+	checkOutputSeqs(t, c)
+}
+
+// checkOutputSeqs checks that each terminal-output's seq is the offset after
+// it and that no character was split.
+func checkOutputSeqs(t *testing.T, c *sioClient) {
+	t.Helper()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var total int64

@@ -301,7 +301,10 @@ func (c *sioClient) waitFor(what string, cond func() bool) {
 	defer deadline.Stop()
 	for {
 		c.mu.Lock()
-		ok, closed, ch := cond(), c.closed, c.changed
+		// ch before cond: a cond that lets go of the lock (waitOutput) may
+		// miss an event, which then has closed ch.
+		ch := c.changed
+		ok, closed := cond(), c.closed
 		c.mu.Unlock()
 		if ok {
 			return

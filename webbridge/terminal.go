@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -24,6 +25,13 @@ type termView struct {
 	done   chan struct{} // closed when the output loop has finished
 	input  chan inputReq
 	queued atomic.Int32 // input requests given to writeInput and not yet written
+
+	// relayMu guards the output encoder and the held-back tail, shared by
+	// relayOutput and the pump's direct delivery.
+	relayMu sync.Mutex
+	enc     *outputEncoder
+	tail    [utf8.UTFMax]byte // an incomplete character held back
+	ntail   int
 }
 
 type inputReq struct {
@@ -59,13 +67,15 @@ func (c *client) attach(sess *sessions.Session, opts sessions.AttachOptions) (*t
 		old.stop()
 	}
 	opts.Scrollback = c.srv.Socket.Scrollback
+	v := &termView{c: c, sess: sess, done: make(chan struct{}),
+		input: make(chan inputReq, inputBacklog), enc: newOutputEncoder(id)}
+	opts.Direct = v.direct
 	att, err := sess.Attach(opts)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(c.ctx)
-	v := &termView{c: c, sess: sess, att: att, ctx: ctx, cancel: cancel, done: make(chan struct{}),
-		input: make(chan inputReq, inputBacklog)}
+	v.att, v.ctx, v.cancel = att, ctx, cancel
 	c.mu.Lock()
 	if c.closed || c.terms[id] != nil {
 		c.mu.Unlock()
@@ -122,14 +132,9 @@ func (v *termView) relayOutput() {
 	defer v.att.Close()
 	defer v.c.forget(v)
 	c, id := v.c, v.sess.ID()
-	enc := newOutputEncoder(id)
-	var (
-		tail  [utf8.UTFMax]byte // an incomplete character held back
-		ntail int
-		join  []byte // tail + the next chunk
-	)
+	var join []byte // tail + the next chunk
 	send := func(data []byte, seq int64, kind string) bool {
-		err := c.sock.EmitContext(v.ctx, "terminal-output", enc.encode(data, seq, kind, time.Now()))
+		err := c.sock.EmitContext(v.ctx, "terminal-output", v.enc.encode(data, seq, kind, time.Now()))
 		return err == nil
 	}
 	for {
@@ -137,54 +142,71 @@ func (v *termView) relayOutput() {
 		if err != nil {
 			return // io.EOF after the exit, ErrClosed on detach, or disconnected
 		}
+		v.relayMu.Lock()
+		ok := true
 		switch ch.Kind {
 		case sessions.ChunkOutput:
 			data := ch.Data
-			if ntail > 0 {
-				join = append(append(join[:0], tail[:ntail]...), data...)
+			if v.ntail > 0 {
+				join = append(append(join[:0], v.tail[:v.ntail]...), data...)
 				data = join
 			}
 			n := incompleteTail(data)
-			ntail = copy(tail[:], data[len(data)-n:])
-			if len(data) == n {
-				continue
-			}
-			if !send(data[:len(data)-n], ch.Seq-int64(n), "") {
-				return
+			v.ntail = copy(v.tail[:], data[len(data)-n:])
+			if len(data) > n {
+				ok = send(data[:len(data)-n], ch.Seq-int64(n), "")
 			}
 		case sessions.ChunkRepaint:
-			ntail = 0 // the repaint supersedes it
-			if !send(ch.Data, ch.Seq, "repaint") {
-				return
-			}
+			v.ntail = 0 // the repaint supersedes it
+			ok = send(ch.Data, ch.Seq, "repaint")
 		case sessions.ChunkQuery:
 			// Queries do not move the offset; a held tail is not sent yet.
-			if !send(ch.Data, ch.Seq-int64(ntail), "query") {
-				return
-			}
+			ok = send(ch.Data, ch.Seq-int64(v.ntail), "query")
 		case sessions.ChunkExit:
-			if ntail > 0 && !send(tail[:ntail], ch.Seq, "") {
-				return
+			if v.ntail > 0 {
+				ok = send(v.tail[:v.ntail], ch.Seq, "")
 			}
-			ntail = 0
-			var sig any // null when no signal, as in the protocol
-			if ch.Signal != "" {
-				sig = ch.Signal
-			}
-			if c.sock.EmitContext(v.ctx, "process-exit", map[string]any{
-				"sessionId": id, "pid": v.sess.Info().PID, "exitCode": ch.ExitCode, "signal": sig,
-			}) != nil {
-				return
-			}
-			// Report the end while still in the session's room: leaving it
-			// first would keep the terminated status from its viewers.
-			select {
-			case <-v.sess.Done():
-				c.srv.syncSessions(c.user.ID)
-			case <-v.ctx.Done():
-			}
+			v.ntail = 0
+		}
+		v.relayMu.Unlock()
+		if !ok {
+			return
+		}
+		if ch.Kind != sessions.ChunkExit {
+			continue
+		}
+		var sig any // null when no signal, as in the protocol
+		if ch.Signal != "" {
+			sig = ch.Signal
+		}
+		if c.sock.EmitContext(v.ctx, "process-exit", map[string]any{
+			"sessionId": id, "pid": v.sess.Info().PID, "exitCode": ch.ExitCode, "signal": sig,
+		}) != nil {
+			return
+		}
+		// Report the end while still in the session's room: leaving it
+		// first would keep the terminated status from its viewers.
+		select {
+		case <-v.sess.Done():
+			c.srv.syncSessions(c.user.ID)
+		case <-v.ctx.Done():
 		}
 	}
+}
+
+// direct is the core's AttachOptions.Direct: a small piece of output that
+// would otherwise wake relayOutput goes into the connection's queue from the
+// pump, if it takes it without waiting. relayOutput is then waiting in Next
+// with everything before it sent, so the order holds.
+func (v *termView) direct(data []byte, seq int64) bool {
+	if !v.relayMu.TryLock() {
+		return false
+	}
+	defer v.relayMu.Unlock()
+	if v.ntail > 0 || incompleteTail(data) > 0 {
+		return false
+	}
+	return v.c.sock.Emit("terminal-output", v.enc.encode(data, seq, "", time.Now())) == nil
 }
 
 // writeInput writes input in order off the socket's reading goroutine: a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -40,6 +41,8 @@ type Conn struct {
 	req  *http.Request
 	q    *outQueue
 	done chan struct{}
+	// direct is the websocket writer's, while it runs.
+	direct atomic.Pointer[directWriter]
 
 	// recvMu serialises inbound delivery: OnMessage calls never overlap and
 	// OnClose runs after the last of them.
@@ -152,11 +155,19 @@ func (c *Conn) SendContext(ctx context.Context, msgs ...Message) error {
 
 // SendBuffers queues encoded messages as one unit without blocking, taking
 // ownership of one reference to each buffer whatever the outcome.
-func (c *Conn) SendBuffers(bufs ...*Buffer) error { return c.q.tryPush(bufs) }
+func (c *Conn) SendBuffers(bufs ...*Buffer) error {
+	if len(bufs) == 1 && c.trySend(bufs[0]) {
+		return nil
+	}
+	return c.q.tryPush(bufs)
+}
 
 // SendBuffersContext is SendBuffers that waits for room until ctx is done or
 // the connection closes.
 func (c *Conn) SendBuffersContext(ctx context.Context, bufs ...*Buffer) error {
+	if len(bufs) == 1 && c.trySend(bufs[0]) {
+		return nil
+	}
 	return c.q.push(ctx, bufs)
 }
 

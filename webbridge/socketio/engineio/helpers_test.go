@@ -3,6 +3,7 @@ package engineio
 import (
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -154,4 +155,44 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// directServer serves an echo server and hands each connection to the
+// test; small socket buffers make a client that stops reading back up into
+// the queue quickly (and slow everything else down).
+func directServer(t *testing.T, srv *Server, small bool) (*httptest.Server, chan *Conn) {
+	t.Helper()
+	conns := make(chan *Conn, 1)
+	srv.OnConnection = func(c *Conn) {
+		c.OnMessage(func(m Message) { _ = c.Send(m) })
+		conns <- c
+	}
+	ts := httptest.NewUnstartedServer(srv)
+	ts.Config.ConnState = func(c net.Conn, st http.ConnState) {
+		if tc, ok := c.(*net.TCPConn); ok && st == http.StateNew && small {
+			_ = tc.SetWriteBuffer(8 << 10)
+		}
+	}
+	ts.Start()
+	t.Cleanup(func() { srv.Close(); ts.Close() })
+	return ts, conns
+}
+
+func dialDirect(t *testing.T, ts *httptest.Server, compress, small bool) *websocket.Conn {
+	t.Helper()
+	d := websocket.Dialer{HandshakeTimeout: testTimeout, EnableCompression: compress,
+		NetDial: func(network, addr string) (net.Conn, error) {
+			c, err := net.Dial(network, addr)
+			if tc, ok := c.(*net.TCPConn); ok && small {
+				_ = tc.SetReadBuffer(8 << 10)
+			}
+			return c, err
+		}}
+	ws, resp, err := d.Dial(wsURL(ts, ""), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	t.Cleanup(func() { ws.Close() })
+	return ws
 }

@@ -11,6 +11,7 @@ import (
 // consumer: the websocket writer goroutine or the pending polling GET.
 type outQueue struct {
 	mu      sync.Mutex
+	raw     [][]byte // websocket frames to write as they are, before anything else
 	ctrl    [][]byte
 	data    []*Buffer
 	head    int
@@ -112,19 +113,52 @@ func (q *outQueue) push(ctx context.Context, bufs []*Buffer) error {
 	}
 }
 
+// idle reports whether nothing is queued (and the queue is open).
+func (q *outQueue) idle() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return !q.closed && len(q.raw) == 0 && len(q.ctrl) == 0 && q.head == len(q.data)
+}
+
+// pushRaw queues a websocket frame (or the unwritten end of one) for the
+// writer to write first, as it is.
+func (q *outQueue) pushRaw(p []byte) {
+	q.mu.Lock()
+	if !q.closed {
+		q.raw = append(q.raw, append([]byte(nil), p...))
+	}
+	q.mu.Unlock()
+	q.signal()
+}
+
+// popRaw returns the oldest raw frame, or nil.
+func (q *outQueue) popRaw() []byte {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return popFront(&q.raw)
+}
+
 // popCtrl returns the oldest control packet, or nil.
 func (q *outQueue) popCtrl() []byte {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if len(q.ctrl) == 0 {
+	return popFront(&q.ctrl)
+}
+
+// popFront removes and returns the first of lane, or nil.
+func popFront(lane *[][]byte) []byte {
+	l := *lane
+	if len(l) == 0 {
 		return nil
 	}
-	p := q.ctrl[0]
-	q.ctrl[0] = nil
-	q.ctrl = q.ctrl[1:]
-	if len(q.ctrl) == 0 {
-		q.ctrl = q.ctrl[:0:0]
+	p := l[0]
+	l[0] = nil
+	if len(l) == 1 {
+		l = l[:0:0] // let the backing array go
+	} else {
+		l = l[1:]
 	}
+	*lane = l
 	return p
 }
 
@@ -203,7 +237,7 @@ func (q *outQueue) close() {
 func (q *outQueue) discard() {
 	q.mu.Lock()
 	rest := q.data[q.head:]
-	q.data, q.head, q.bytes, q.ctrl = nil, 0, 0, nil
+	q.data, q.head, q.bytes, q.ctrl, q.raw = nil, 0, 0, nil, nil
 	q.mu.Unlock()
 	releaseAll(rest)
 }

@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -245,31 +244,8 @@ func TestPingNotBehindBulk(t *testing.T) {
 	// A client that reads nothing fills the queue; once it reads again the
 	// ping must come right after the message in flight, not after the
 	// whole queue. Small socket buffers keep the kernel from hiding it.
-	conns := make(chan *Conn, 1)
-	srv := &Server{PingInterval: time.Hour, QueueBytes: 1 << 20}
-	srv.OnConnection = func(c *Conn) { conns <- c }
-	ts := httptest.NewUnstartedServer(srv)
-	ts.Config.ConnState = func(c net.Conn, st http.ConnState) {
-		if tc, ok := c.(*net.TCPConn); ok && st == http.StateNew {
-			_ = tc.SetWriteBuffer(8 << 10)
-		}
-	}
-	ts.Start()
-	t.Cleanup(func() { srv.Close(); ts.Close() })
-
-	d := websocket.Dialer{HandshakeTimeout: testTimeout, NetDial: func(network, addr string) (net.Conn, error) {
-		c, err := net.Dial(network, addr)
-		if tc, ok := c.(*net.TCPConn); ok {
-			_ = tc.SetReadBuffer(8 << 10)
-		}
-		return c, err
-	}}
-	ws, resp, err := d.Dial(wsURL(ts, ""), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	defer ws.Close()
+	ts, conns := directServer(t, &Server{PingInterval: time.Hour, QueueBytes: 1 << 20}, true)
+	ws := dialDirect(t, ts, false, true)
 	conn := <-conns
 	readWS(t, ws)
 

@@ -35,6 +35,12 @@ func (s *Server) openWebSocket(w http.ResponseWriter, r *http.Request) {
 // readLoop reads the established websocket transport until it fails or the
 // connection closes (the writer closes the socket).
 func (c *Conn) readLoop(ws *websocket.Conn) {
+	// Pongs go through the writer: a write from here could land inside a
+	// frame that a direct write left unfinished.
+	ws.SetPingHandler(func(data string) error {
+		c.q.pushRaw(pongFrame([]byte(data)))
+		return nil
+	})
 	for {
 		mt, data, err := ws.ReadMessage()
 		if err != nil {
@@ -66,9 +72,21 @@ func (c *Conn) readLoop(ws *websocket.Conn) {
 func (c *Conn) writeLoop(ws *websocket.Conn, deflate bool) {
 	defer c.release()
 	defer ws.Close()
+	d := newDirectWriter(ws.NetConn())
+	c.direct.Store(d)
+	defer d.stop() // before the socket closes
 	timeout := c.srv.cfg.writeTimeout
 	write := func() error {
+		d.mu.Lock()
+		defer d.mu.Unlock()
 		for {
+			if p := c.q.popRaw(); p != nil {
+				_ = ws.NetConn().SetWriteDeadline(time.Now().Add(timeout))
+				if _, err := ws.NetConn().Write(p); err != nil {
+					return err
+				}
+				continue
+			}
 			if p := c.q.popCtrl(); p != nil {
 				_ = ws.SetWriteDeadline(time.Now().Add(timeout))
 				if err := ws.WriteMessage(websocket.TextMessage, p); err != nil {

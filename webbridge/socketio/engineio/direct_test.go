@@ -1,0 +1,147 @@
+package engineio
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+func textBuffer(s string) *Buffer {
+	b := NewTextBuffer()
+	b.B = append(b.B, s...)
+	return b
+}
+
+// TestDirectWrite: an idle connection takes a small message on the caller's
+// goroutine, readable by a client that negotiated compression; a busy one
+// refuses it, and what is queued keeps its order.
+func TestDirectWrite(t *testing.T) {
+	ts, conns := directServer(t, &Server{PingInterval: time.Hour, EnableCompression: true, QueueBytes: 1 << 20}, true)
+	ws := dialDirect(t, ts, true, true)
+	conn := <-conns
+	readWS(t, ws) // open
+
+	// Idle once the open packet is acknowledged.
+	var b *Buffer
+	eventually(t, "a direct write", func() bool {
+		b = textBuffer("direct")
+		if conn.trySend(b) {
+			return true
+		}
+		b.Release()
+		return false
+	})
+	if _, msg := readWS(t, ws); msg != "4direct" {
+		t.Fatalf("got %q", msg)
+	}
+	if b := textBuffer(strings.Repeat("y", directMax)); conn.trySend(b) {
+		t.Fatal("a message over directMax was written directly")
+	} else {
+		b.Release()
+	}
+
+	// A client that reads nothing: the queue fills, and a small message
+	// must wait behind it.
+	bulk := Message{Data: []byte(strings.Repeat("x", 32<<10))}
+	for conn.Send(bulk) == nil {
+	}
+	if b := textBuffer("late"); conn.trySend(b) {
+		t.Fatal("written directly past a full queue")
+	} else {
+		b.Release()
+	}
+	if err := conn.SendBuffersContext(context.Background(), textBuffer("last")); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, msg := readWS(t, ws)
+		if msg == "4last" {
+			break
+		}
+		if msg != "4"+string(bulk.Data) {
+			t.Fatalf("got %d bytes %.20q, want bulk or last", len(msg), msg)
+		}
+	}
+}
+
+// TestDirectOrder: producers racing each other and the writer, with sizes
+// on both sides of directMax; each producer's messages arrive whole and in
+// order.
+func TestDirectOrder(t *testing.T) {
+	ts, conns := directServer(t, &Server{PingInterval: time.Hour, QueueBytes: 64 << 10}, false)
+	ws := dialDirect(t, ts, false, false)
+	conn := <-conns
+	readWS(t, ws)
+
+	const producers, each = 4, 300
+	var wg sync.WaitGroup
+	for p := range producers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rnd := rand.New(rand.NewPCG(uint64(p), 7))
+			for i := range each {
+				pad := ""
+				if rnd.IntN(4) == 0 {
+					pad = strings.Repeat("p", directMax+rnd.IntN(8<<10))
+				}
+				b := textBuffer(fmt.Sprintf("%d:%d:%s", p, i, pad))
+				if err := conn.SendBuffersContext(context.Background(), b); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	next := make([]int, producers)
+	for n := 0; n < producers*each; n++ {
+		_, msg := readWS(t, ws)
+		f := strings.SplitN(strings.TrimPrefix(msg, "4"), ":", 3)
+		if len(f) != 3 {
+			t.Fatalf("mangled message %.40q", msg)
+		}
+		p, _ := strconv.Atoi(f[0])
+		i, _ := strconv.Atoi(f[1])
+		if p < 0 || p >= producers || i != next[p] {
+			t.Fatalf("producer %s sent %s, want %d", f[0], f[1], next[p])
+		}
+		next[p]++
+	}
+	wg.Wait()
+}
+
+// TestPongThroughWriter: a websocket ping is answered, ahead of the echo of
+// the message that followed it.
+func TestPongThroughWriter(t *testing.T) {
+	ts, conns := directServer(t, &Server{PingInterval: time.Hour}, false)
+	ws := dialDirect(t, ts, false, false)
+	<-conns
+	readWS(t, ws)
+	pongs := make(chan string, 1)
+	ws.SetPongHandler(func(data string) error {
+		pongs <- data
+		return nil
+	})
+	if err := ws.WriteControl(websocket.PingMessage, []byte("hi"), time.Now().Add(testTimeout)); err != nil {
+		t.Fatal(err)
+	}
+	writeWS(t, ws, websocket.TextMessage, "4echo")
+	if _, msg := readWS(t, ws); msg != "4echo" {
+		t.Fatalf("got %q", msg)
+	}
+	select {
+	case p := <-pongs:
+		if p != "hi" {
+			t.Fatalf("pong %q", p)
+		}
+	default:
+		t.Fatal("no pong before the echo")
+	}
+}
