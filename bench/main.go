@@ -20,6 +20,13 @@ import (
 )
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == "-relay" {
+		if err := relayMain(os.Args[2]); err != nil {
+			fmt.Fprintln(os.Stderr, "relay:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	quick := flag.Bool("quick", false, "smaller data and fewer rounds")
 	out := flag.String("out", filepath.Join("bench", "RESULTS.md"), "results file")
 	rounds := flag.Int("rounds", 0, "override the plan's rounds (development)")

@@ -13,14 +13,21 @@ import (
 	"github.com/creack/pty"
 )
 
+// output is what the benchmark reads a client's output from: a pipe, a PTY
+// or a socket.
+type output interface {
+	io.ReadCloser
+	SetReadDeadline(time.Time) error
+}
+
 // term is an interactive terminal client: an OpenSSH or Node client
 // process, a shell on a raw PTY, or a client in this process (x/crypto SSH,
 // the Socket.IO client) writing into a pipe. The benchmark reads its output
 // as fast as it can.
 type term struct {
 	in    io.Writer
-	out   *os.File // read with deadlines
-	tail  []byte   // last bytes seen, to find markers across reads
+	out   output
+	tail  []byte // last bytes seen, to find markers across reads
 	buf   []byte
 	done  <-chan struct{} // closed when the client has ended
 	kill  func()          // ends the client at once

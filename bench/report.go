@@ -96,7 +96,7 @@ func report(p plan, r *results, order []string, header []string) string {
 			}
 			best, have := 0.0, false
 			for _, other := range order {
-				if other == sys || other == rawPTY {
+				if other == sys || other == rawPTY || other == tcpRelay {
 					continue
 				}
 				o, ok := r.figure(m, other)

@@ -108,6 +108,8 @@ func run(ctx context.Context, p plan) (string, error) {
 			"\"Go client\" is the benchmark's own Engine.IO 4/Socket.IO 5 websocket client (no compression); \"socket.io-client\" is the real socket.io-client 4.8 in Node " +
 			"(bench/node/client.mjs, permessage-deflate offered as a browser does), its output written to a pipe the benchmark reads",
 		"node-pty + socket.io is bench/node/server.mjs: node-pty 1.1 behind socket.io 4.8, emitting each chunk node-pty reads, as the replaced server did",
+		tcpRelay + " is the benchmark run as a process of its own (bench/relay.go) that accepts one TCP connection, starts bash on a PTY and copies bytes both ways, " +
+			"a goroutine each, with no protocol: the least a Go server on this machine adds to the raw PTY; like the raw PTY it is left out of \"vs best peer\"",
 	}
 	names := make([]string, 0, len(systems))
 	for _, s := range systems {
@@ -143,6 +145,14 @@ func (e *env) systems(c *conns, res *results) []system {
 				return setupWith(n, func() (*term, error) { return startPTY(e.home) })
 			},
 			create: func() (*term, error) { return startPTY(e.home) },
+		},
+		{
+			name:  tcpRelay,
+			open:  func() (*term, error) { return startRelay(e.home) },
+			exits: func(n int) (int, error) { return exitsWith(n, func() (*term, error) { return startRelay(e.home) }) },
+			setup: func(n int) ([]time.Duration, error) {
+				return setupWith(n, func() (*term, error) { return startRelay(e.home) })
+			},
 		},
 		{
 			name: "codeterm over SSH",
