@@ -98,5 +98,5 @@ func startRelay(home string) (*term, error) {
 	}
 	// The relay's exit closes its end after the last output; closing ours
 	// then would drop what is still unread.
-	return &term{in: c, out: c.(*net.TCPConn), buf: make([]byte, 256<<10), done: waitDone(cmd), kill: func() { cmd.Process.Kill() }}, nil
+	return &term{in: c, out: c, buf: make([]byte, 256<<10), done: waitDone(cmd), kill: func() { cmd.Process.Kill() }}, nil
 }
