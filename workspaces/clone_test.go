@@ -307,17 +307,7 @@ func testCloneCancelLeavesNothing(t *testing.T, cl func(*Config)) {
 	if len(entries) != 1 || !strings.HasPrefix(entries[0].Name(), partialPrefix) {
 		t.Errorf("during clone: %v, want one partial dir", entries)
 	}
-	if !e.m.Cancel(e.user.ID, "slow") {
-		t.Fatal("Cancel found no clone")
-	}
-	select {
-	case err := <-errc:
-		if !errors.Is(err, ErrCancelled) || Code(err) != "CANCELLED" {
-			t.Fatalf("err = %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("Create did not return after Cancel")
-	}
+	e.cancelClone(t, "slow", errc)
 	e.assertNothingWritten(t, "slow")
 	if e.m.Cancel(e.user.ID, "slow") {
 		t.Error("Cancel after the end reported a clone")

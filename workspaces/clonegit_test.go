@@ -336,17 +336,7 @@ func TestCloneGitBinaryCancelMidTransfer(t *testing.T) {
 	if len(groupMembers(pgid)) == 0 {
 		t.Fatal("git's process group is not running")
 	}
-	if !e.m.Cancel(e.user.ID, "big") {
-		t.Fatal("Cancel found no clone")
-	}
-	select {
-	case err := <-errc:
-		if !errors.Is(err, ErrCancelled) || Code(err) != "CANCELLED" {
-			t.Fatalf("err = %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("Create did not return after Cancel")
-	}
+	e.cancelClone(t, "big", errc)
 	if live := groupMembers(pgid); len(live) != 0 {
 		t.Errorf("git processes left running: %v", live)
 	}

@@ -232,6 +232,23 @@ type env struct {
 	root   string
 }
 
+// cancelClone cancels the clone of workspace name and waits for its
+// Create, running in the background, to report ErrCancelled on errc.
+func (e *env) cancelClone(t *testing.T, name string, errc <-chan error) {
+	t.Helper()
+	if !e.m.Cancel(e.user.ID, name) {
+		t.Fatal("Cancel found no clone")
+	}
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ErrCancelled) || Code(err) != "CANCELLED" {
+			t.Fatalf("err = %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Create did not return after Cancel")
+	}
+}
+
 func newEnv(t *testing.T, tweak ...func(*Config)) *env {
 	t.Helper()
 	ctx := context.Background()
