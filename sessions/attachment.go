@@ -34,13 +34,15 @@ type AttachOptions struct {
 	// keystroke's echo skips the hand-off to the reader. It runs with the
 	// session locked: it must not block or call the session. It reports
 	// whether it took the output (data is valid during the call, seq as in
-	// Chunk.Seq); if not, the output is queued for Next as usual.
+	// Chunk.Seq); if not, the output is queued for Next as usual. It never
+	// runs while the reader is outside Next, and what it does happens
+	// before Next returns, so it may use the reader's state without a lock.
 	Direct func(data []byte, seq int64) bool
 }
 
 // directMax is the most output offered to AttachOptions.Direct at once, and
-// directPerRead how many clients one read offers it to: the pump pays for
-// what those do, and a session watched by many keeps its pace.
+// directPerRead how many clients may take one read directly: the pump pays
+// for what those do, and a session watched by many keeps its pace.
 const (
 	directMax     = 4 << 10
 	directPerRead = 4

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -26,12 +25,11 @@ type termView struct {
 	input  chan inputReq
 	queued atomic.Int32 // input requests given to writeInput and not yet written
 
-	// relayMu guards the output encoder and the held-back tail, shared by
-	// relayOutput and the pump's direct delivery.
-	relayMu sync.Mutex
-	enc     *outputEncoder
-	tail    [utf8.UTFMax]byte // an incomplete character held back
-	ntail   int
+	// The output encoder and the held-back tail belong to relayOutput, and
+	// to direct while relayOutput waits in Next (see AttachOptions.Direct).
+	enc   *outputEncoder
+	tail  [utf8.UTFMax]byte // an incomplete character held back
+	ntail int
 }
 
 type inputReq struct {
@@ -142,7 +140,6 @@ func (v *termView) relayOutput() {
 		if err != nil {
 			return // io.EOF after the exit, ErrClosed on detach, or disconnected
 		}
-		v.relayMu.Lock()
 		ok := true
 		switch ch.Kind {
 		case sessions.ChunkOutput:
@@ -168,7 +165,6 @@ func (v *termView) relayOutput() {
 			}
 			v.ntail = 0
 		}
-		v.relayMu.Unlock()
 		if !ok {
 			return
 		}
@@ -199,10 +195,6 @@ func (v *termView) relayOutput() {
 // pump, if it takes it without waiting. relayOutput is then waiting in Next
 // with everything before it sent, so the order holds.
 func (v *termView) direct(data []byte, seq int64) bool {
-	if !v.relayMu.TryLock() {
-		return false
-	}
-	defer v.relayMu.Unlock()
 	if v.ntail > 0 || incompleteTail(data) > 0 {
 		return false
 	}
