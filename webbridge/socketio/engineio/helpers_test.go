@@ -72,11 +72,15 @@ func parseOpen(t *testing.T, body string) openInfo {
 
 func httpDo(t *testing.T, method, url, body string) (int, string) {
 	t.Helper()
+	return httpDoWith(t, &http.Client{Timeout: testTimeout}, method, url, body)
+}
+
+func httpDoWith(t *testing.T, client *http.Client, method, url, body string) (int, string) {
+	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := &http.Client{Timeout: testTimeout}
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)

@@ -53,12 +53,27 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 	}
 	c.getActive = true
 	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		c.getActive = false
-		c.mu.Unlock()
-	}()
+	payload, fail, answer := c.awaitPoll(r)
+	// The poll is over before its answer goes out: a client may send the
+	// next one, on another connection, the moment it has read this one, and
+	// that must not look like two at once. An answer larger than the
+	// server's write buffer reaches the client before the handler returns.
+	c.mu.Lock()
+	c.getActive = false
+	c.mu.Unlock()
+	switch {
+	case !answer:
+	case fail != 0:
+		writeError(w, http.StatusBadRequest, fail)
+	default:
+		c.writePayload(w, payload)
+	}
+}
 
+// awaitPoll waits until a poll has something to answer and returns it: a
+// payload, or an error code when fail is set. answer is false when the
+// client has gone.
+func (c *Conn) awaitPoll(r *http.Request) (payload []byte, fail errorCode, answer bool) {
 	max := int(c.srv.cfg.maxPayload)
 	var grace <-chan time.Time
 	graceOver := false
@@ -70,17 +85,15 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 		c.mu.Unlock()
 		if !closed && upgraded {
 			// The client switched while still polling: this poll is stale.
-			defer c.q.signal() // pass on any wake-up meant for the new writer
-			writeError(w, http.StatusBadRequest, codeBadRequest)
-			return
+			c.q.signal() // pass on any wake-up meant for the new writer
+			return nil, codeBadRequest, true
 		}
 		if !closed && upgrading {
 			// The probe succeeded: end this poll with a noop so the client
 			// can complete the upgrade. Wait a moment first, in case the
 			// upgrade packet is already on its way and this poll is stale.
 			if graceOver {
-				c.writePayload(w, noopPacket)
-				return
+				return noopPacket, 0, true
 			}
 			if grace == nil {
 				t := time.NewTimer(upgradeGrace)
@@ -93,12 +106,10 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 				if n > 0 {
 					payload = append(payload, recordSeparator)
 				}
-				c.writePayload(w, append(payload, final...))
-				return
+				return append(payload, final...), 0, true
 			}
 			if n > 0 {
-				c.writePayload(w, payload)
-				return
+				return payload, 0, true
 			}
 		}
 		select {
@@ -109,7 +120,7 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			// The client gave up on the poll: it is gone.
 			c.close(ReasonTransportClose, false, closePacket)
-			return
+			return nil, 0, false
 		}
 	}
 }
@@ -144,41 +155,48 @@ func (c *Conn) serveData(w http.ResponseWriter, r *http.Request) {
 	}
 	c.postActive = true
 	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		c.postActive = false
-		c.mu.Unlock()
-	}()
+	reply := c.takeData(r)
+	// As with polls: the client may send the next POST once it has the
+	// answer.
+	c.mu.Lock()
+	c.postActive = false
+	c.mu.Unlock()
+	reply(w)
+}
 
+// takeData reads and handles a POST's packets and returns its answer.
+func (c *Conn) takeData(r *http.Request) func(http.ResponseWriter) {
 	max := c.srv.cfg.maxPayload
+	tooLarge := func(w http.ResponseWriter) {
+		http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
+	}
 	if r.ContentLength > max {
 		c.close(ReasonParseError, false, closePacket)
-		http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
-		return
+		return tooLarge
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
 	if err != nil {
 		c.close(ReasonTransportError, false, closePacket)
-		http.Error(w, "read error", http.StatusBadRequest)
-		return
+		return func(w http.ResponseWriter) { http.Error(w, "read error", http.StatusBadRequest) }
 	}
 	if int64(len(body)) > max {
 		c.close(ReasonParseError, false, closePacket)
-		http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
-		return
+		return tooLarge
 	}
 	packets, err := decodePayload(body)
 	if err != nil {
 		c.srv.cfg.log.Debug("engineio: bad polling payload", "sid", c.id, "err", err)
 		c.close(ReasonParseError, false, closePacket)
-		writeError(w, http.StatusBadRequest, codeBadRequest)
-		return
+		return func(w http.ResponseWriter) { writeError(w, http.StatusBadRequest, codeBadRequest) }
 	}
 	for _, p := range packets {
 		if !c.handlePacket(p) {
 			break
 		}
 	}
-	w.Header().Set("Content-Type", "text/html")
-	_, _ = io.WriteString(w, "ok")
+	return func(w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Header().Set("Content-Length", "2")
+		_, _ = io.WriteString(w, "ok")
+	}
 }

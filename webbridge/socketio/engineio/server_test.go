@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -131,6 +132,73 @@ func TestPollingConcurrentGetClosesSession(t *testing.T) {
 		t.Fatalf("GET after close: %d, want 400", code)
 	}
 }
+
+// A client may send its next poll or POST, on another connection, as soon
+// as it has read the answer to the last one, while the server is still
+// finishing that answer: that is not two at once.
+func TestPollingNextRequestWhileAnswering(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	srv := &Server{OnConnection: func(c *Conn) {
+		c.OnMessage(func(m Message) { _ = c.Send(m) })
+	}}
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Has("hold") {
+			w = &holdingWriter{ResponseWriter: w, release: release}
+		}
+		srv.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() {
+		free()
+		srv.Close()
+		ts.Close()
+	})
+	// A connection per request, as a held one cannot take the next.
+	client := &http.Client{Timeout: testTimeout, Transport: &http.Transport{DisableKeepAlives: true}}
+	do := func(method, url, body string) (int, string) {
+		t.Helper()
+		return httpDoWith(t, client, method, url, body)
+	}
+	sid := openPolling(t, ts)
+	held := pollURL(ts, sid) + "&hold"
+	if code, body := do("POST", pollURL(ts, sid), "4one"); code != 200 || body != "ok" {
+		t.Fatalf("POST: %d %q", code, body)
+	}
+	// Both answered; neither handler has returned.
+	if code, body := do("GET", held, ""); code != 200 || body != "4one" {
+		t.Fatalf("held GET: %d %q", code, body)
+	}
+	if code, body := do("POST", held, "4two"); code != 200 || body != "ok" {
+		t.Fatalf("held POST: %d %q", code, body)
+	}
+	if code, body := do("POST", pollURL(ts, sid), "4three"); code != 200 || body != "ok" {
+		t.Fatalf("POST while the last one finishes: %d %q", code, body)
+	}
+	if code, body := do("GET", pollURL(ts, sid), ""); code != 200 || body != "4two\x1e4three" {
+		t.Fatalf("GET while the last one finishes: %d %q", code, body)
+	}
+	free()
+	if n := srv.ConnCount(); n != 1 {
+		t.Fatalf("ConnCount = %d, want the session still open", n)
+	}
+}
+
+// holdingWriter sends what the handler writes at once, then keeps the
+// handler from returning until release is closed.
+type holdingWriter struct {
+	http.ResponseWriter
+	release <-chan struct{}
+}
+
+func (w *holdingWriter) Write(p []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(p)
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+	<-w.release
+	return n, err
+}
+
+func (w *holdingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func TestPollingClientClose(t *testing.T) {
 	srv, ts := newEchoServer(t, nil)
