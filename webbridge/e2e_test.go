@@ -46,7 +46,7 @@ func TestNodeE2E(t *testing.T) {
 
 	e := newEnv(t, envOptions{
 		eventsPerSecond: 50,
-		sessionQueue:    256 << 10,
+		sessionQueue:    512 << 10,
 		socketQueue:     256 << 10,
 		healthInterval:  time.Second,
 		extraRoutes:     controlRoutes,

@@ -67,10 +67,12 @@ test('a lagging client gets a repaint while the other keeps its full stream', as
   const transport = p.io.engine.transport;
   const paused = new Promise((resolve) => transport.pause(resolve));
   const before = outP.chunks.length;
-  // About 2 MB in bursts, several times what the test server queues.
+  // About 2.3 MB, three times what the test server queues for a client
+  // (768 KiB), in bursts of 40 KB: the reading client has room for a
+  // dozen, so a busy test machine pausing it does not make it lag too.
   await call(a, 'terminal-input', {
     sessionId,
-    data: 'echo ST""ART; for i in $(seq 0 29); do seq $((i*10000+1)) $((i*10000+10000)); sleep 0.02; done; echo FIN""ISHED\r',
+    data: 'echo ST""ART; for i in $(seq 0 59); do seq $((i*5000+1)) $((i*5000+5000)); sleep 0.02; done; echo FIN""ISHED\r',
   });
   await paused;
   await outA.waitFor('FINISHED', 60000);
