@@ -116,6 +116,31 @@ test('a reload brings the screen back', async () => {
   await waitForText(page, 'second-42');
 });
 
+// printed resolves once child has printed s, and fails if it exits first
+// or takes longer than ms.
+function printed(child, s, ms = 15_000) {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const done = (err) => {
+      clearTimeout(timer);
+      child.stdout.off('data', onData);
+      child.stderr.off('data', onData);
+      child.off('exit', onExit);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onData = (d) => {
+      out += d;
+      if (out.includes(s)) done();
+    };
+    const onExit = () => done(new Error(`exited before printing ${s}; it printed:\n${out}`));
+    const timer = setTimeout(() => done(new Error(`did not print ${s} in ${ms} ms; it printed:\n${out}`)), ms);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', onExit);
+  });
+}
+
 test('a command typed over SSH appears in the browser', async () => {
   const port = process.env.SSH_PORT;
   const key = process.env.SSH_KEY;
@@ -126,16 +151,10 @@ test('a command typed over SSH appears in the browser', async () => {
     ['-tt', '-p', port, '-i', key, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'IdentitiesOnly=yes', '-o', 'LogLevel=ERROR', '-o', 'BatchMode=yes', `${user}@127.0.0.1`, WS],
     { stdio: ['pipe', 'pipe', 'pipe'] },
   );
-  let out = '';
-  ssh.stdout.on('data', (d) => (out += d));
-  ssh.stderr.on('data', (d) => (out += d));
+  // The SSH client joins the same screen: it gets the repaint first.
+  const shown = printed(ssh, 'second-42');
   try {
-    // The SSH client joins the same screen: it gets the repaint first.
-    const deadline = Date.now() + 15_000;
-    while (!out.includes('second-42')) {
-      if (ssh.exitCode !== null || Date.now() > deadline) assert.fail(`ssh did not show the shared screen; it printed:\n${out}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await shown;
     ssh.stdin.write('echo "from-ssh-$((40+2))"\r');
     await waitForText(one.page, 'from-ssh-42');
   } finally {
