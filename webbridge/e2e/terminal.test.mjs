@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, call, waitEvent, Output, createTerminal, ALICE, ALICE_WS } from './helpers.mjs';
+import { connect, call, waitEvent, Output, createTerminal, checkSequence, ALICE, ALICE_WS } from './helpers.mjs';
 
 test('terminal events: create, input, resize, list, detach, attach, kill', async (t) => {
   const a = await connect(ALICE);
@@ -131,4 +131,35 @@ test('a second client over polling sees the same output', async (t) => {
   assert.equal(cut(outP.text), cut(outA.text));
   assert.ok(outA.text.includes('poll-1\r\npoll-2\r\npoll-3\r\nEND'));
   await call(a, 'kill-terminal', { sessionId });
+});
+
+// Over long-polling a stream arrives in many answers, some of them large,
+// while the client's other events go out as POSTs beside them.
+test('a polling client follows a long stream to the end', async (t) => {
+  const p = await connect(ALICE, { transports: ['polling'] });
+  t.after(() => p.close());
+  const { sessionId } = await createTerminal(p);
+  const out = new Output(p, sessionId);
+  await call(p, 'terminal-input', {
+    sessionId,
+    data: 'echo ST""ART; for i in $(seq 0 29); do seq $((i*5000+1)) $((i*5000+5000)); sleep 0.02; done; echo DO""NE\r',
+  });
+  let streaming = true;
+  const side = (async () => {
+    while (streaming) {
+      const ack = await call(p, 'list-terminals', { workspaceId: ALICE_WS });
+      assert.equal(ack.ok, true);
+      await new Promise((r) => setTimeout(r, 30));
+    }
+  })();
+  try {
+    await out.waitFor('DONE', 60000);
+  } finally {
+    streaming = false;
+    await side;
+  }
+  checkSequence(out.text, 'START\r\n', 'DONE', 1, 150000);
+  assert.ok(p.connected, 'still connected');
+  assert.equal(p.io.engine.transport.name, 'polling');
+  await call(p, 'kill-terminal', { sessionId });
 });
