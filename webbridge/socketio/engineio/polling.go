@@ -53,7 +53,7 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 	}
 	c.getActive = true
 	c.mu.Unlock()
-	payload, fail, answer := c.awaitPoll(r)
+	payload, stale, gone := c.awaitPoll(r)
 	// The poll is over before its answer goes out: a client may send the
 	// next one, on another connection, the moment it has read this one, and
 	// that must not look like two at once. An answer larger than the
@@ -62,18 +62,18 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 	c.getActive = false
 	c.mu.Unlock()
 	switch {
-	case !answer:
-	case fail != 0:
-		writeError(w, http.StatusBadRequest, fail)
+	case gone:
+	case stale:
+		writeError(w, http.StatusBadRequest, codeBadRequest)
 	default:
 		c.writePayload(w, payload)
 	}
 }
 
-// awaitPoll waits until a poll has something to answer and returns it: a
-// payload, or an error code when fail is set. answer is false when the
-// client has gone.
-func (c *Conn) awaitPoll(r *http.Request) (payload []byte, fail errorCode, answer bool) {
+// awaitPoll waits until a poll has something to answer and returns it. A
+// stale poll (the client has upgraded) gets an error instead; a client that
+// has gone, nothing.
+func (c *Conn) awaitPoll(r *http.Request) (payload []byte, stale, gone bool) {
 	max := int(c.srv.cfg.maxPayload)
 	var grace <-chan time.Time
 	graceOver := false
@@ -86,14 +86,14 @@ func (c *Conn) awaitPoll(r *http.Request) (payload []byte, fail errorCode, answe
 		if !closed && upgraded {
 			// The client switched while still polling: this poll is stale.
 			c.q.signal() // pass on any wake-up meant for the new writer
-			return nil, codeBadRequest, true
+			return nil, true, false
 		}
 		if !closed && upgrading {
 			// The probe succeeded: end this poll with a noop so the client
 			// can complete the upgrade. Wait a moment first, in case the
 			// upgrade packet is already on its way and this poll is stale.
 			if graceOver {
-				return noopPacket, 0, true
+				return noopPacket, false, false
 			}
 			if grace == nil {
 				t := time.NewTimer(upgradeGrace)
@@ -106,10 +106,10 @@ func (c *Conn) awaitPoll(r *http.Request) (payload []byte, fail errorCode, answe
 				if n > 0 {
 					payload = append(payload, recordSeparator)
 				}
-				return append(payload, final...), 0, true
+				return append(payload, final...), false, false
 			}
 			if n > 0 {
-				return payload, 0, true
+				return payload, false, false
 			}
 		}
 		select {
@@ -120,7 +120,7 @@ func (c *Conn) awaitPoll(r *http.Request) (payload []byte, fail errorCode, answe
 		case <-r.Context().Done():
 			// The client gave up on the poll: it is gone.
 			c.close(ReasonTransportClose, false, closePacket)
-			return nil, 0, false
+			return nil, false, true
 		}
 	}
 }
