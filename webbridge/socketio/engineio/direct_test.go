@@ -13,12 +13,6 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-func textBuffer(s string) *Buffer {
-	b := NewTextBuffer()
-	b.B = append(b.B, s...)
-	return b
-}
-
 // TestDirectWrite: an idle connection takes a small message on the caller's
 // goroutine, readable by a client that negotiated compression; a busy one
 // refuses it, and what is queued keeps its order.
@@ -31,7 +25,7 @@ func TestDirectWrite(t *testing.T) {
 	// Idle once the open packet is acknowledged.
 	var b *Buffer
 	eventually(t, "a direct write", func() bool {
-		b = textBuffer("direct")
+		b = textBuf("direct")
 		if conn.trySend(b) {
 			return true
 		}
@@ -41,7 +35,7 @@ func TestDirectWrite(t *testing.T) {
 	if _, msg := readWS(t, ws); msg != "4direct" {
 		t.Fatalf("got %q", msg)
 	}
-	if b := textBuffer(strings.Repeat("y", directMax)); conn.trySend(b) {
+	if b := textBuf(strings.Repeat("y", directMax)); conn.trySend(b) {
 		t.Fatal("a message over directMax was written directly")
 	} else {
 		b.Release()
@@ -52,12 +46,12 @@ func TestDirectWrite(t *testing.T) {
 	bulk := Message{Data: []byte(strings.Repeat("x", 32<<10))}
 	for conn.Send(bulk) == nil {
 	}
-	if b := textBuffer("late"); conn.trySend(b) {
+	if b := textBuf("late"); conn.trySend(b) {
 		t.Fatal("written directly past a full queue")
 	} else {
 		b.Release()
 	}
-	if err := conn.SendBuffersContext(context.Background(), textBuffer("last")); err != nil {
+	if err := conn.SendBuffersContext(context.Background(), textBuf("last")); err != nil {
 		t.Fatal(err)
 	}
 	for {
@@ -92,7 +86,7 @@ func TestDirectOrder(t *testing.T) {
 				if rnd.IntN(4) == 0 {
 					pad = strings.Repeat("p", directMax+rnd.IntN(8<<10))
 				}
-				b := textBuffer(fmt.Sprintf("%d:%d:%s", p, i, pad))
+				b := textBuf(fmt.Sprintf("%d:%d:%s", p, i, pad))
 				if err := conn.SendBuffersContext(context.Background(), b); err != nil {
 					t.Error(err)
 					return
