@@ -3,6 +3,7 @@ package engineio
 import (
 	"bytes"
 	"errors"
+	"io"
 	"net/http"
 	"time"
 
@@ -42,10 +43,10 @@ func (c *Conn) readLoop(ws *websocket.Conn) {
 		return nil
 	})
 	for {
-		mt, data, err := ws.ReadMessage()
+		mt, data, err := c.readMessage(ws)
 		if err != nil {
 			reason := ReasonTransportClose
-			if errors.Is(err, websocket.ErrReadLimit) {
+			if errors.Is(err, websocket.ErrReadLimit) || errors.Is(err, errMessageTooBig) {
 				reason = ReasonParseError
 			}
 			c.close(reason, false, closePacket)
@@ -64,6 +65,38 @@ func (c *Conn) readLoop(ws *websocket.Conn) {
 			return
 		}
 	}
+}
+
+// errMessageTooBig is a message that inflates past MaxPayload.
+var errMessageTooBig = errors.New("engineio: message too big")
+
+// readMessage reads one whole message of at most MaxPayload bytes as the
+// application sees them. gorilla's read limit counts the bytes on the wire,
+// which permessage-deflate can inflate a thousandfold, and ReadMessage
+// inflates without a bound; this stops inflating at the limit and closes
+// with 1009 (message too big), as gorilla does past its own limit.
+func (c *Conn) readMessage(ws *websocket.Conn) (int, []byte, error) {
+	mt, r, err := ws.NextReader()
+	if err != nil {
+		return 0, nil, err
+	}
+	max := c.srv.cfg.maxPayload
+	data, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return 0, nil, err
+	}
+	if int64(len(data)) > max {
+		// The writer and direct writes take turns under d.mu; the close
+		// frame must not land inside one of their frames.
+		if d := c.direct.Load(); d != nil {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+		}
+		_ = ws.WriteControl(websocket.CloseMessage,
+			websocket.FormatCloseMessage(websocket.CloseMessageTooBig, ""), time.Now().Add(closeGrace))
+		return 0, nil, errMessageTooBig
+	}
+	return mt, data, nil
 }
 
 // writeLoop is the connection's only websocket writer. Between data
@@ -179,7 +212,7 @@ func (c *Conn) serveProbe(w http.ResponseWriter, r *http.Request) {
 		_ = ws.Close()
 	}
 	for {
-		mt, data, err := ws.ReadMessage()
+		mt, data, err := c.readMessage(ws)
 		if err != nil || mt != websocket.TextMessage {
 			abort()
 			return
