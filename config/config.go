@@ -48,6 +48,10 @@ type HTTP struct {
 	MaxPayload      int           `yaml:"max_payload" check:"positive"`
 	Compression     bool          `yaml:"compression"`
 	EventsPerSecond int           `yaml:"events_per_second" check:"positive"`
+	// MaxUnauthenticated bounds the Socket.IO connections that have not
+	// authenticated yet; ConnectTimeout is how long one may take to.
+	MaxUnauthenticated int           `yaml:"max_unauthenticated" check:"positive"`
+	ConnectTimeout     time.Duration `yaml:"connect_timeout" check:"positive"`
 }
 
 // Auth configures tokens and login codes.
@@ -96,12 +100,14 @@ func Default() *Config {
 			AuthFailuresPerMinute: 10,
 		},
 		HTTP: HTTP{
-			Addr:            "127.0.0.1:8080",
-			PingInterval:    25 * time.Second,
-			PingTimeout:     20 * time.Second,
-			MaxPayload:      1_000_000,
-			Compression:     true,
-			EventsPerSecond: 200,
+			Addr:               "127.0.0.1:8080",
+			PingInterval:       25 * time.Second,
+			PingTimeout:        20 * time.Second,
+			MaxPayload:         1_000_000,
+			Compression:        true,
+			EventsPerSecond:    200,
+			MaxUnauthenticated: 256,
+			ConnectTimeout:     10 * time.Second,
 		},
 		Auth: Auth{
 			TokenTTL:        7 * 24 * time.Hour,

@@ -26,13 +26,15 @@ func sessionRoom(id string) string   { return "session_" + id }
 
 func (s *Server) newSocketServer() *socketio.Server {
 	io := &socketio.Server{
-		PingInterval:      s.Socket.PingInterval,
-		PingTimeout:       s.Socket.PingTimeout,
-		MaxPayload:        s.Socket.MaxPayload,
-		QueueBytes:        s.Socket.QueueBytes,
-		EnableCompression: s.Socket.Compression,
-		CheckOrigin:       s.originAllowed,
-		Logger:            s.Log.With("component", "socketio"),
+		PingInterval:       s.Socket.PingInterval,
+		PingTimeout:        s.Socket.PingTimeout,
+		MaxPayload:         s.Socket.MaxPayload,
+		ConnectTimeout:     s.Socket.ConnectTimeout,
+		MaxUnauthenticated: s.Socket.MaxUnauthenticated,
+		QueueBytes:         s.Socket.QueueBytes,
+		EnableCompression:  s.Socket.Compression,
+		CheckOrigin:        s.originAllowed,
+		Logger:             s.Log.With("component", "socketio"),
 	}
 	ns := io.Of("/")
 	ns.Use(s.authenticate)

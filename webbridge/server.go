@@ -67,6 +67,11 @@ type SocketConfig struct {
 	// EventsPerSecond is each socket's sustained event rate, with bursts of
 	// as many (default 200).
 	EventsPerSecond int
+	// MaxUnauthenticated bounds the connections that have not
+	// authenticated yet (default 256); ConnectTimeout closes one that takes
+	// longer (default 10s).
+	MaxUnauthenticated int
+	ConnectTimeout     time.Duration
 	// MaxInputBytes bounds one terminal-input (default 64 KiB; keep it equal
 	// to sessions.max_input_bytes).
 	MaxInputBytes int
@@ -92,6 +97,7 @@ func (c *SocketConfig) setDefaults() {
 	def(&c.RevocationInterval, 2*time.Second)
 	def(&c.HealthInterval, 30*time.Second)
 	def(&c.StatusDebounce, 300*time.Millisecond)
+	def(&c.ConnectTimeout, 10*time.Second)
 	if c.EventsPerSecond <= 0 {
 		c.EventsPerSecond = 200
 	}

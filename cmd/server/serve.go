@@ -107,12 +107,14 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		HomeFor:      homeFor(cfg),
 		GitHub:       gh,
 		Socket: webbridge.SocketConfig{
-			PingInterval:    cfg.HTTP.PingInterval,
-			PingTimeout:     cfg.HTTP.PingTimeout,
-			MaxPayload:      int64(cfg.HTTP.MaxPayload),
-			Compression:     cfg.HTTP.Compression,
-			EventsPerSecond: cfg.HTTP.EventsPerSecond,
-			MaxInputBytes:   cfg.Sessions.MaxInputBytes,
+			PingInterval:       cfg.HTTP.PingInterval,
+			PingTimeout:        cfg.HTTP.PingTimeout,
+			MaxPayload:         int64(cfg.HTTP.MaxPayload),
+			Compression:        cfg.HTTP.Compression,
+			EventsPerSecond:    cfg.HTTP.EventsPerSecond,
+			MaxInputBytes:      cfg.Sessions.MaxInputBytes,
+			MaxUnauthenticated: cfg.HTTP.MaxUnauthenticated,
+			ConnectTimeout:     cfg.HTTP.ConnectTimeout,
 		},
 	}
 	httpLn, err := net.Listen("tcp", a.cfg.HTTP.Addr)

@@ -21,12 +21,21 @@ type client struct {
 	timer     *time.Timer
 
 	// Only touched by inbound delivery, which engineio serialises.
-	pending     *packet
-	attachments [][]byte
+	pending      *packet
+	attachments  [][]byte
+	pendingBytes int64 // in attachments
 }
 
-// serveConn is the engineio OnConnection hook.
+// serveConn is the engineio OnConnection hook. Until a connection joins a
+// namespace it counts against MaxUnauthenticated; past that it is refused.
 func (s *Server) serveConn(c *engineio.Conn) {
+	if s.unauthenticated.Add(1) > int64(s.maxUnauthenticated) {
+		s.unauthenticated.Add(-1)
+		s.log.Warn("socketio: too many connections that have not joined a namespace; refusing",
+			"limit", s.maxUnauthenticated, "remote", c.Request().RemoteAddr)
+		c.Terminate(engineio.ReasonForcedClose)
+		return
+	}
 	cl := &client{srv: s, conn: c, sockets: make(map[string]*Socket)}
 	cl.timer = time.AfterFunc(s.connectTimeout, cl.connectTimeout)
 	c.OnMessage(cl.onMessage)
@@ -48,12 +57,17 @@ func (cl *client) onMessage(m engineio.Message) {
 			cl.protocolError(errors.New("unexpected binary message"))
 			return
 		}
+		cl.pendingBytes += int64(len(m.Data))
+		if cl.pendingBytes > cl.srv.maxPayload {
+			cl.protocolError(errors.New("attachments exceed the payload limit"))
+			return
+		}
 		cl.attachments = append(cl.attachments, m.Data)
 		if len(cl.attachments) < cl.pending.attachments {
 			return
 		}
 		p, att := cl.pending, cl.attachments
-		cl.pending, cl.attachments = nil, nil
+		cl.pending, cl.attachments, cl.pendingBytes = nil, nil, 0
 		cl.dispatch(p, att)
 		return
 	}
@@ -67,6 +81,13 @@ func (cl *client) onMessage(m engineio.Message) {
 		return
 	}
 	if p.attachments > 0 {
+		// Attachments are held until the last one arrives: only for a
+		// namespace the client has joined, so an unauthenticated client
+		// cannot make the server hold anything.
+		if cl.socket(p.nsp) == nil {
+			cl.protocolError(errors.New("binary packet before CONNECT"))
+			return
+		}
 		cl.pending = &p
 		return
 	}
@@ -141,7 +162,10 @@ func (cl *client) connect(p *packet) {
 	}
 	cl.mu.Lock()
 	cl.sockets[p.nsp] = s
-	cl.connected = true
+	if !cl.connected {
+		cl.connected = true
+		cl.srv.unauthenticated.Add(-1)
+	}
 	cl.timer.Stop()
 	cl.mu.Unlock()
 	// CONNECT goes out before the socket is visible to broadcasts, so the
@@ -187,6 +211,10 @@ func (cl *client) forget(s *Socket) {
 func (cl *client) onClose(reason string) {
 	cl.mu.Lock()
 	cl.timer.Stop()
+	if !cl.connected {
+		cl.connected = true // stops counting it
+		cl.srv.unauthenticated.Add(-1)
+	}
 	sockets := make([]*Socket, 0, len(cl.sockets))
 	for _, s := range cl.sockets {
 		sockets = append(sockets, s)

@@ -5,13 +5,17 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/codeterm/codeterm/webbridge/socketio/engineio"
 )
 
-// DefaultConnectTimeout is used when Server.ConnectTimeout is zero.
-const DefaultConnectTimeout = 45 * time.Second
+// Defaults used for zero-valued Server fields.
+const (
+	DefaultConnectTimeout     = 45 * time.Second
+	DefaultMaxUnauthenticated = 256
+)
 
 // Server is a Socket.IO v5 endpoint. Mount it at the client's path (by
 // default "/socket.io/"). The zero value is ready to use; the exported
@@ -22,8 +26,12 @@ type Server struct {
 	PingInterval, PingTimeout time.Duration
 	// ConnectTimeout closes connections that join no namespace in time.
 	ConnectTimeout time.Duration
-	// MaxPayload bounds inbound messages and polling bodies, in bytes.
+	// MaxPayload bounds inbound messages and polling bodies, in bytes, and
+	// the binary attachments of one packet together.
 	MaxPayload int64
+	// MaxUnauthenticated bounds the connections that have not joined a
+	// namespace yet (default 256); more are refused with 503.
+	MaxUnauthenticated int
 	// QueueBytes bounds each connection's outbound queue, in bytes.
 	QueueBytes int
 	// WriteTimeout bounds every write to a client.
@@ -36,10 +44,13 @@ type Server struct {
 	// Logger receives diagnostics; nil means slog.Default().
 	Logger *slog.Logger
 
-	once           sync.Once
-	engine         *engineio.Server
-	connectTimeout time.Duration
-	log            *slog.Logger
+	once               sync.Once
+	engine             *engineio.Server
+	connectTimeout     time.Duration
+	maxPayload         int64
+	maxUnauthenticated int
+	log                *slog.Logger
+	unauthenticated    atomic.Int64 // connections in no namespace yet
 
 	mu   sync.RWMutex
 	nsps map[string]*Namespace
@@ -54,6 +65,14 @@ func (s *Server) init() {
 		s.connectTimeout = s.ConnectTimeout
 		if s.connectTimeout <= 0 {
 			s.connectTimeout = DefaultConnectTimeout
+		}
+		s.maxPayload = s.MaxPayload
+		if s.maxPayload <= 0 {
+			s.maxPayload = engineio.DefaultMaxPayload
+		}
+		s.maxUnauthenticated = s.MaxUnauthenticated
+		if s.maxUnauthenticated <= 0 {
+			s.maxUnauthenticated = DefaultMaxUnauthenticated
 		}
 		s.engine = &engineio.Server{
 			PingInterval:      s.PingInterval,

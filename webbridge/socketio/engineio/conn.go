@@ -294,10 +294,14 @@ func (c *Conn) handlePacket(p packet) bool {
 }
 
 // start announces c, arms the heartbeat and registers it. OnConnection
-// runs first so its handlers are in place before any request can find c.
+// runs first so its handlers are in place before any request can find c;
+// a connection it closes (to refuse it) is never registered.
 func (c *Conn) start() bool {
 	if c.srv.OnConnection != nil {
 		c.srv.OnConnection(c)
+	}
+	if c.isClosed() {
+		return false
 	}
 	c.mu.Lock()
 	c.nextPing = time.Now().Add(c.srv.cfg.pingInterval)

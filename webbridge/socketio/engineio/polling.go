@@ -16,7 +16,7 @@ func (s *Server) openPolling(w http.ResponseWriter, r *http.Request) {
 	c := s.newConn(r, transportPolling)
 	open := s.openPacket(c.id, []string{transportWebSocket})
 	if !c.start() {
-		http.Error(w, "server closed", http.StatusServiceUnavailable)
+		http.Error(w, "connection refused", http.StatusServiceUnavailable)
 		return
 	}
 	c.writePayload(w, open)

@@ -48,6 +48,7 @@ type Server struct {
 	Logger *slog.Logger
 	// OnConnection is called once for every new connection, before any of
 	// its messages are read: register Conn.OnMessage and Conn.OnClose here.
+	// Closing the connection here refuses it: the handshake gets a 503.
 	OnConnection func(c *Conn)
 
 	once     sync.Once

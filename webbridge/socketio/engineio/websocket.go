@@ -15,15 +15,22 @@ const closeGrace = time.Second
 
 // openWebSocket serves a connection that starts on websocket.
 func (s *Server) openWebSocket(w http.ResponseWriter, r *http.Request) {
-	ws, err := s.upgrader.Upgrade(w, r, nil)
-	if err != nil {
-		return // the upgrader has answered
-	}
-	ws.SetReadLimit(s.cfg.maxPayload)
 	c := s.newConn(r, transportWebSocket)
 	// The open packet must be the first thing on the wire.
 	c.q.pushCtrl(s.openPacket(c.id, []string{}))
-	if !c.start() || !c.acquire() {
+	// Started before the upgrade, so a connection the application refuses
+	// gets a plain 503 and costs no websocket.
+	if !c.start() {
+		http.Error(w, "connection refused", http.StatusServiceUnavailable)
+		return
+	}
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		c.close(ReasonTransportError, false, closePacket)
+		return // the upgrader has answered
+	}
+	ws.SetReadLimit(s.cfg.maxPayload)
+	if !c.acquire() {
 		_ = ws.WriteControl(websocket.CloseMessage,
 			websocket.FormatCloseMessage(websocket.CloseGoingAway, ""), time.Now().Add(closeGrace))
 		_ = ws.Close()
