@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -22,6 +23,38 @@ func (s *Store) TokenRevoked(ctx context.Context, jti string) (bool, error) {
 	var n int
 	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM revoked_tokens WHERE jti = ?`, jti).Scan(&n)
 	return n > 0, err
+}
+
+// RevokedTokens returns which of the token ids were revoked.
+func (s *Store) RevokedTokens(ctx context.Context, jtis []string) ([]string, error) {
+	var out []string
+	const batch = 500 // well under SQLite's limit on parameters
+	for len(jtis) > 0 {
+		n := min(len(jtis), batch)
+		args := make([]any, n)
+		for i, id := range jtis[:n] {
+			args[i] = id
+		}
+		jtis = jtis[n:]
+		rows, err := s.db.QueryContext(ctx, `SELECT jti FROM revoked_tokens WHERE jti IN (?`+strings.Repeat(`,?`, n-1)+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("revoked tokens: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("revoked tokens: %w", err)
+			}
+			out = append(out, id)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("revoked tokens: %w", err)
+		}
+	}
+	return out, nil
 }
 
 // PutLoginCode stores the hash of a one-time login code.

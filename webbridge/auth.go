@@ -86,13 +86,49 @@ func (s *Server) checkUsers() {
 			for _, c := range clients {
 				if c.claims.IssuedAt != nil && c.claims.IssuedAt.Time.Before(u.TokensValidAfter) {
 					c.log.Info("user revoked; logging out")
-					c.emit("force-logout", map[string]string{
-						"reason":  "revoked",
-						"message": "You have been logged out: your sessions were revoked",
-					})
-					c.sock.Disconnect()
+					c.forceLogout("revoked", "You have been logged out: your sessions were revoked")
 				}
 			}
 		}
 	}
+	s.checkTokens()
+}
+
+// checkTokens logs out the sockets whose own token was revoked, by a
+// sign-out here or in another server process.
+func (s *Server) checkTokens() {
+	byID := map[string][]*client{}
+	for _, clients := range s.hub.clientsByUser() {
+		for _, c := range clients {
+			byID[c.claims.ID] = append(byID[c.claims.ID], c)
+		}
+	}
+	if len(byID) == 0 {
+		return
+	}
+	ids := make([]string, 0, len(byID))
+	for id := range byID {
+		ids = append(ids, id)
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+	defer cancel()
+	revoked, err := s.Store.RevokedTokens(ctx, ids)
+	if err != nil {
+		if s.ctx.Err() == nil {
+			s.Log.Warn("token revocation check", "err", err)
+		}
+		return
+	}
+	for _, id := range revoked {
+		for _, c := range byID[id] {
+			c.log.Info("token revoked; logging out")
+			c.forceLogout("logout", "You signed out")
+		}
+	}
+}
+
+// forceLogout tells the socket its token is no longer valid and ends it.
+func (c *client) forceLogout(reason, message string) {
+	c.emit("force-logout", map[string]string{"reason": reason, "message": message})
+	c.sock.Disconnect()
 }

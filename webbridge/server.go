@@ -124,6 +124,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/health", s.health)
 	mux.HandleFunc("POST /api/auth/exchange", s.exchange)
+	mux.HandleFunc("POST /api/auth/logout", s.logout)
 	mux.HandleFunc("GET /api/workspaces", s.authed(s.listWorkspaces))
 	mux.HandleFunc("GET /api/workspaces/{id}/terminals", s.authed(s.listTerminalsREST))
 	// The web page: index.html for /, /login and /w/..., hashed assets below
@@ -232,18 +233,49 @@ func (s *Server) exchange(w http.ResponseWriter, r *http.Request) {
 // authed requires a valid "Authorization: Bearer <jwt>".
 func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *store.User)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok {
-			writeError(w, http.StatusUnauthorized, "AUTH_REQUIRED", "send Authorization: Bearer <token>")
-			return
+		if _, u, ok := s.bearer(w, r); ok {
+			h(w, r, u)
 		}
-		_, u, err := s.Auth.Verify(r.Context(), strings.TrimSpace(tok))
-		if err != nil {
-			writeError(w, http.StatusUnauthorized, "AUTH_FAILED", "Authentication failed")
-			return
-		}
-		h(w, r, u)
 	}
+}
+
+// bearer verifies the request's "Authorization: Bearer <jwt>", answering
+// 401 when it is missing or refused.
+func (s *Server) bearer(w http.ResponseWriter, r *http.Request) (*auth.Claims, *store.User, bool) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		writeError(w, http.StatusUnauthorized, "AUTH_REQUIRED", "send Authorization: Bearer <token>")
+		return nil, nil, false
+	}
+	claims, u, err := s.Auth.Verify(r.Context(), strings.TrimSpace(tok))
+	if err != nil {
+		writeError(w, http.StatusUnauthorized, "AUTH_FAILED", "Authentication failed")
+		return nil, nil, false
+	}
+	return claims, u, true
+}
+
+// logout revokes the token it is called with, so signing out ends it
+// everywhere rather than only in the browser that forgets it; the sockets
+// it opened are logged out at once. It takes the token in the header, not
+// a cookie, so another site cannot sign a visitor out.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	claims, u, ok := s.bearer(w, r)
+	if !ok {
+		return
+	}
+	if err := s.Auth.RevokeToken(r.Context(), claims); err != nil {
+		s.Log.Error("logout", "user", u.Name, "err", err)
+		writeError(w, http.StatusInternalServerError, "INTERNAL_ERROR", "signing out failed")
+		return
+	}
+	s.Log.Info("logout", "user", u.Name, "remote", clientIP(r))
+	for _, c := range s.hub.clientsByUser()[u.ID] {
+		if c.claims.ID == claims.ID {
+			c.forceLogout("logout", "You signed out")
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 }
 
 // workspaceJSON is a workspace as the browser sees it: no server paths of

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, connectError, control, waitEvent, env, ALICE, call } from './helpers.mjs';
+import { connect, connectError, control, waitEvent, env, ALICE, call, URL } from './helpers.mjs';
 
 test('a valid token connects', async () => {
   const s = await connect(ALICE);
@@ -54,4 +54,23 @@ test('auth-required when the user is deleted', async () => {
   await control('/test/delete-user?user=erin');
   await required;
   assert.equal(await gone, 'io server disconnect');
+});
+
+test('signing out revokes the token: its sockets get force-logout, it is refused everywhere', async () => {
+  const { token } = await control('/test/token?user=alice&ttl=1h');
+  const a = await connect(token);
+  const b = await connect(token, { transports: ['polling'] });
+  const other = await connect(ALICE);
+  const logouts = [a, b].map((s) => waitEvent(s, 'force-logout'));
+  const gone = [a, b].map((s) => waitEvent(s, 'disconnect'));
+  const res = await fetch(`${URL}/api/auth/logout`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
+  assert.equal(res.status, 200);
+  for (const ev of await Promise.all(logouts)) assert.equal(ev.reason, 'logout');
+  assert.deepEqual(await Promise.all(gone), ['io server disconnect', 'io server disconnect']);
+  assert.equal((await connectError({ token })).message, 'Authentication failed');
+  const rest = await fetch(`${URL}/api/workspaces`, { headers: { Authorization: `Bearer ${token}` } });
+  assert.equal(rest.status, 401);
+  // Another token of the same user is untouched.
+  assert.equal((await call(other, 'system-stats')).ok, true);
+  other.close();
 });
