@@ -43,7 +43,9 @@ func (s *Server) newSocketServer() *socketio.Server {
 }
 
 // originAllowed refuses cross-site WebSocket and polling requests: an Origin,
-// when present, must be the public URL's or the request's own host.
+// when present, must be the public URL's or the request's own origin,
+// scheme included (a page served over plain http must not drive the https
+// site).
 func (s *Server) originAllowed(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
@@ -53,7 +55,11 @@ func (s *Server) originAllowed(r *http.Request) bool {
 	if err != nil || u.Host == "" {
 		return false
 	}
-	if strings.EqualFold(u.Host, r.Host) {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if strings.EqualFold(u.Host, r.Host) && strings.EqualFold(u.Scheme, scheme) {
 		return true
 	}
 	if s.PublicURL != "" {
@@ -83,6 +89,8 @@ type client struct {
 	closed bool
 	terms  map[string]*termView // attached sessions, by id
 	joined map[string]bool      // joined workspaces, by id
+	// statusSent is the last session-status sent, by session id.
+	statusSent map[string]statusKey
 }
 
 const clientKey = "codeterm.client"

@@ -193,7 +193,8 @@ func TestOrigin(t *testing.T) {
 		"https://codeterm.example.com": 200,
 		"https://evil.example.com":     403,
 		"http://codeterm.example.com":  403, // scheme matters
-		"null":                         403,
+		"https://" + strings.TrimPrefix(e.ts.URL, "http://"): 403, // for the request's own host too
+		"null": 403,
 	} {
 		if got := get(origin); got != want {
 			t.Errorf("Origin %q: %d, want %d", origin, got, want)

@@ -28,6 +28,7 @@ const (
 	CodeUnavailable          = "UNAVAILABLE"
 	CodeInternal             = "INTERNAL_ERROR"
 	CodeAuthFailed           = "AUTH_FAILED"
+	CodeReadOnly             = "READ_ONLY"
 	authFailedMessage        = "Authentication failed"
 	workspaceNotFoundMessage = "Workspace not found"
 )
@@ -47,6 +48,12 @@ func (e *wireError) Error() string { return e.Code + ": " + e.Message }
 func invalidField(field, msg string) *wireError {
 	return &wireError{Code: CodeInvalidPayload, Message: fmt.Sprintf("invalid payload: %s", msg), Field: field,
 		Details: "field " + field}
+}
+
+// readOnly refuses input and resizes from a viewer.
+func readOnly(id string) *wireError {
+	return &wireError{Code: CodeReadOnly, Message: "This terminal is read-only",
+		Details: fmt.Sprintf("attached to session %s as a viewer", id)}
 }
 
 func sessionNotFound(id string) *wireError {

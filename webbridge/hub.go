@@ -157,9 +157,37 @@ func (s *Server) syncSessions(userID string) {
 	}
 	h.mu.Unlock()
 	for _, i := range changed {
-		s.toRooms("session-status", toSessionStatus(i), workspaceRoom(i.WorkspaceID), sessionRoom(i.ID))
+		for _, sock := range s.io.Of("/").To(workspaceRoom(i.WorkspaceID)).To(sessionRoom(i.ID)).Sockets() {
+			if c := clientOf(sock); c != nil {
+				c.sendStatus(i)
+			}
+		}
 		s.kickWorkspace(i.WorkspaceID)
 	}
+}
+
+// statusKey is what makes two session-status reports the same change.
+type statusKey struct {
+	status, name                  string
+	cols, rows, attached, viewers int
+}
+
+// sendStatus sends session-status unless this socket has already been told
+// of this state: it may hear of a change both as a member of the rooms and
+// as the socket that asked for it.
+func (c *client) sendStatus(i sessions.Info) {
+	k := statusKey{statusOf(i), i.Name, i.Cols, i.Rows, i.Attached, i.Viewers}
+	c.mu.Lock()
+	if c.closed || c.statusSent[i.ID] == k {
+		c.mu.Unlock()
+		return
+	}
+	if c.statusSent == nil {
+		c.statusSent = map[string]statusKey{}
+	}
+	c.statusSent[i.ID] = k
+	c.mu.Unlock()
+	c.emit("session-status", toSessionStatus(i))
 }
 
 // startBackground runs the periodic work: session diffs, revocation checks

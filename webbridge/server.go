@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -33,8 +34,13 @@ type Server struct {
 	// LoginLimiter limits login-code exchanges per source address.
 	LoginLimiter *auth.Limiter
 	// PublicURL is where browsers reach the server. Socket.IO requests
-	// whose Origin is neither it nor the request's own host are refused.
+	// whose Origin is neither it nor the request's own origin are refused,
+	// and so are requests whose Host is none of its host, AllowedHosts,
+	// "localhost" or an IP address (DNS rebinding).
 	PublicURL string
+	// AllowedHosts are more host names the server answers to, such as the
+	// name in its listen address.
+	AllowedHosts []string
 	// HomeFor gives a user's shells their HOME; nil keeps the server's.
 	HomeFor func(*store.User) string
 	// Socket tunes the Socket.IO bridge; zero values are the defaults.
@@ -132,7 +138,39 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("/", web.Handler())
 	s.oauthRoutes(mux)
 	mux.Handle("/socket.io/", s.io)
-	return securityHeaders(mux)
+	return securityHeaders(s.checkHost(mux))
+}
+
+// checkHost refuses requests for a host name the server does not go by. A
+// page on a name the attacker controls, re-pointed at 127.0.0.1 after it
+// loaded (DNS rebinding), is same-origin with its own requests to us, so
+// only the Host header tells them apart. IP addresses cannot be rebound
+// and "localhost" resolves locally.
+func (s *Server) checkHost(h http.Handler) http.Handler {
+	allowed := map[string]bool{"localhost": true}
+	if u, err := url.Parse(s.PublicURL); err == nil && u.Hostname() != "" {
+		allowed[strings.ToLower(u.Hostname())] = true
+	}
+	for _, name := range s.AllowedHosts {
+		if host, _, err := net.SplitHostPort(name); err == nil {
+			name = host
+		}
+		allowed[strings.ToLower(name)] = true
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
+		if net.ParseIP(host) == nil && !allowed[host] {
+			s.Log.Info("request for an unknown host refused", "host", truncate(r.Host, 100), "remote", clientIP(r))
+			writeError(w, http.StatusMisdirectedRequest, "HOST_NOT_ALLOWED",
+				"this server does not answer to that host name; set public_url to the address browsers use")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // Close disconnects every Socket.IO client (they reconnect on their own

@@ -169,11 +169,21 @@ func (s *Server) healthStatus() map[string]any {
 		"status": status,
 		"services": map[string]string{
 			"database":    db,
-			"github_api":  "not_configured",
+			"github_api":  s.githubStatus(),
 			"file_system": fs,
 		},
 		"timestamp": timestamp(time.Now()),
 	}
+}
+
+// githubStatus says whether the GitHub integration is configured. It is
+// not probed: api.github.com may be off this network, and a health check
+// must not spend the users' rate limit.
+func (s *Server) githubStatus() string {
+	if s.GitHub == nil {
+		return "not_configured"
+	}
+	return "operational"
 }
 
 // broadcastHealth sends health-status to every connected socket; they are

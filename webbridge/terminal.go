@@ -223,9 +223,10 @@ func (v *termView) writeInput() {
 
 // tellStatus sends the session's current status to this socket, which asked
 // for the change. The room reports come from a diff that the core's change
-// events may already have taken, before this socket joined the rooms.
+// events may already have taken, before this socket joined the rooms;
+// sendStatus skips it when the rooms' report reached this socket.
 func (c *client) tellStatus(sess *sessions.Session) {
-	c.emit("session-status", toSessionStatus(sess.Info()))
+	c.sendStatus(sess.Info())
 }
 
 // viewOrAttach returns the socket's view of a session, attaching it first
@@ -343,10 +344,10 @@ func (c *client) createTerminal(m *socketio.Message, r *reply) {
 		created := map[string]any{"sessionId": i.ID, "workspaceId": i.WorkspaceID, "shell": i.Shell, "pid": i.PID,
 			"cols": i.Cols, "rows": i.Rows, "name": i.Name}
 		c.emit("terminal-created", created)
-		r.ok(created)
 		v.start()
 		c.srv.syncSessions(c.user.ID)
 		c.tellStatus(sess)
+		r.ok(created) // after the status, so the client has it with the ack
 	})
 }
 
@@ -446,6 +447,10 @@ func (c *client) terminalInput(m *socketio.Message, r *reply) {
 		r.fail(e)
 		return
 	}
+	if v.att.ReadOnly() {
+		r.fail(readOnly(p.SessionID))
+		return
+	}
 	if strings.ContainsAny(*p.Data, "\r\n") {
 		c.srv.kickWorkspace(v.sess.WorkspaceID()) // a command ran: git status may change
 	}
@@ -501,6 +506,10 @@ func (c *client) terminalResize(m *socketio.Message, r *reply) {
 	v, e := c.viewOrAttach(p.SessionID)
 	if e != nil {
 		r.fail(e)
+		return
+	}
+	if v.att.ReadOnly() {
+		r.fail(readOnly(p.SessionID))
 		return
 	}
 	if err := v.att.Resize(*p.Cols, *p.Rows); err != nil {
@@ -590,9 +599,9 @@ func (c *client) renameTerminal(m *socketio.Message, r *reply) {
 			r.fail(internalError())
 			return
 		}
-		r.ok(map[string]any{"sessionId": p.SessionID, "name": *p.Name})
 		c.srv.syncSessions(c.user.ID)
 		c.tellStatus(sess)
+		r.ok(map[string]any{"sessionId": p.SessionID, "name": *p.Name})
 	})
 }
 

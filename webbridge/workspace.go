@@ -134,14 +134,26 @@ func (c *client) cancelWorkspace(m *socketio.Message, r *reply) {
 	r.ok(map[string]any{"name": p.Name, "cancelled": c.srv.Workspaces.Cancel(c.user.ID, p.Name)})
 }
 
-// delete-workspace {workspaceId}
+// delete-workspace {workspaceId, deleteFiles?}: deleteFiles false keeps
+// the checkout on disk and only forgets the workspace.
 func (c *client) deleteWorkspace(m *socketio.Message, r *reply) {
 	id, ok := c.workspaceIDPayload(m, r, "delete")
 	if !ok {
 		return
 	}
+	var p struct {
+		DeleteFiles *bool `json:"deleteFiles"`
+	}
+	if e := decodePayload(m, &p); e != nil {
+		r.fail(e)
+		return
+	}
+	remove := c.srv.Workspaces.Delete
+	if p.DeleteFiles != nil && !*p.DeleteFiles {
+		remove = c.srv.Workspaces.Forget
+	}
 	c.goWork(func() {
-		if err := c.srv.Workspaces.Delete(c.srv.ctx, c.user.ID, id); err != nil {
+		if err := remove(c.srv.ctx, c.user.ID, id); err != nil {
 			r.fail(c.workspaceFailure(id, err))
 			return
 		}

@@ -270,6 +270,16 @@ func (m *Manager) WatchDeleted(ctx context.Context, interval time.Duration) {
 // failure to delete the row can be undone and a half-deleted tree is never
 // seen at the workspace's path.
 func (m *Manager) Delete(ctx context.Context, userID, id string) error {
+	return m.remove(ctx, userID, id, false)
+}
+
+// Forget is Delete that leaves the workspace's files where they are: the
+// workspace is gone from codeterm, its checkout stays on disk.
+func (m *Manager) Forget(ctx context.Context, userID, id string) error {
+	return m.remove(ctx, userID, id, true)
+}
+
+func (m *Manager) remove(ctx context.Context, userID, id string, keepFiles bool) error {
 	unlock := m.lock(id)
 	defer unlock()
 	ws, err := m.Get(ctx, userID, id)
@@ -280,6 +290,13 @@ func (m *Manager) Delete(ctx context.Context, userID, id string) error {
 		m.cfg.Sessions.KillWorkspace(ws.ID)
 	}
 	m.stopWatch(ws.ID)
+	if keepFiles {
+		if err := m.cfg.Store.DeleteWorkspace(ctx, userID, ws.ID); err != nil {
+			return fmt.Errorf("delete workspace %q: %w", ws.Name, notFound(err))
+		}
+		m.log.Info("workspace forgotten, files kept", "user", userID, "workspace", ws.ID, "name", ws.Name, "path", ws.LocalPath)
+		return nil
+	}
 
 	dir, err := m.ownedPath(ws)
 	if err != nil {

@@ -1,6 +1,13 @@
 package workspaces
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
+
+// ReservedNames are the commands of `ssh host COMMAND`, which the SSH
+// front-end takes before workspace names.
+var ReservedNames = []string{"login", "help"}
 
 // MaxNameLen is the longest workspace name accepted.
 const MaxNameLen = 64
@@ -11,12 +18,17 @@ const MaxNameLen = 64
 // alphabet: 1-64 characters of letters, digits, '.', '_' and '-', starting
 // with a letter or digit, and never containing "..".
 //
+// The words `ssh host WORD` takes as commands (ReservedNames) are refused:
+// a workspace so named could only be reached as user+NAME@host.
+//
 // The error wraps ErrInvalidName and says what is allowed.
 func ValidateName(name string) error {
 	const allowed = "use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
 	switch {
 	case name == "":
 		return fmt.Errorf("%w: name is empty; %s", ErrInvalidName, allowed)
+	case slices.Contains(ReservedNames, name):
+		return fmt.Errorf("%w: %q is a command of `ssh host %s`; choose another name", ErrInvalidName, name, name)
 	case len(name) > MaxNameLen:
 		return fmt.Errorf("%w: name is %d characters long, the limit is %d", ErrInvalidName, len(name), MaxNameLen)
 	case name == "." || name == "..":

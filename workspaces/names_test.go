@@ -29,3 +29,18 @@ func TestValidateName(t *testing.T) {
 		}
 	}
 }
+
+// Names that `ssh host NAME` would take as a command are refused: such a
+// workspace could not be reached as `ssh host NAME`.
+func TestReservedNamesRefused(t *testing.T) {
+	for _, n := range []string{"login", "help"} {
+		if err := ValidateName(n); !errors.Is(err, ErrInvalidName) || !strings.Contains(err.Error(), "command") {
+			t.Errorf("ValidateName(%q) = %v, want ErrInvalidName saying it is a command", n, err)
+		}
+	}
+	for _, n := range []string{"Login", "login2", "helpdesk"} {
+		if err := ValidateName(n); err != nil {
+			t.Errorf("ValidateName(%q) = %v, want nil", n, err)
+		}
+	}
+}

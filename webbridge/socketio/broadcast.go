@@ -61,6 +61,10 @@ func (b *Broadcast) Emit(event string, args ...any) error {
 	return nil
 }
 
+// Sockets returns the sockets the broadcast currently selects, for a
+// caller that sends each its own message.
+func (b *Broadcast) Sockets() []*Socket { return b.targets() }
+
 func (b *Broadcast) targets() []*Socket {
 	n := b.ns
 	n.mu.RLock()

@@ -41,8 +41,8 @@ type Server struct {
 	// offers it.
 	EnableCompression bool
 	// CheckOrigin vets the Origin of every request; failures get 403.
-	// When nil, requests without an Origin header or whose Origin host
-	// equals the request Host are allowed.
+	// When nil, requests without an Origin header or whose Origin is the
+	// request's own (Host, and https exactly when over TLS) are allowed.
 	CheckOrigin func(r *http.Request) bool
 	// Logger receives connection-level diagnostics; nil means slog.Default().
 	Logger *slog.Logger
@@ -167,7 +167,11 @@ func (s *Server) originAllowed(r *http.Request) bool {
 		return true
 	}
 	u, err := url.Parse(origin)
-	return err == nil && strings.EqualFold(u.Host, r.Host)
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return err == nil && strings.EqualFold(u.Host, r.Host) && strings.EqualFold(u.Scheme, scheme)
 }
 
 // Close closes every connection, letting each writer flush what is already

@@ -433,6 +433,16 @@ func TestDefaultOriginIsSameOrigin(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("cross-origin: %d, want 403", resp.StatusCode)
 	}
+	// Same host, other scheme: another origin.
+	req.Header.Set("Origin", "https://"+strings.TrimPrefix(ts.URL, "http://"))
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("same host over https: %d, want 403", resp.StatusCode)
+	}
 	req.Header.Set("Origin", ts.URL)
 	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
