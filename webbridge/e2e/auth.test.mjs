@@ -56,11 +56,12 @@ test('auth-required when the user is deleted', async () => {
   assert.equal(await gone, 'io server disconnect');
 });
 
-test('signing out revokes the token: its sockets get force-logout, it is refused everywhere', async () => {
+test('signing out revokes the token: its sockets get force-logout, it is refused everywhere', async (t) => {
   const { token } = await control('/test/token?user=alice&ttl=1h');
   const a = await connect(token);
   const b = await connect(token, { transports: ['polling'] });
   const other = await connect(ALICE);
+  t.after(() => [a, b, other].forEach((s) => s.close()));
   const logouts = [a, b].map((s) => waitEvent(s, 'force-logout'));
   const gone = [a, b].map((s) => waitEvent(s, 'disconnect'));
   const res = await fetch(`${URL}/api/auth/logout`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
@@ -72,5 +73,4 @@ test('signing out revokes the token: its sockets get force-logout, it is refused
   assert.equal(rest.status, 401);
   // Another token of the same user is untouched.
   assert.equal((await call(other, 'system-stats')).ok, true);
-  other.close();
 });
