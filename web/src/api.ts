@@ -101,6 +101,13 @@ export function exchangeCode(code: string): Promise<{ token: string; user: User 
   return request('POST', '/api/auth/exchange', { code }, false);
 }
 
+/** Revokes a token on the server, so signing out ends it everywhere and not
+ * only in this browser. It outlives the page (keepalive); a failure only
+ * leaves the token to expire. */
+export async function revokeToken(token: string): Promise<void> {
+  await fetch('/api/auth/logout', { method: 'POST', headers: { Authorization: `Bearer ${token}` }, keepalive: true });
+}
+
 export async function listWorkspaces(): Promise<Workspace[]> {
   const r = await request<{ workspaces: Workspace[] }>('GET', '/api/workspaces');
   return r.workspaces ?? [];

@@ -1,6 +1,6 @@
 // The app object: the one place holding state that outlives a screen (the
 // connection, the settings, the signed-in user) and the router between screens.
-import { ApiError, authProviders, clearToken, getToken, type Providers, type User } from './api';
+import { ApiError, authProviders, clearToken, getToken, revokeToken, type Providers, type User } from './api';
 import { openDialog } from './dialog';
 import { h, icon } from './dom';
 import { matchShortcut, OTHER_KEYS, SHORTCUTS, type Action } from './keys';
@@ -133,6 +133,13 @@ export class App {
     this.navigate(this.takeNext() ?? '/', true);
   }
 
+  /** The Sign out button: the token is revoked on the server too. */
+  signOut(): void {
+    const token = getToken();
+    if (token) revokeToken(token).catch(() => {});
+    this.logout('You signed out.');
+  }
+
   logout(reason = ''): void {
     clearToken();
     try {
@@ -149,6 +156,13 @@ export class App {
    * remembering where we were. */
   authLost(message: string): void {
     if (!getToken()) return;
+    if (this.conn && this.conn.token !== getToken()) {
+      // Another tab signed in again (and revoked the token this page
+      // connected with): follow it instead of signing it out.
+      this.closeConnection();
+      this.route();
+      return;
+    }
     if (location.pathname !== '/login') this.rememberNext(location.pathname);
     this.logout(message || 'Your session ended. Sign in again.');
   }
@@ -282,7 +296,7 @@ export class App {
       h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Keyboard shortcuts (F1)', title: 'Keyboard shortcuts (F1)', onclick: () => this.showShortcuts() }, icon('keyboard')),
       h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Settings', title: 'Settings', onclick: () => this.showSettings() }, icon('gear')),
       h('span', { class: 'user', title: 'Signed in' }, u?.name ?? ''),
-      h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Sign out', title: 'Sign out', onclick: () => this.logout('You signed out.') }, icon('logout')),
+      h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Sign out', title: 'Sign out', onclick: () => this.signOut() }, icon('logout')),
     );
   }
 

@@ -1,7 +1,8 @@
 // The sign-in screen: trades a one-time login code for a token, or offers
 // GitHub when the server has it configured.
-import { ApiError, authProviders, exchangeCode, setToken } from './api';
+import { ApiError, authProviders, exchangeCode, getToken, revokeToken, setToken } from './api';
 import type { App, View } from './app';
+import { confirmDialog } from './dialog';
 import { h, icon } from './dom';
 
 export class LoginView implements View {
@@ -77,8 +78,29 @@ export class LoginView implements View {
 
   private async exchange(code: string): Promise<void> {
     this.note('Signing in…');
+    // A login link can come from anyone: one that would swap the account
+    // this browser is signed in to (and let its sender watch what is typed
+    // here) is never followed without asking.
+    const prevToken = getToken();
+    const prevUser = prevToken ? this.app.user() : null;
     try {
       const r = await exchangeCode(code);
+      if (prevToken && prevUser?.id !== r.user.id) {
+        const current = prevUser ? `“${prevUser.name}”` : 'another account';
+        const ok = await confirmDialog(
+          'Switch account?',
+          `You are signed in as ${current}. This login link signs you in as “${r.user.name}” instead. Only switch if you asked for this link yourself.`,
+          `Switch to ${r.user.name}`,
+          false,
+        );
+        if (!ok) {
+          revokeToken(r.token).catch(() => {});
+          this.app.toasts.info(prevUser ? `Still signed in as ${prevUser.name}.` : 'Still signed in.');
+          this.app.navigate('/', true);
+          return;
+        }
+        revokeToken(prevToken).catch(() => {});
+      }
       setToken(r.token);
       this.app.signedIn(r.user);
     } catch (e) {

@@ -34,7 +34,8 @@ export class Connection {
   private closed = false;
 
   constructor(
-    token: string,
+    /** The token this connection authenticates with. */
+    readonly token: string,
     private readonly hooks: ConnectionHooks,
   ) {
     this.socket = io('/', {
