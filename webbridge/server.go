@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -36,7 +37,7 @@ type Server struct {
 	// PublicURL is where browsers reach the server. Socket.IO requests
 	// whose Origin is neither it nor the request's own origin are refused,
 	// and so are requests whose Host is none of its host, AllowedHosts,
-	// "localhost" or an IP address (DNS rebinding).
+	// "localhost", the machine's name or an IP address (DNS rebinding).
 	PublicURL string
 	// AllowedHosts are more host names the server answers to, such as the
 	// name in its listen address.
@@ -145,9 +146,12 @@ func (s *Server) Handler() http.Handler {
 // page on a name the attacker controls, re-pointed at 127.0.0.1 after it
 // loaded (DNS rebinding), is same-origin with its own requests to us, so
 // only the Host header tells them apart. IP addresses cannot be rebound
-// and "localhost" resolves locally.
+// and "localhost" and the machine's own name resolve locally.
 func (s *Server) checkHost(h http.Handler) http.Handler {
 	allowed := map[string]bool{"localhost": true}
+	if name, err := os.Hostname(); err == nil && name != "" {
+		allowed[strings.ToLower(name)] = true
+	}
 	if u, err := url.Parse(s.PublicURL); err == nil && u.Hostname() != "" {
 		allowed[strings.ToLower(u.Hostname())] = true
 	}
