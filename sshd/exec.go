@@ -12,6 +12,7 @@ import (
 
 	"github.com/charmbracelet/ssh"
 	"github.com/creack/pty"
+	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/codeterm/codeterm/sessions"
 	"github.com/codeterm/codeterm/store"
@@ -52,17 +53,22 @@ func (s *Server) exec(sess ssh.Session, u *store.User, ws *store.Workspace, comm
 	}
 	s.Log.Info("ssh exec", "user", u.Name, "workspace", ws.Name, "pty", s.hasPty(sess), "remote", sess.RemoteAddr().String())
 
-	var status int
+	var werr error
 	if p, ok := s.pty(sess); ok {
-		status, err = runWithPty(sess, cmd, p)
+		werr = runWithPty(sess, cmd, p)
 	} else {
-		status, err = runPiped(sess, cmd)
+		werr = runPiped(sess, cmd)
 	}
 	// The command's credential ends with it, before the client hears of
 	// the end (done is idempotent; the defer covers the early returns).
 	done()
+	status, sig, err := waitStatus(werr)
 	if err != nil {
 		s.fail(sess, "codeterm: %v", err)
+		return
+	}
+	if sig != 0 {
+		exitSignal(sess, sig)
 		return
 	}
 	sess.Exit(status)
@@ -105,16 +111,16 @@ func (s *Server) execEnv(sess ssh.Session, u *store.User, shellPath string) []st
 // runPiped runs cmd on the channel's streams. stdin is copied by hand so that
 // a client that never closes stdin cannot keep Wait from returning, and EOF
 // from the client closes the child's stdin.
-func runPiped(sess ssh.Session, cmd *exec.Cmd) (int, error) {
+func runPiped(sess ssh.Session, cmd *exec.Cmd) error {
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return 0, err
+		return err
 	}
 	cmd.Stdout = sess
 	cmd.Stderr = sess.Stderr()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
-		return 0, fmt.Errorf("start %s: %w", cmd.Path, err)
+		return fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
 	go func() {
 		io.Copy(stdin, sess)
@@ -122,14 +128,14 @@ func runPiped(sess ssh.Session, cmd *exec.Cmd) (int, error) {
 	}()
 	stopSignals := forwardSignals(sess, cmd.Process)
 	defer stopSignals()
-	return waitStatus(cmd.Wait())
+	return cmd.Wait()
 }
 
 // runWithPty runs cmd on a PTY of its own, passing raw bytes both ways.
-func runWithPty(sess ssh.Session, cmd *exec.Cmd, p ssh.Pty) (int, error) {
+func runWithPty(sess ssh.Session, cmd *exec.Cmd, p ssh.Pty) error {
 	f, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: uint16(p.Window.Width), Rows: uint16(p.Window.Height)})
 	if err != nil {
-		return 0, fmt.Errorf("start %s: %w", cmd.Path, err)
+		return fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
 	defer f.Close()
 	stopWindows := onWindowChange(sess, func(w ssh.Window) {
@@ -142,21 +148,51 @@ func runWithPty(sess ssh.Session, cmd *exec.Cmd, p ssh.Pty) (int, error) {
 	// Read until EIO: the slave is closed when the last process holding it
 	// exits, and only then is every byte of output read.
 	io.Copy(sess, f)
-	return waitStatus(cmd.Wait())
+	return cmd.Wait()
 }
 
-func waitStatus(err error) (int, error) {
+// waitStatus turns Wait's error into an exit status, or the signal that
+// killed the command.
+func waitStatus(err error) (status int, sig syscall.Signal, _ error) {
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
-		return 0, nil
+		return 0, 0, nil
 	case errors.As(err, &ee):
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return 128 + int(ws.Signal()), nil
+			return 128 + int(ws.Signal()), ws.Signal(), nil
 		}
-		return ee.ExitCode(), nil
+		return ee.ExitCode(), 0, nil
 	}
-	return 0, err
+	return 0, 0, err
+}
+
+// exitSignal ends the channel as OpenSSH's sshd does for a command killed by
+// a signal: an exit-signal request (RFC 4254 6.10) with the signal's name
+// instead of an exit status, so the client reports the signal. A signal
+// without an SSH name gets the shell's 128+n status instead.
+func exitSignal(sess ssh.Session, sig syscall.Signal) {
+	name := ""
+	for k, v := range signals {
+		if v == sig {
+			name = string(k)
+		}
+	}
+	if name == "" {
+		sess.Exit(128 + int(sig))
+		return
+	}
+	msg := struct {
+		Signal     string
+		CoreDumped bool
+		Message    string
+		Lang       string
+	}{Signal: name}
+	sess.SendRequest("exit-signal", false, gossh.Marshal(&msg))
+	// Closing the channel here leaves the library's own exit-status, sent
+	// when the handler returns, to fail on a closed channel: the client
+	// hears of the signal alone.
+	sess.Close()
 }
 
 // forwardSignals delivers the client's signal requests to the command's process group.

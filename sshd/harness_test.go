@@ -132,8 +132,14 @@ func (h *harness) newKey(u *store.User) string {
 
 // sshArgs are the OpenSSH client options for this server.
 func (h *harness) sshArgs(key string, extra ...string) []string {
+	return h.sshArgsAt("ERROR", key, extra...)
+}
+
+// sshArgsAt is sshArgs with the client's LogLevel: the client reports some
+// events, such as a remote command killed by a signal, at INFO.
+func (h *harness) sshArgsAt(logLevel, key string, extra ...string) []string {
 	args := []string{"-F", "none", "-i", key, "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
-		"-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes"}
+		"-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=" + logLevel, "-o", "BatchMode=yes"}
 	return append(args, extra...)
 }
 

@@ -3,6 +3,7 @@ package sshd
 import (
 	"bytes"
 	"context"
+	"errors"
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
@@ -645,4 +646,37 @@ func TestExecGetsGitCredential(t *testing.T) {
 	}
 	tm.send("done\r")
 	tm.wait()
+}
+
+// A command killed by a signal ends with exit-signal, as with OpenSSH's
+// sshd. OpenSSH 9.2's client reports it only in its debug output (newer ones
+// print "killed by signal") and exits with 255 as against a stock sshd.
+func TestExitSignal(t *testing.T) {
+	h := newHarness(t)
+	for _, args := range [][]string{{"alice+demo@127.0.0.1"}, {"-tt", "alice+demo@127.0.0.1"}, {"alice@127.0.0.1", "demo"}} {
+		cmd := exec.Command("ssh", append(h.sshArgsAt("DEBUG", h.keyAlice, "-p", h.port), append(args, "kill -9 $$")...)...)
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		err := runWithTimeout(cmd, time.Minute)
+		code, stderr := cmd.ProcessState.ExitCode(), errb.String()
+		if err != nil && code <= 0 {
+			t.Fatal(err)
+		}
+		if !strings.Contains(stderr, "rtype exit-signal") || strings.Contains(stderr, "rtype exit-status") || code != 255 {
+			t.Errorf("%v: status %d, stderr %q; want exit-signal alone", args, code, stderr)
+		}
+	}
+	// The signal's name, as RFC 4254 spells it.
+	s, err := h.client(h.keyAlice, "alice+demo").NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ee *gossh.ExitError
+	if err := s.Run("kill -TERM $$"); !errors.As(err, &ee) || ee.Signal() != "TERM" {
+		t.Errorf("kill -TERM: %v, want exit-signal TERM", err)
+	}
+	// A plain status is still a status.
+	if _, _, code := h.ssh(nil, h.keyAlice, "alice+demo@127.0.0.1", "exit 7"); code != 7 {
+		t.Errorf("exit 7: status %d", code)
+	}
 }
