@@ -59,7 +59,7 @@ type SpawnOptions struct {
 	Name        string   // display name
 	Cols, Rows  int      // initial size; 0 = 80x24
 	Home, User  string   // HOME and USER/LOGNAME of the shell; default the server's
-	Env         []string // client variables (LANG, LC_*), filtered again by the allow-list
+	Env         []string // client variables (LANG, LC_*, TERM, COLORTERM, GIT_PROTOCOL), filtered again (see Environ)
 }
 
 // Manager owns the live sessions. Its methods are safe for concurrent use.

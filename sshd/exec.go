@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -78,31 +79,19 @@ func (s *Server) hasPty(sess ssh.Session) bool { _, ok := s.pty(sess); return ok
 
 // execEnv is the allow-listed environment plus what OpenSSH sets for a session.
 func (s *Server) execEnv(sess ssh.Session, u *store.User, shellPath string) []string {
-	env := sessions.Environ(sessions.SpawnOptions{Home: s.home(u), Env: clientEnv(sess)}, shellPath)
-	term := ""
-	if p, ok := s.pty(sess); ok {
-		term = p.Term
-	}
-	for _, kv := range sess.Environ() {
-		if v, ok := strings.CutPrefix(kv, "TERM="); ok && term == "" {
-			term = v
-		}
-	}
-	out := env[:0]
-	for _, kv := range env {
-		// Without a PTY and no TERM from the client, leave TERM and
-		// COLORTERM unset as sshd does, so scripts see a dumb stream.
-		if term == "" && (strings.HasPrefix(kv, "TERM=") || strings.HasPrefix(kv, "COLORTERM=")) {
-			continue
-		}
-		if term != "" && strings.HasPrefix(kv, "TERM=") {
-			kv = "TERM=" + term
-		}
-		out = append(out, kv)
+	cenv := clientEnv(sess)
+	env := sessions.Environ(sessions.SpawnOptions{Home: s.home(u), Env: cenv}, shellPath)
+	if !hasVar(cenv, "TERM") {
+		// Without a PTY and no TERM from the client, leave TERM (and a
+		// COLORTERM the client did not send) unset as sshd does, so
+		// scripts see a dumb stream.
+		env = slices.DeleteFunc(env, func(kv string) bool {
+			return strings.HasPrefix(kv, "TERM=") || strings.HasPrefix(kv, "COLORTERM=") && !hasVar(cenv, "COLORTERM")
+		})
 	}
 	rh, rp := splitHostPort(sess.RemoteAddr().String())
 	lh, lp := splitHostPort(sess.LocalAddr().String())
-	return append(out,
+	return append(env,
 		fmt.Sprintf("SSH_CLIENT=%s %s %s", rh, rp, lp),
 		fmt.Sprintf("SSH_CONNECTION=%s %s %s %s", rh, rp, lh, lp),
 	)

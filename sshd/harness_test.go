@@ -189,7 +189,17 @@ type term struct {
 
 func (h *harness) term(key string, args ...string) *term {
 	h.t.Helper()
+	return h.termEnv(nil, key, args...)
+}
+
+// termEnv is term with variables added to the client's environment, such as
+// the TERM it sends in its pty request.
+func (h *harness) termEnv(env []string, key string, args ...string) *term {
+	h.t.Helper()
 	cmd := exec.Command("ssh", append(h.sshArgs(key, "-tt", "-p", h.port), args...)...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		h.t.Fatal(err)

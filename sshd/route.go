@@ -204,14 +204,27 @@ func (s *Server) home(u *store.User) string {
 	return ""
 }
 
-// clientEnv keeps the env requests codeterm honours: LANG, LC_* and TERM.
+// clientEnv keeps the env requests codeterm honours: LANG, LC_*, TERM,
+// COLORTERM and GIT_PROTOCOL. The library lists the pty request's TERM
+// last, so it wins over an env request's.
 func clientEnv(sess ssh.Session) []string {
 	var out []string
 	for _, kv := range sess.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if k == "LANG" || k == "TERM" || strings.HasPrefix(k, "LC_") {
+		switch {
+		case k == "LANG", k == "TERM", k == "COLORTERM", k == "GIT_PROTOCOL", strings.HasPrefix(k, "LC_"):
 			out = append(out, kv)
 		}
 	}
 	return out
+}
+
+// hasVar reports whether env sets name.
+func hasVar(env []string, name string) bool {
+	for _, kv := range env {
+		if k, _, _ := strings.Cut(kv, "="); k == name {
+			return true
+		}
+	}
+	return false
 }

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -679,4 +680,36 @@ func TestExitSignal(t *testing.T) {
 	if _, _, code := h.ssh(nil, h.keyAlice, "alice+demo@127.0.0.1", "exit 7"); code != 7 {
 		t.Errorf("exit 7: status %d", code)
 	}
+}
+
+// The pty request's TERM reaches shared and private shells; COLORTERM only
+// when the client sends it; USER and LOGNAME come from the account even when
+// the server's environment lacks them.
+func TestTermAndEnvironment(t *testing.T) {
+	t.Setenv("USER", "")
+	t.Setenv("LOGNAME", "")
+	os.Unsetenv("USER")
+	os.Unsetenv("LOGNAME")
+	me, _ := user.Current()
+	h := newHarness(t)
+	show := `echo "[$TERM/${COLORTERM:-none}/$USER/$LOGNAME]"`
+	want := "[vt100/none/" + me.Username + "/" + me.Username + "]"
+	// A private shell on a PTY of its own.
+	tm := h.termEnv([]string{"TERM=vt100"}, h.keyAlice, "alice+demo@127.0.0.1", show)
+	tm.expect(want)
+	tm.wait()
+	// The shared session.
+	a := h.termEnv([]string{"TERM=vt100"}, h.keyAlice, "alice@127.0.0.1", "demo")
+	a.send(show + "\r")
+	a.expect(want)
+	// A later client of the shared session gets the creator's TERM.
+	b := h.termEnv([]string{"TERM=screen-256color"}, h.keyAlice, "alice+demo@127.0.0.1")
+	b.send(show + "\r")
+	b.expect(want + "\r\n")
+	a.kill()
+	b.kill()
+	// COLORTERM passes when sent.
+	tm = h.termEnv([]string{"TERM=linux"}, h.keyAlice, "-o", "SetEnv=COLORTERM=truecolor", "alice+demo@127.0.0.1", show)
+	tm.expect("[linux/truecolor/")
+	tm.wait()
 }
