@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/codeterm/codeterm/auth"
@@ -209,10 +210,27 @@ func (h *harness) termEnv(env []string, key string, args ...string) *term {
 		h.t.Fatal(err)
 	}
 	cmd.Stderr = cmd.Stdout
-	tm := &term{t: h.t, cmd: cmd, in: in, grew: make(chan struct{}, 1), ended: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
 		h.t.Fatal(err)
 	}
+	return h.follow(cmd, in, out)
+}
+
+// ptyTerm starts cmd on a PTY of its own, for clients that want a terminal
+// as their stdin (dbclient, mosh, codeterm attach).
+func (h *harness) ptyTerm(cmd *exec.Cmd) *term {
+	h.t.Helper()
+	f, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 120, Rows: 40})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { f.Close() })
+	return h.follow(cmd, f, f)
+}
+
+// follow collects a started client's output until it ends.
+func (h *harness) follow(cmd *exec.Cmd, in io.WriteCloser, out io.Reader) *term {
+	tm := &term{t: h.t, cmd: cmd, in: in, grew: make(chan struct{}, 1), ended: make(chan struct{})}
 	go func() {
 		buf := make([]byte, 32<<10)
 		for {

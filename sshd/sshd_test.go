@@ -533,6 +533,9 @@ func TestSSHAudit(t *testing.T) {
 	}
 	h := newHarness(t)
 	out, _ := exec.Command(bin, "-p", h.port, "127.0.0.1").CombinedOutput()
+	if os.Getenv("SHOW_AUDIT") != "" {
+		t.Logf("%s", out)
+	}
 	if bytes.Contains(out, []byte("[fail]")) {
 		t.Fatalf("ssh-audit reports failures:\n%s", out)
 	}
@@ -712,4 +715,76 @@ func TestTermAndEnvironment(t *testing.T) {
 	tm = h.termEnv([]string{"TERM=linux"}, h.keyAlice, "-o", "SetEnv=COLORTERM=truecolor", "alice+demo@127.0.0.1", show)
 	tm.expect("[linux/truecolor/")
 	tm.wait()
+}
+
+// Debian 12's dropbear client (2022.83) offers only non-ETM MACs with AES-CTR.
+func TestDropbearClient(t *testing.T) {
+	if _, err := exec.LookPath("dbclient"); err != nil {
+		t.Skip("dbclient is not installed (apt-get install dropbear-bin); .ci/run installs it")
+	}
+	h := newHarness(t)
+	key := filepath.Join(t.TempDir(), "id_dropbear")
+	if out, err := exec.Command("dropbearconvert", "openssh", "dropbear", h.keyAlice, key).CombinedOutput(); err != nil {
+		t.Fatalf("dropbearconvert: %v %s", err, out)
+	}
+	dbclient := func(args ...string) *exec.Cmd {
+		cmd := exec.Command("dbclient", append([]string{"-y", "-y", "-i", key, "-p", h.port}, args...)...)
+		cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+		return cmd
+	}
+	cmd := dbclient("alice+demo@127.0.0.1", "pwd; exit 3")
+	out, err := cmd.Output()
+	if cmd.ProcessState.ExitCode() != 3 || strings.TrimSpace(string(out)) != h.demo.LocalPath {
+		t.Fatalf("dbclient exec: %v %q", err, out)
+	}
+	tm := h.ptyTerm(dbclient("-t", "alice@127.0.0.1", "demo"))
+	c, want := marker(5)
+	tm.send(c)
+	tm.expect(want)
+	tm.send("exit\r")
+	if code := tm.wait(); code != 0 {
+		t.Fatalf("dbclient shell: status %d, output %q", code, tm.output())
+	}
+}
+
+// curl's sftp:// and scp:// go through libssh2 (1.10 on Debian 12: no ETM
+// MACs, no AES-GCM). curl's /~/ is the sftp start directory (the
+// workspace), and scp's relative paths start there too.
+func TestCurlSFTPAndSCP(t *testing.T) {
+	out, err := exec.Command("curl", "-V").Output()
+	if err != nil || !bytes.Contains(out, []byte(" sftp")) || !bytes.Contains(out, []byte(" scp")) {
+		t.Skip("curl without libssh2 (sftp, scp)")
+	}
+	h := newHarness(t)
+	pem, _ := os.ReadFile(h.keyAlice)
+	signer, _ := gossh.ParsePrivateKey(pem)
+	pub := h.keyAlice + ".pub"
+	os.WriteFile(pub, gossh.MarshalAuthorizedKey(signer.PublicKey()), 0o600)
+	data := make([]byte, 3<<20+17)
+	rand.Read(data)
+	want := sha256.Sum256(data)
+	src := filepath.Join(t.TempDir(), "data.bin")
+	os.WriteFile(src, data, 0o600)
+	curl := func(args ...string) []byte {
+		t.Helper()
+		cmd := exec.Command("curl", append([]string{"-sS", "-k", "--key", h.keyAlice, "--pubkey", pub, "-u", "alice+demo:"}, args...)...)
+		out, err := cmd.Output()
+		if err != nil {
+			var ee *exec.ExitError
+			errors.As(err, &ee)
+			t.Fatalf("curl %v: %v %s", args, err, ee.Stderr)
+		}
+		return out
+	}
+	base := "://127.0.0.1:" + h.port + "/~/"
+	for _, proto := range []string{"sftp", "scp"} {
+		curl("-T", src, proto+base+proto+".bin")
+		got, err := os.ReadFile(filepath.Join(h.demo.LocalPath, proto+".bin"))
+		if err != nil || sha256.Sum256(got) != want {
+			t.Fatalf("%s upload: %v, %d bytes", proto, err, len(got))
+		}
+		if got := curl(proto + base + proto + ".bin"); sha256.Sum256(got) != want {
+			t.Fatalf("%s download: %d bytes, checksum differs", proto, len(got))
+		}
+	}
 }
