@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/charmbracelet/ssh"
@@ -110,6 +111,9 @@ func (s *Server) workspace(sess ssh.Session, u *store.User, name string) (*store
 		s.fail(sess, "codeterm: no workspace %q (ssh %s lists yours)", name, s.sshTarget(sess, u))
 		return nil, false
 	}
+	if err := workspaces.LinkInHome(s.homeDir(u), ws); err != nil {
+		s.Log.Warn("workspace link in HOME", "user", u.Name, "workspace", ws.Name, "err", err)
+	}
 	return ws, true
 }
 
@@ -202,6 +206,15 @@ func (s *Server) home(u *store.User) string {
 		return s.HomeFor(u)
 	}
 	return ""
+}
+
+// homeDir is the HOME a user's processes get: their own, or the server's.
+func (s *Server) homeDir(u *store.User) string {
+	if h := s.home(u); h != "" {
+		return h
+	}
+	h, _ := os.UserHomeDir()
+	return h
 }
 
 // clientEnv keeps the env requests codeterm honours: LANG, LC_*, TERM,
