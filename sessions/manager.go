@@ -224,11 +224,21 @@ func (m *Manager) spawn(ctx context.Context, opts SpawnOptions, shellName, shell
 	}
 	id := m.newID()
 	env = append(env, m.gitCredentialEnv(opts.UserID, id)...)
+	agent, err := newAgentRelay()
+	if err != nil {
+		m.log.Warn("session without agent socket", "err", err)
+	} else {
+		env = append(env, "SSH_AUTH_SOCK="+agent.path())
+	}
 	c, err := startShell(shellName, shellPath, dir, env, opts.Cols, opts.Rows)
 	if err != nil {
+		if agent != nil {
+			agent.close()
+		}
 		return nil, fmt.Errorf("%w: %w", ErrSpawn, err)
 	}
 	s := newSession(m, id, opts, shellName, c)
+	s.agent = agent
 	if m.cfg.RecordDir != "" {
 		rec, err := newRecorder(m.cfg.RecordDir, s.id, shellPath, opts.Cols, opts.Rows, m.log)
 		if err != nil {

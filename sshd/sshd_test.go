@@ -561,19 +561,20 @@ func TestConfigEntriesWorkWithOpenSSH(t *testing.T) {
 	}
 }
 
-// ssh -A: a command in the workspace reaches the client's agent.
-func TestAgentForwarding(t *testing.T) {
-	h := newHarness(t)
-	sock := filepath.Join(t.TempDir(), "agent.sock")
+// startAgent runs a real ssh-agent holding key; it returns its socket and
+// the key's fingerprint.
+func startAgent(t *testing.T, key string) (sock, fingerprint string) {
+	t.Helper()
+	sock = filepath.Join(t.TempDir(), "agent.sock")
 	agent := exec.Command("ssh-agent", "-D", "-a", sock)
 	if err := agent.Start(); err != nil {
 		t.Fatalf("ssh-agent: %v", err)
 	}
-	defer func() { agent.Process.Kill(); agent.Wait() }()
+	t.Cleanup(func() { agent.Process.Kill(); agent.Wait() })
 	var added []byte
 	var err error
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		add := exec.Command("ssh-add", h.keyOther)
+		add := exec.Command("ssh-add", key)
 		add.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)
 		if added, err = add.CombinedOutput(); err == nil {
 			break
@@ -583,9 +584,15 @@ func TestAgentForwarding(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond) // the agent's socket appears shortly after start
 	}
-	pem, _ := os.ReadFile(h.keyOther)
+	pem, _ := os.ReadFile(key)
 	signer, _ := gossh.ParsePrivateKey(pem)
-	want := gossh.FingerprintSHA256(signer.PublicKey())
+	return sock, gossh.FingerprintSHA256(signer.PublicKey())
+}
+
+// ssh -A: a command in the workspace reaches the client's agent.
+func TestAgentForwarding(t *testing.T) {
+	h := newHarness(t)
+	sock, want := startAgent(t, h.keyOther)
 
 	cmd := exec.Command("ssh", append(h.sshArgs(h.keyAlice, "-p", h.port, "-A"), "alice+demo@127.0.0.1", "ssh-add -l")...)
 	cmd.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)
@@ -965,5 +972,41 @@ func TestTildeIsHome(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(filepath.Join(dst, "clone", "where.txt")); string(got) != "workspace\n" {
 		t.Errorf("clone: %q", got)
+	}
+}
+
+// ssh -A -t on the shared session: the shell's SSH_AUTH_SOCK reaches the
+// agent of the most recent client that forwards one, and none once no
+// attached client does.
+func TestAgentForwardingSharedSession(t *testing.T) {
+	h := newHarness(t)
+	sock, want := startAgent(t, h.keyOther)
+	env := []string{"SSH_AUTH_SOCK=" + sock}
+	a := h.termEnv(env, h.keyAlice, "-A", "alice@127.0.0.1", "demo")
+	a.send("ssh-add -l; echo rc-$((20+1))-$?\r")
+	out := a.expect("rc-21-")
+	if !strings.Contains(out, want) {
+		t.Fatalf("ssh-add -l in the shared shell: %q, want %s", out, want)
+	}
+	// A second client forwarding another agent takes over while attached.
+	sock2, want2 := startAgent(t, h.keyBob)
+	b := h.termEnv([]string{"SSH_AUTH_SOCK=" + sock2}, h.keyAlice, "-A", "alice@127.0.0.1", "demo")
+	b.send("clear; ssh-add -l; echo rc-$((30+1))-$?\r")
+	out = b.expect("rc-31-")
+	if !strings.Contains(out, want2) {
+		t.Fatalf("ssh-add -l after a second -A client: %q, want %s", out, want2)
+	}
+	b.kill()
+	before := len(a.output())
+	a.send("clear; ssh-add -l; echo rc-$((40+1))-$?\r")
+	if out := a.expect("rc-41-")[before:]; !strings.Contains(out, want) || strings.Contains(out, want2) {
+		t.Fatalf("ssh-add -l after the second client left: %q, want %s", out, want)
+	}
+	a.kill()
+	// Attached without -A: no agent answers.
+	c := h.term(h.keyAlice, "alice@127.0.0.1", "demo")
+	c.send("clear; ssh-add -l >/dev/null 2>&1; echo rc-$((50+1))-$?\r")
+	if out := c.expect("rc-51-"); strings.Contains(out, "rc-51-0") {
+		t.Fatalf("an agent answered with no client forwarding one: %q", out)
 	}
 }
