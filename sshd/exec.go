@@ -43,6 +43,13 @@ func (s *Server) exec(sess ssh.Session, u *store.User, ws *store.Workspace, comm
 	credEnv, done := s.Sessions.Exec(u.ID)
 	defer done()
 	cmd.Env = append(s.execEnv(sess, u, shellPath), credEnv...)
+	if sock, bin, err := s.localSocket(u); err != nil {
+		s.Log.Warn("attach socket", "user", u.Name, "err", err)
+	} else {
+		// codeterm attach, for mosh and plain shells: the command on PATH
+		// and the user's socket.
+		cmd.Env = append(prependPath(cmd.Env, bin), AttachSockVar+"="+sock)
+	}
 	if ssh.AgentRequested(sess) {
 		sock, stop, err := forwardAgent(sess)
 		if err != nil {
@@ -95,6 +102,17 @@ func (s *Server) execEnv(sess ssh.Session, u *store.User, shellPath string) []st
 		fmt.Sprintf("SSH_CLIENT=%s %s %s", rh, rp, lp),
 		fmt.Sprintf("SSH_CONNECTION=%s %s %s %s", rh, rp, lh, lp),
 	)
+}
+
+// prependPath puts dir first on env's PATH.
+func prependPath(env []string, dir string) []string {
+	for i, kv := range env {
+		if p, ok := strings.CutPrefix(kv, "PATH="); ok {
+			env[i] = "PATH=" + dir + string(os.PathListSeparator) + p
+			return env
+		}
+	}
+	return append(env, "PATH="+dir)
 }
 
 // runPiped runs cmd on the channel's streams. stdin is copied by hand so that

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -312,4 +313,18 @@ func (tm *term) wait() int {
 // the echo of the typed line.
 func marker(n int) (cmd, want string) {
 	return "echo mark-$((" + strconv.Itoa(n) + "*2))\r", "mark-" + strconv.Itoa(n*2)
+}
+
+// TestMain lets the test binary stand in for `codeterm attach`: the server
+// puts its own executable on PATH as "codeterm", and here that is this
+// binary, so the client code under test is the one the command uses.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 2 && os.Args[1] == "attach" {
+		code, err := AttachLocal(context.Background(), os.Args[2], os.Environ(), os.Stdin, os.Stdout, os.Stderr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "codeterm:", err)
+		}
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
 }

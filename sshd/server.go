@@ -42,6 +42,14 @@ type Server struct {
 	AuthLimiter *auth.Limiter
 	// HomeFor returns the HOME of a user's shells; nil: the server's own HOME.
 	HomeFor func(u *store.User) string
+	// Executable is the codeterm binary that commands on the workspace
+	// login find on their PATH as "codeterm" (for codeterm attach); "": the
+	// running one.
+	Executable string
+
+	localMu  sync.Mutex
+	localDir string                  // attach sockets and bin/codeterm; "" until first used
+	locals   map[string]net.Listener // user id → attach socket
 
 	srv  *ssh.Server
 	ptys sync.Map // ssh.Session → ssh.Pty: the library keeps PTY requests per connection, not per channel
@@ -67,6 +75,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	// Attached clients block in their handlers; closing the connections is
 	// what ends them, so Close rather than wait for idle.
+	s.closeLocal()
 	return s.srv.Close()
 }
 
@@ -108,6 +117,9 @@ func (s *Server) build() (*ssh.Server, error) {
 				"cancel-tcpip-forward": fwd.HandleSSHRequest,
 			}
 			srv.ConnCallback = func(ctx ssh.Context, conn net.Conn) net.Conn {
+				if lc, ok := conn.(*localConn); ok {
+					ctx.SetValue(localUserKey{}, lc.userID)
+				}
 				go s.watchConn(ctx, conn)
 				return conn
 			}
@@ -135,8 +147,8 @@ func (s *Server) build() (*ssh.Server, error) {
 //     the server 1.0-1.2 times the CPU of AES-GCM per byte and 1.2 times
 //     AES-CTR with an HMAC (BenchmarkCiphers), far below what a terminal
 //     needs, and clients hardened to chacha20 alone connect.
-func (s *Server) serverConfig(ssh.Context) *gossh.ServerConfig {
-	return &gossh.ServerConfig{
+func (s *Server) serverConfig(ctx ssh.Context) *gossh.ServerConfig {
+	cfg := &gossh.ServerConfig{
 		Config: gossh.Config{
 			KeyExchanges: []string{
 				gossh.KeyExchangeMLKEM768X25519,
@@ -160,6 +172,8 @@ func (s *Server) serverConfig(ssh.Context) *gossh.ServerConfig {
 			},
 		},
 	}
+	localAuth(ctx, cfg)
+	return cfg
 }
 
 func (s *Server) rememberPty(_ ssh.Context, sess ssh.Session, p ssh.Pty) (func() error, error) {

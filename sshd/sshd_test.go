@@ -1010,3 +1010,38 @@ func TestAgentForwardingSharedSession(t *testing.T) {
 		t.Fatalf("an agent answered with no client forwarding one: %q", out)
 	}
 }
+
+// mosh to the workspace login reaches the shared session with codeterm
+// attach, through the user's attach socket.
+func TestMoshAttach(t *testing.T) {
+	if _, err := exec.LookPath("mosh"); err != nil {
+		t.Skip("mosh is not installed (apt-get install mosh); .ci/run installs it")
+	}
+	h := newHarness(t)
+	a := h.term(h.keyAlice, "alice@127.0.0.1", "demo")
+	c, want := marker(7)
+	a.send(c)
+	a.expect(want)
+	mosh := exec.Command("mosh", "--ssh=ssh "+strings.Join(h.sshArgs(h.keyAlice, "-p", h.port), " "),
+		"alice+demo@127.0.0.1", "--", "codeterm", "attach", "demo")
+	mosh.Env = append(os.Environ(), "LANG=C.UTF-8", "TERM=xterm-256color")
+	m := h.ptyTerm(mosh)
+	m.expect(want) // the shared screen, repainted
+	c, want = marker(8)
+	m.send(c)
+	m.expect(want)
+	a.expect(want)
+	// The shell's exit ends codeterm attach, mosh-server and mosh.
+	a.send("exit\r")
+	a.wait()
+	m.wait()
+}
+
+// codeterm attach outside a workspace login says what it needs.
+func TestAttachNeedsSocket(t *testing.T) {
+	h := newHarness(t)
+	out, stderr, code := h.ssh(nil, h.keyAlice, "alice+demo@127.0.0.1", "codeterm attach demo </dev/null; echo rc=$?; env -u "+AttachSockVar+" codeterm attach demo")
+	if code != 1 || !strings.Contains(out, "rc=1") || !strings.Contains(stderr, "stdin is not a terminal") || !strings.Contains(stderr, AttachSockVar+" is not set") {
+		t.Fatalf("codeterm attach without a terminal or socket: %d %q %q", code, out, stderr)
+	}
+}
