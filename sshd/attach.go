@@ -89,7 +89,11 @@ func (s *Server) attachInput(sess ssh.Session, in io.Reader, u *store.User, ws *
 			return // detached: the client went away, or the server stops
 		}
 		if c.Kind == sessions.ChunkExit {
-			sess.Exit(c.ExitCode)
+			if c.Signal != "" {
+				exitSignal(sess, c.Signal, c.ExitCode)
+			} else {
+				sess.Exit(c.ExitCode)
+			}
 			return
 		}
 		if _, err := sess.Write(c.Data); err != nil {

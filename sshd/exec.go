@@ -14,6 +14,7 @@ import (
 	"github.com/charmbracelet/ssh"
 	"github.com/creack/pty"
 	gossh "golang.org/x/crypto/ssh"
+	"golang.org/x/sys/unix"
 
 	"github.com/codeterm/codeterm/sessions"
 	"github.com/codeterm/codeterm/store"
@@ -76,7 +77,7 @@ func (s *Server) exec(sess ssh.Session, u *store.User, ws *store.Workspace, comm
 		return
 	}
 	if sig != 0 {
-		exitSignal(sess, sig)
+		exitSignal(sess, unix.SignalName(sig), status)
 		return
 	}
 	sess.Exit(status)
@@ -175,18 +176,13 @@ func waitStatus(err error) (status int, sig syscall.Signal, _ error) {
 }
 
 // exitSignal ends the channel as OpenSSH's sshd does for a command killed by
-// a signal: an exit-signal request (RFC 4254 6.10) with the signal's name
-// instead of an exit status, so the client reports the signal. A signal
-// without an SSH name gets the shell's 128+n status instead.
-func exitSignal(sess ssh.Session, sig syscall.Signal) {
-	name := ""
-	for k, v := range signals {
-		if v == sig {
-			name = string(k)
-		}
-	}
-	if name == "" {
-		sess.Exit(128 + int(sig))
+// a signal ("SIGKILL" style name): an exit-signal request (RFC 4254 6.10)
+// with the signal's SSH name instead of an exit status, so the client
+// reports the signal. A signal without an SSH name gets status instead.
+func exitSignal(sess ssh.Session, name string, status int) {
+	name = strings.TrimPrefix(name, "SIG")
+	if _, ok := signals[ssh.Signal(name)]; !ok {
+		sess.Exit(status)
 		return
 	}
 	msg := struct {

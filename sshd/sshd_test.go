@@ -686,6 +686,23 @@ func TestExitSignal(t *testing.T) {
 	if err := s.Run("kill -TERM $$"); !errors.As(err, &ee) || ee.Signal() != "TERM" {
 		t.Errorf("kill -TERM: %v, want exit-signal TERM", err)
 	}
+	// The shared session's shell killed by a signal: its clients hear of it.
+	s, err = h.client(h.keyAlice, "alice").NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RequestPty("xterm", 24, 80, gossh.TerminalModes{}); err != nil {
+		t.Fatal(err)
+	}
+	in, _ := s.StdinPipe()
+	s.Stdout = io.Discard
+	if err := s.Start("demo"); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(in, "kill -KILL $$\r")
+	if err := s.Wait(); !errors.As(err, &ee) || ee.Signal() != "KILL" {
+		t.Errorf("shared shell killed: %v, want exit-signal KILL", err)
+	}
 	// A plain status is still a status.
 	if _, _, code := h.ssh(nil, h.keyAlice, "alice+demo@127.0.0.1", "exit 7"); code != 7 {
 		t.Errorf("exit 7: status %d", code)
