@@ -15,27 +15,29 @@ import (
 // means HOME (exec, git over SSH, scp, sftp, rsync, mosh).
 const HomeLinkDir = "ws"
 
-// LinkInHome makes home/ws/NAME a symbolic link to the workspace, replacing
-// a link that points elsewhere (a workspace deleted and created again, or,
-// where users share a HOME, another user's workspace of the same name). It
-// leaves anything that is not a symbolic link alone.
+// LinkInHome makes home/ws/NAME a symbolic link to the workspace. A link
+// left by a deleted workspace is replaced; anything else is left alone and
+// reported (ErrExist): where users share a HOME, a link to another user's
+// live workspace of the same name must not be turned under their shells.
 func LinkInHome(home string, ws *store.Workspace) error {
 	if home == "" {
 		return nil
 	}
 	dir := filepath.Join(home, HomeLinkDir)
 	link := filepath.Join(dir, ws.Name)
-	if cur, err := os.Readlink(link); err == nil && cur == ws.LocalPath {
+	cur, err := os.Readlink(link)
+	switch {
+	case err == nil && cur == ws.LocalPath:
 		return nil
+	case err == nil:
+		if _, err := os.Stat(link); err == nil {
+			return fmt.Errorf("workspace link %s points to %s: %w", link, cur, fs.ErrExist)
+		}
+	case errors.Is(err, fs.ErrNotExist):
+	default: // not a link, or unreadable
+		return fmt.Errorf("workspace link %s: %w", link, fs.ErrExist)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("workspace link %s: %w", link, err)
-	}
-	fi, err := os.Lstat(link)
-	switch {
-	case err == nil && fi.Mode()&fs.ModeSymlink == 0:
-		return fmt.Errorf("workspace link %s: %w", link, fs.ErrExist)
-	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("workspace link %s: %w", link, err)
 	}
 	// A new link renamed over the old one: readers never see it missing.
