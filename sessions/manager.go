@@ -59,7 +59,7 @@ type SpawnOptions struct {
 	Name        string   // display name
 	Cols, Rows  int      // initial size; 0 = 80x24
 	Home, User  string   // HOME and USER/LOGNAME of the shell; default the server's
-	Env         []string // client variables (LANG, LC_*), filtered again by the allow-list
+	Env         []string // client variables (LANG, LC_*, TERM, COLORTERM, GIT_PROTOCOL), filtered again (see Environ)
 }
 
 // Manager owns the live sessions. Its methods are safe for concurrent use.
@@ -224,11 +224,21 @@ func (m *Manager) spawn(ctx context.Context, opts SpawnOptions, shellName, shell
 	}
 	id := m.newID()
 	env = append(env, m.gitCredentialEnv(opts.UserID, id)...)
+	agent, err := newAgentRelay()
+	if err != nil {
+		m.log.Warn("session without agent socket", "err", err)
+	} else {
+		env = append(env, "SSH_AUTH_SOCK="+agent.path())
+	}
 	c, err := startShell(shellName, shellPath, dir, env, opts.Cols, opts.Rows)
 	if err != nil {
+		if agent != nil {
+			agent.close()
+		}
 		return nil, fmt.Errorf("%w: %w", ErrSpawn, err)
 	}
 	s := newSession(m, id, opts, shellName, c)
+	s.agent = agent
 	if m.cfg.RecordDir != "" {
 		rec, err := newRecorder(m.cfg.RecordDir, s.id, shellPath, opts.Cols, opts.Rows, m.log)
 		if err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/user"
 	"strings"
 	"sync"
 	"testing"
@@ -216,7 +218,8 @@ func TestEnviron(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "x")
 	t.Setenv("PATH", "/usr/bin:/bin")
 	t.Setenv("LC_ALL", "C.UTF-8")
-	env := Environ(SpawnOptions{Home: "/h", User: "u", Env: []string{"LANG=fr_FR.UTF-8", "TERM=dumb", "LC_CTYPE=C", "GITHUB_TOKEN=y", "BAD"}}, "/bin/bash")
+	t.Setenv("TERM", "from-the-server")
+	env := Environ(SpawnOptions{Home: "/h", User: "u", Env: []string{"LANG=fr_FR.UTF-8", "TERM=dumb", "LC_CTYPE=C", "GITHUB_TOKEN=y", "BAD", "GIT_PROTOCOL=version=2"}}, "/bin/bash")
 	got := map[string]string{}
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
@@ -227,7 +230,7 @@ func TestEnviron(t *testing.T) {
 	}
 	want := map[string]string{
 		"HOME": "/h", "USER": "u", "LOGNAME": "u", "SHELL": "/bin/bash", "PATH": "/usr/bin:/bin",
-		"LANG": "fr_FR.UTF-8", "LC_ALL": "C.UTF-8", "LC_CTYPE": "C", "TERM": "xterm-256color", "COLORTERM": "truecolor",
+		"LANG": "fr_FR.UTF-8", "LC_ALL": "C.UTF-8", "LC_CTYPE": "C", "TERM": "dumb", "GIT_PROTOCOL": "version=2",
 	}
 	for k, v := range want {
 		if got[k] != v {
@@ -238,6 +241,21 @@ func TestEnviron(t *testing.T) {
 		if _, ok := want[k]; !ok && k != "TZ" && !strings.HasPrefix(k, "LC_") {
 			t.Errorf("unexpected %s", k)
 		}
+	}
+	// No TERM from the client: the web page's xterm.js. No USER anywhere:
+	// the OS account's name.
+	t.Setenv("USER", "")
+	t.Setenv("LOGNAME", "")
+	os.Unsetenv("USER")
+	os.Unsetenv("LOGNAME")
+	got = map[string]string{}
+	for _, kv := range Environ(SpawnOptions{}, "") {
+		k, v, _ := strings.Cut(kv, "=")
+		got[k] = v
+	}
+	me, _ := user.Current()
+	if got["TERM"] != "xterm-256color" || got["COLORTERM"] != "truecolor" || got["USER"] != me.Username || got["LOGNAME"] != me.Username {
+		t.Errorf("defaults: %v", got)
 	}
 	if fmt.Sprint(historyEnv("fish", "/x", "a/b.c")) != "[fish_history=codeterm_a_b_c]" {
 		t.Error(historyEnv("fish", "/x", "a/b.c"))

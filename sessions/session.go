@@ -49,7 +49,8 @@ type Session struct {
 	cmd                            *exec.Cmd
 	master                         *os.File
 	rawMaster                      syscall.RawConn
-	rec                            *recorder // nil: not recorded
+	rec                            *recorder   // nil: not recorded
+	agent                          *agentRelay // the shell's SSH_AUTH_SOCK; nil: none
 
 	lastOutput, lastInput, lastDetach atomic.Int64 // unix nanoseconds
 	latestFast                        atomic.Pointer[Attachment]
@@ -124,6 +125,9 @@ func (s *Session) abort() {
 	s.cmd.Wait()
 	if s.rec != nil {
 		s.rec.close()
+	}
+	if s.agent != nil {
+		s.agent.close()
 	}
 }
 
@@ -369,6 +373,9 @@ func (s *Session) wait() {
 	s.master.Close()
 	if s.rec != nil {
 		s.rec.close()
+	}
+	if s.agent != nil {
+		s.agent.close()
 	}
 	s.mu.Lock()
 	s.result = &st

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -141,8 +142,11 @@ func (m *Manager) gitCredentialEnv(userID, sessionID string) []string {
 
 // Environ builds a shell's environment: the allow-listed variables of the
 // server's environment, overridden by opts (Home, User and the client's Env,
-// which is filtered by the same allow-list), plus TERM and COLORTERM. The
-// SSH front-end's exec uses it too so both paths follow one rule. History
+// which is filtered by the same allow-list plus the terminal variables a
+// client may name: TERM, COLORTERM and GIT_PROTOCOL). A client that names no
+// TERM is the web page's xterm.js: TERM=xterm-256color and COLORTERM=truecolor.
+// USER and LOGNAME fall back to the OS account the shell runs as. The SSH
+// front-end's exec uses it too so both paths follow one rule. History
 // variables are added by the Manager, which knows where history lives.
 func Environ(opts SpawnOptions, shellPath string) []string {
 	vars := map[string]string{}
@@ -162,7 +166,7 @@ func Environ(opts SpawnOptions, shellPath string) []string {
 		}
 	}
 	for _, kv := range opts.Env {
-		if k, v, ok := strings.Cut(kv, "="); ok && envAllowed(k) {
+		if k, v, ok := strings.Cut(kv, "="); ok && (envAllowed(k) || clientTermVar(k)) {
 			set(k, v)
 		}
 	}
@@ -173,19 +177,48 @@ func Environ(opts SpawnOptions, shellPath string) []string {
 		set("USER", opts.User)
 		set("LOGNAME", opts.User)
 	}
+	if _, ok := vars["USER"]; !ok {
+		if name := osUserName(); name != "" {
+			set("USER", name)
+		}
+	}
+	if _, ok := vars["LOGNAME"]; !ok {
+		if name, ok := vars["USER"]; ok {
+			set("LOGNAME", name)
+		}
+	}
 	if shellPath != "" {
 		set("SHELL", shellPath)
 	}
 	if _, ok := vars["PATH"]; !ok {
 		set("PATH", "/usr/local/bin:/usr/bin:/bin")
 	}
-	set("TERM", "xterm-256color")
-	set("COLORTERM", "truecolor")
+	if _, ok := vars["TERM"]; !ok {
+		set("TERM", "xterm-256color")
+		set("COLORTERM", "truecolor")
+	}
 	env := make([]string, 0, len(order))
 	for _, k := range order {
 		env = append(env, k+"="+vars[k])
 	}
 	return env
+}
+
+// clientTermVar reports the variables a client may set although the
+// server's environment may not pass them on: they describe the client's
+// terminal (TERM, COLORTERM) or its git (GIT_PROTOCOL, which GitHub's and
+// OpenSSH's servers accept too, so that git speaks protocol v2).
+func clientTermVar(name string) bool {
+	return name == "TERM" || name == "COLORTERM" || name == "GIT_PROTOCOL"
+}
+
+// osUserName names the OS account the server (and so the shell) runs as;
+// os/user looks it up once.
+func osUserName() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return ""
 }
 
 // historyEnv returns the variables that point a shell's history at file.

@@ -3,10 +3,12 @@ package sshd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 
 	"github.com/charmbracelet/ssh"
+	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/codeterm/codeterm/sessions"
 	"github.com/codeterm/codeterm/store"
@@ -51,6 +53,9 @@ func (s *Server) attachInput(sess ssh.Session, in io.Reader, u *store.User, ws *
 		return
 	}
 	defer a.Close()
+	if ssh.AgentRequested(sess) {
+		defer target.ForwardAgent(agentDialer(sess))()
+	}
 	info := target.Info()
 	s.Log.Info("ssh attach", "user", u.Name, "workspace", ws.Name, "session", info.ID, "remote", sess.RemoteAddr().String())
 	defer s.Log.Info("ssh detach", "user", u.Name, "workspace", ws.Name, "session", info.ID)
@@ -84,12 +89,33 @@ func (s *Server) attachInput(sess ssh.Session, in io.Reader, u *store.User, ws *
 			return // detached: the client went away, or the server stops
 		}
 		if c.Kind == sessions.ChunkExit {
-			sess.Exit(c.ExitCode)
+			if c.Signal != "" {
+				exitSignal(sess, c.Signal, c.ExitCode)
+			} else {
+				sess.Exit(c.ExitCode)
+			}
 			return
 		}
 		if _, err := sess.Write(c.Data); err != nil {
 			return
 		}
+	}
+}
+
+// agentDialer opens channels to the client's agent (ssh -A) on the
+// session's connection.
+func agentDialer(sess ssh.Session) sessions.AgentDialer {
+	return func() (io.ReadWriteCloser, error) {
+		conn, ok := sess.Context().Value(ssh.ContextKeyConn).(gossh.Conn)
+		if !ok {
+			return nil, errors.New("no connection")
+		}
+		ch, reqs, err := conn.OpenChannel("auth-agent@openssh.com", nil)
+		if err != nil {
+			return nil, fmt.Errorf("open agent channel: %w", err)
+		}
+		go gossh.DiscardRequests(reqs)
+		return ch, nil
 	}
 }
 

@@ -7,11 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
 	"github.com/charmbracelet/ssh"
 	"github.com/creack/pty"
+	gossh "golang.org/x/crypto/ssh"
+	"golang.org/x/sys/unix"
 
 	"github.com/codeterm/codeterm/sessions"
 	"github.com/codeterm/codeterm/store"
@@ -41,6 +44,13 @@ func (s *Server) exec(sess ssh.Session, u *store.User, ws *store.Workspace, comm
 	credEnv, done := s.Sessions.Exec(u.ID)
 	defer done()
 	cmd.Env = append(s.execEnv(sess, u, shellPath), credEnv...)
+	if sock, bin, err := s.localSocket(u); err != nil {
+		s.Log.Warn("attach socket", "user", u.Name, "err", err)
+	} else {
+		// codeterm attach, for mosh and plain shells: the command on PATH
+		// and the user's socket.
+		cmd.Env = append(prependPath(cmd.Env, bin), AttachSockVar+"="+sock)
+	}
 	if ssh.AgentRequested(sess) {
 		sock, stop, err := forwardAgent(sess)
 		if err != nil {
@@ -52,17 +62,22 @@ func (s *Server) exec(sess ssh.Session, u *store.User, ws *store.Workspace, comm
 	}
 	s.Log.Info("ssh exec", "user", u.Name, "workspace", ws.Name, "pty", s.hasPty(sess), "remote", sess.RemoteAddr().String())
 
-	var status int
+	var werr error
 	if p, ok := s.pty(sess); ok {
-		status, err = runWithPty(sess, cmd, p)
+		werr = runWithPty(sess, cmd, p)
 	} else {
-		status, err = runPiped(sess, cmd)
+		werr = runPiped(sess, cmd)
 	}
 	// The command's credential ends with it, before the client hears of
 	// the end (done is idempotent; the defer covers the early returns).
 	done()
+	status, sig, err := waitStatus(werr)
 	if err != nil {
 		s.fail(sess, "codeterm: %v", err)
+		return
+	}
+	if sig != 0 {
+		exitSignal(sess, unix.SignalName(sig), status)
 		return
 	}
 	sess.Exit(status)
@@ -72,49 +87,48 @@ func (s *Server) hasPty(sess ssh.Session) bool { _, ok := s.pty(sess); return ok
 
 // execEnv is the allow-listed environment plus what OpenSSH sets for a session.
 func (s *Server) execEnv(sess ssh.Session, u *store.User, shellPath string) []string {
-	env := sessions.Environ(sessions.SpawnOptions{Home: s.home(u), Env: clientEnv(sess)}, shellPath)
-	term := ""
-	if p, ok := s.pty(sess); ok {
-		term = p.Term
-	}
-	for _, kv := range sess.Environ() {
-		if v, ok := strings.CutPrefix(kv, "TERM="); ok && term == "" {
-			term = v
-		}
-	}
-	out := env[:0]
-	for _, kv := range env {
-		// Without a PTY and no TERM from the client, leave TERM and
-		// COLORTERM unset as sshd does, so scripts see a dumb stream.
-		if term == "" && (strings.HasPrefix(kv, "TERM=") || strings.HasPrefix(kv, "COLORTERM=")) {
-			continue
-		}
-		if term != "" && strings.HasPrefix(kv, "TERM=") {
-			kv = "TERM=" + term
-		}
-		out = append(out, kv)
+	cenv := clientEnv(sess)
+	env := sessions.Environ(sessions.SpawnOptions{Home: s.home(u), Env: cenv}, shellPath)
+	if !hasVar(cenv, "TERM") {
+		// Without a PTY and no TERM from the client, leave TERM (and a
+		// COLORTERM the client did not send) unset as sshd does, so
+		// scripts see a dumb stream.
+		env = slices.DeleteFunc(env, func(kv string) bool {
+			return strings.HasPrefix(kv, "TERM=") || strings.HasPrefix(kv, "COLORTERM=") && !hasVar(cenv, "COLORTERM")
+		})
 	}
 	rh, rp := splitHostPort(sess.RemoteAddr().String())
 	lh, lp := splitHostPort(sess.LocalAddr().String())
-	return append(out,
+	return append(env,
 		fmt.Sprintf("SSH_CLIENT=%s %s %s", rh, rp, lp),
 		fmt.Sprintf("SSH_CONNECTION=%s %s %s %s", rh, rp, lh, lp),
 	)
 }
 
+// prependPath puts dir first on env's PATH.
+func prependPath(env []string, dir string) []string {
+	for i, kv := range env {
+		if p, ok := strings.CutPrefix(kv, "PATH="); ok {
+			env[i] = "PATH=" + dir + string(os.PathListSeparator) + p
+			return env
+		}
+	}
+	return append(env, "PATH="+dir)
+}
+
 // runPiped runs cmd on the channel's streams. stdin is copied by hand so that
 // a client that never closes stdin cannot keep Wait from returning, and EOF
 // from the client closes the child's stdin.
-func runPiped(sess ssh.Session, cmd *exec.Cmd) (int, error) {
+func runPiped(sess ssh.Session, cmd *exec.Cmd) error {
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return 0, err
+		return err
 	}
 	cmd.Stdout = sess
 	cmd.Stderr = sess.Stderr()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
-		return 0, fmt.Errorf("start %s: %w", cmd.Path, err)
+		return fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
 	go func() {
 		io.Copy(stdin, sess)
@@ -122,14 +136,14 @@ func runPiped(sess ssh.Session, cmd *exec.Cmd) (int, error) {
 	}()
 	stopSignals := forwardSignals(sess, cmd.Process)
 	defer stopSignals()
-	return waitStatus(cmd.Wait())
+	return cmd.Wait()
 }
 
 // runWithPty runs cmd on a PTY of its own, passing raw bytes both ways.
-func runWithPty(sess ssh.Session, cmd *exec.Cmd, p ssh.Pty) (int, error) {
+func runWithPty(sess ssh.Session, cmd *exec.Cmd, p ssh.Pty) error {
 	f, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: uint16(p.Window.Width), Rows: uint16(p.Window.Height)})
 	if err != nil {
-		return 0, fmt.Errorf("start %s: %w", cmd.Path, err)
+		return fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
 	defer f.Close()
 	stopWindows := onWindowChange(sess, func(w ssh.Window) {
@@ -142,21 +156,46 @@ func runWithPty(sess ssh.Session, cmd *exec.Cmd, p ssh.Pty) (int, error) {
 	// Read until EIO: the slave is closed when the last process holding it
 	// exits, and only then is every byte of output read.
 	io.Copy(sess, f)
-	return waitStatus(cmd.Wait())
+	return cmd.Wait()
 }
 
-func waitStatus(err error) (int, error) {
+// waitStatus turns Wait's error into an exit status, or the signal that
+// killed the command.
+func waitStatus(err error) (status int, sig syscall.Signal, _ error) {
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
-		return 0, nil
+		return 0, 0, nil
 	case errors.As(err, &ee):
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return 128 + int(ws.Signal()), nil
+			return 128 + int(ws.Signal()), ws.Signal(), nil
 		}
-		return ee.ExitCode(), nil
+		return ee.ExitCode(), 0, nil
 	}
-	return 0, err
+	return 0, 0, err
+}
+
+// exitSignal ends the channel as OpenSSH's sshd does for a command killed by
+// a signal ("SIGKILL" style name): an exit-signal request (RFC 4254 6.10)
+// with the signal's SSH name instead of an exit status, so the client
+// reports the signal. A signal without an SSH name gets status instead.
+func exitSignal(sess ssh.Session, name string, status int) {
+	name = strings.TrimPrefix(name, "SIG")
+	if _, ok := signals[ssh.Signal(name)]; !ok {
+		sess.Exit(status)
+		return
+	}
+	msg := struct {
+		Signal     string
+		CoreDumped bool
+		Message    string
+		Lang       string
+	}{Signal: name}
+	sess.SendRequest("exit-signal", false, gossh.Marshal(&msg))
+	// Closing the channel here leaves the library's own exit-status, sent
+	// when the handler returns, to fail on a closed channel: the client
+	// hears of the signal alone.
+	sess.Close()
 }
 
 // forwardSignals delivers the client's signal requests to the command's process group.

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/codeterm/codeterm/auth"
@@ -132,8 +134,14 @@ func (h *harness) newKey(u *store.User) string {
 
 // sshArgs are the OpenSSH client options for this server.
 func (h *harness) sshArgs(key string, extra ...string) []string {
+	return h.sshArgsAt("ERROR", key, extra...)
+}
+
+// sshArgsAt is sshArgs with the client's LogLevel: the client reports some
+// events, such as a remote command killed by a signal, at INFO.
+func (h *harness) sshArgsAt(logLevel, key string, extra ...string) []string {
 	args := []string{"-F", "none", "-i", key, "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
-		"-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes"}
+		"-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=" + logLevel, "-o", "BatchMode=yes"}
 	return append(args, extra...)
 }
 
@@ -183,7 +191,17 @@ type term struct {
 
 func (h *harness) term(key string, args ...string) *term {
 	h.t.Helper()
+	return h.termEnv(nil, key, args...)
+}
+
+// termEnv is term with variables added to the client's environment, such as
+// the TERM it sends in its pty request.
+func (h *harness) termEnv(env []string, key string, args ...string) *term {
+	h.t.Helper()
 	cmd := exec.Command("ssh", append(h.sshArgs(key, "-tt", "-p", h.port), args...)...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		h.t.Fatal(err)
@@ -193,10 +211,27 @@ func (h *harness) term(key string, args ...string) *term {
 		h.t.Fatal(err)
 	}
 	cmd.Stderr = cmd.Stdout
-	tm := &term{t: h.t, cmd: cmd, in: in, grew: make(chan struct{}, 1), ended: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
 		h.t.Fatal(err)
 	}
+	return h.follow(cmd, in, out)
+}
+
+// ptyTerm starts cmd on a PTY of its own, for clients that want a terminal
+// as their stdin (dbclient, mosh, codeterm attach).
+func (h *harness) ptyTerm(cmd *exec.Cmd) *term {
+	h.t.Helper()
+	f, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 120, Rows: 40})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { f.Close() })
+	return h.follow(cmd, f, f)
+}
+
+// follow collects a started client's output until it ends.
+func (h *harness) follow(cmd *exec.Cmd, in io.WriteCloser, out io.Reader) *term {
+	tm := &term{t: h.t, cmd: cmd, in: in, grew: make(chan struct{}, 1), ended: make(chan struct{})}
 	go func() {
 		buf := make([]byte, 32<<10)
 		for {
@@ -278,4 +313,18 @@ func (tm *term) wait() int {
 // the echo of the typed line.
 func marker(n int) (cmd, want string) {
 	return "echo mark-$((" + strconv.Itoa(n) + "*2))\r", "mark-" + strconv.Itoa(n*2)
+}
+
+// TestMain lets the test binary stand in for `codeterm attach`: the server
+// puts its own executable on PATH as "codeterm", and here that is this
+// binary, so the client code under test is the one the command uses.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 2 && os.Args[1] == "attach" {
+		code, err := AttachLocal(context.Background(), os.Args[2], os.Environ(), os.Stdin, os.Stdout, os.Stderr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "codeterm:", err)
+		}
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
 }

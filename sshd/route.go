@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/charmbracelet/ssh"
@@ -110,6 +111,9 @@ func (s *Server) workspace(sess ssh.Session, u *store.User, name string) (*store
 		s.fail(sess, "codeterm: no workspace %q (ssh %s lists yours)", name, s.sshTarget(sess, u))
 		return nil, false
 	}
+	if err := workspaces.LinkInHome(s.homeDir(u), ws); err != nil {
+		s.Log.Warn("workspace link in HOME", "user", u.Name, "workspace", ws.Name, "err", err)
+	}
 	return ws, true
 }
 
@@ -204,14 +208,36 @@ func (s *Server) home(u *store.User) string {
 	return ""
 }
 
-// clientEnv keeps the env requests codeterm honours: LANG, LC_* and TERM.
+// homeDir is the HOME a user's processes get: their own, or the server's.
+func (s *Server) homeDir(u *store.User) string {
+	if h := s.home(u); h != "" {
+		return h
+	}
+	h, _ := os.UserHomeDir()
+	return h
+}
+
+// clientEnv keeps the env requests codeterm honours: LANG, LC_*, TERM,
+// COLORTERM and GIT_PROTOCOL. The library lists the pty request's TERM
+// last, so it wins over an env request's.
 func clientEnv(sess ssh.Session) []string {
 	var out []string
 	for _, kv := range sess.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if k == "LANG" || k == "TERM" || strings.HasPrefix(k, "LC_") {
+		switch {
+		case k == "LANG", k == "TERM", k == "COLORTERM", k == "GIT_PROTOCOL", strings.HasPrefix(k, "LC_"):
 			out = append(out, kv)
 		}
 	}
 	return out
+}
+
+// hasVar reports whether env sets name.
+func hasVar(env []string, name string) bool {
+	for _, kv := range env {
+		if k, _, _ := strings.Cut(kv, "="); k == name {
+			return true
+		}
+	}
+	return false
 }

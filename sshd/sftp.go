@@ -8,8 +8,10 @@ import (
 	"github.com/pkg/sftp"
 )
 
-// sftp serves the sftp subsystem in the workspace named by the login
-// (alice+WORKSPACE); relative paths start there.
+// sftp serves the sftp subsystem for the login alice+WORKSPACE. It starts
+// in HOME, as OpenSSH's does: OpenSSH's sftp and scp take "~/" to mean the
+// start directory, and "~" is HOME everywhere else (exec, git, scp -O,
+// rsync). The workspace is ~/ws/WORKSPACE.
 func (s *Server) sftp(sess ssh.Session) {
 	u, err := s.sessionUser(sess)
 	if err != nil {
@@ -25,15 +27,19 @@ func (s *Server) sftp(sess ssh.Session) {
 	if !ok {
 		return
 	}
-	srv, err := sftp.NewServer(sess, sftp.WithServerWorkingDirectory(ws.LocalPath))
+	home := s.homeDir(u)
+	front := newSFTPFront(sess, home)
+	srv, err := sftp.NewServer(front, sftp.WithServerWorkingDirectory(home))
 	if err != nil {
 		s.fail(sess, "codeterm: sftp: %v", err)
 		return
 	}
 	s.Log.Info("sftp", "user", u.Name, "workspace", ws.Name, "remote", sess.RemoteAddr().String())
+	go front.pump()
 	if err := srv.Serve(); err != nil && !errors.Is(err, io.EOF) {
 		s.Log.Debug("sftp ended", "err", err)
 	}
+	front.Close()
 	// Not srv.Close: it closes the channel, and the client must first get
 	// exit-status (scp reports failure without it). Serve has closed its files.
 	sess.Exit(0)

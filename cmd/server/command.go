@@ -42,6 +42,8 @@ func (c *command) dispatch(ctx context.Context, args []string) error {
 		return c.configSSH(ctx, rest)
 	case "git-credential":
 		return c.gitCredential(ctx, rest)
+	case "attach":
+		return c.attach(ctx, rest)
 	case "version", "--version":
 		fmt.Fprintln(c.stdout, "codeterm", version)
 		return nil

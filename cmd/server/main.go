@@ -31,6 +31,7 @@ Usage:
   codeterm login-link NAME
   codeterm config-ssh [NAME] [--host HOST] [--prefix TEXT]
   codeterm git-credential [--socket PATH] get|store|erase   (git's credential helper; set up by clone-workspace)
+  codeterm attach WORKSPACE[/SESSION]   (inside a workspace login, e.g. mosh: attach this terminal to the shared session)
   codeterm version
 
 Every sub-command takes --data DIR and --config FILE.
@@ -51,6 +52,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	err := cmd.dispatch(ctx, args)
 	if err == nil {
 		return 0
+	}
+	var status exitStatus
+	if errors.As(err, &status) {
+		return int(status)
 	}
 	if errors.Is(err, errUsage) {
 		fmt.Fprintf(stderr, "codeterm: %v\n\n%s", err, usage)

@@ -1,0 +1,128 @@
+package sessions
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// AgentDialer opens a stream to a client's SSH agent (for the SSH front-end,
+// an auth-agent@openssh.com channel to the client).
+type AgentDialer func() (io.ReadWriteCloser, error)
+
+// agentRelay is a session's SSH_AUTH_SOCK. The shell's environment is fixed
+// when it starts, so the socket's path stays the same for the session's life
+// while the agent behind it changes: each connection goes to the agent of
+// the most recently attached client that forwards one, and is refused (closed
+// at once) while none does.
+type agentRelay struct {
+	dir string
+	ln  net.Listener
+
+	mu      sync.Mutex
+	dialers []*AgentDialer // most recent last
+}
+
+func newAgentRelay() (*agentRelay, error) {
+	dir, err := os.MkdirTemp("", "codeterm-agent-")
+	if err != nil {
+		return nil, fmt.Errorf("agent socket: %w", err)
+	}
+	ln, err := net.Listen("unix", filepath.Join(dir, "agent.sock"))
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("agent socket: %w", err)
+	}
+	r := &agentRelay{dir: dir, ln: ln}
+	go r.serve()
+	return r, nil
+}
+
+func (r *agentRelay) path() string { return r.ln.Addr().String() }
+
+func (r *agentRelay) serve() {
+	for {
+		c, err := r.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		go r.relay(c)
+	}
+}
+
+func (r *agentRelay) relay(c net.Conn) {
+	defer c.Close()
+	r.mu.Lock()
+	var dial AgentDialer
+	if n := len(r.dialers); n > 0 {
+		dial = *r.dialers[n-1]
+	}
+	r.mu.Unlock()
+	if dial == nil {
+		return
+	}
+	agent, err := dial()
+	if err != nil {
+		return
+	}
+	defer agent.Close()
+	done := make(chan struct{})
+	go func() {
+		io.Copy(agent, c)
+		closeWrite(agent)
+		close(done)
+	}()
+	io.Copy(c, agent)
+	closeWrite(c)
+	<-done
+}
+
+// closeWrite passes an end of stream on, keeping the other direction open.
+func closeWrite(c any) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+}
+
+// add makes dial the agent of new connections until remove is called.
+func (r *agentRelay) add(dial AgentDialer) (remove func()) {
+	p := &dial
+	r.mu.Lock()
+	r.dialers = append(r.dialers, p)
+	r.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			r.mu.Lock()
+			for i, d := range r.dialers {
+				if d == p {
+					r.dialers = append(r.dialers[:i], r.dialers[i+1:]...)
+					break
+				}
+			}
+			r.mu.Unlock()
+		})
+	}
+}
+
+func (r *agentRelay) close() {
+	r.ln.Close()
+	os.RemoveAll(r.dir)
+}
+
+// ForwardAgent offers a client's agent to the session's shell (through its
+// SSH_AUTH_SOCK) until stop is called, typically when the client detaches.
+// With several clients forwarding, the most recent one's agent answers.
+func (s *Session) ForwardAgent(dial AgentDialer) (stop func()) {
+	if s.agent == nil {
+		return func() {}
+	}
+	return s.agent.add(dial)
+}
