@@ -26,7 +26,8 @@
 //   - SGR: bold, faint, italic, underline including 4:0-4:5 styles and 21,
 //     blink, inverse, invisible, strike, overline, 16/256/RGB colours in
 //     both the semicolon and the colon (38:2::r:g:b) forms.
-//   - DEC modes 1, 5, 6, 7, 12, 25, 45, 47, 66, 1047, 1048, 1049, mouse
+//   - DEC modes 1, 3 (DECCOLM, see below), 5, 6, 7, 12, 25, 40, 45, 47, 66,
+//     1047, 1048, 1049, mouse
 //     9/1000/1001/1002/1003, mouse encodings 1005/1006/1015/1016, 1004, 1007,
 //     2004; ANSI modes 4 (IRM) and 20 (LNM).
 //   - OSC 0 and 2 (title). Other OSCs (8 hyperlinks, 52 clipboard, colour
@@ -34,41 +35,70 @@
 //     are all queries (DA, DSR/CPR, DECRQM, XTVERSION, XTGETTCAP...).
 //   - Scrollback on the primary screen: lines leaving the top of a region
 //     that starts at row 0 through a line feed, as in xterm.
+//   - Soft wraps: a row left by an autowrap is marked as continued by the
+//     next one (on the screen and in scrollback), so the repaint hands the
+//     client one logical line that its selection and reflow treat as one.
+//     As in tmux, erasing a whole row, or inserting or deleting lines at
+//     it, ends the logical line above it.
 //   - Resize without reflow, as xterm with reflow off: rows are truncated or
 //     padded, lines above the cursor go to scrollback when the screen gets
 //     shorter, margins are reset and the cursor is clamped.
 //
 // # Deliberately not supported
 //
-// Left/right margins (DECLRMM/DECSLRM), DECCOLM, double-width/height lines,
-// rectangular-area operations, selective-erase protection, G2/G3 and
-// national character sets, palette and dynamic colours (OSC 4/10/11),
-// underline colour (SGR 58 is parsed only to skip its arguments),
-// hyperlinks, the kitty keyboard protocol, the title stack, synchronized
-// output (2026), sixel and other graphics, and reflow. Grapheme clusters
-// are a base character plus zero-width marks; a ZWJ sequence shows as its
-// parts. A terminal remembers up to 4096 distinct clusters; later new ones
-// lose their marks. Widths come from go-runewidth's tables (gen_width.go
-// generates width_table.go); a client using other tables may place a
-// line's characters differently, but every row of a repaint starts with
-// absolute positioning, so the damage stays within that row.
+// Where terminals disagree, xterm's documented behaviour (ctlseqs) decides;
+// these are the cases found comparing with tmux on the same bytes (vttest):
+//
+//   - DECCOLM (CSI ?3h/l) never changes the width: the clients' windows set
+//     it. As in xterm it acts only once mode 40 allows it (xterm's default
+//     is not to), then resets the margins, erases the screen and homes the
+//     cursor. tmux erases without mode 40; xterm.js ignores DECCOLM.
+//   - Character sets: only ASCII and DEC special graphics, in G0 and G1
+//     (SO/SI), as tmux and xterm.js. The UK, DEC supplemental and national
+//     sets of vttest's character-set pages, G2/G3, single shifts and
+//     locking shifts LS2/LS3 are shown as ASCII.
+//   - Origin mode follows xterm: CUP, HVP and VPA count from the top margin
+//     and stay inside the region, DECSTBM and DECOM home the cursor to the
+//     region's top, DECSC/DECRC save and restore the mode.
+//   - LNM (ANSI mode 20) is emulated and repainted, but tmux ignores it, so
+//     a tmux client differs from the first client already.
+//
+// Also not emulated: left/right margins (DECLRMM/DECSLRM),
+// double-width/height lines, rectangular-area operations, selective-erase
+// protection, palette and dynamic colours (OSC 4/10/11), underline colour
+// (SGR 58 is parsed only to skip its arguments), hyperlinks, the kitty
+// keyboard protocol, the title stack, synchronized output (2026), sixel and
+// other graphics, and reflow. Grapheme clusters are a base character plus
+// zero-width marks; a ZWJ sequence shows as its parts. A terminal remembers
+// up to 4096 distinct clusters; later new ones lose their marks. Widths come
+// from go-runewidth's tables (gen_width.go generates width_table.go); a
+// client using other tables may place a line's characters differently, but
+// every logical line of a repaint starts with absolute positioning, so the
+// damage stays within that line.
 //
 // # Repaint
 //
 // AppendRepaint does not use RIS, which would also reset client-side state
 // such as the palette or keyboard settings. It starts with
 //
-//	CSI ?25l  CSI ?1049l  CSI 0m  CSI r  CSI 4;20l  CSI ?6l  ESC ( B  ESC ) B  SI  CSI H  CSI 2J
+//	CSI ?25l  CSI ?7h  CSI ?1049l  CSI 0m  CSI r  CSI 4;20l  CSI ?6l  ESC ( B  ESC ) B  SI  CSI H  CSI 2J
 //
-// (cursor hidden while drawing, primary screen, default pen, no margins,
-// replace mode, absolute origin, ASCII, cleared screen), then writes the
-// requested scrollback lines as a stream that scrolls them into the
-// client's own scrollback, paints every row with CUP and EL, enters the
-// alternate screen and paints it if it is active, and restores saved
-// cursors, tab stops, modes, title, cursor style, margins, origin mode, the
-// cursor (a pending autowrap is recreated by rewriting the last cell), the
-// pen, charsets, insert/newline modes and cursor visibility. It leaves the
+// (cursor hidden while drawing, autowrap on, primary screen, default pen,
+// no margins, replace mode, absolute origin, ASCII, cleared screen), then
+// writes the requested scrollback lines as a stream that scrolls them into
+// the client's own scrollback, paints every row with CUP and EL (a soft
+// wrapped row is written up to the margin and continued by the next one, as
+// tmux redraws a pane, so the client wraps it itself), enters the alternate
+// screen and paints it if it is active, and restores saved cursors, tab
+// stops, modes, title, cursor style, margins, origin mode, the cursor (a
+// pending autowrap is recreated by rewriting the last cell), the pen,
+// charsets, insert/newline modes and cursor visibility. It leaves the
 // client's existing scrollback alone; prepend "\x1b[3J" to clear it.
+//
+// Every mode is set or reset by a sequence of its own, in the form xterm,
+// tmux and xterm.js all accept: tmux drops a control sequence longer than 63
+// parameter bytes, and knows the keypad only as DECKPAM/DECKPNM (ESC = and
+// ESC >), not DECNKM.
 //
 // # Performance
 //
