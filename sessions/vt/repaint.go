@@ -57,14 +57,7 @@ func (t *Terminal) AppendRepaint(dst []byte, scrollback int) []byte {
 
 	dst = t.appendTabs(dst)
 	dst = t.appendModes(dst)
-	if t.title != "" {
-		dst = append(dst, "\x1b]2;"...)
-		dst = append(dst, t.title...)
-		dst = append(dst, '\a')
-	}
-	dst = append(dst, "\x1b["...)
-	dst = strconv.AppendInt(dst, int64(t.cursorStyle), 10)
-	dst = append(dst, " q"...)
+	dst = t.appendTitleStyle(dst)
 	if t.top != 0 || t.bot != t.rows-1 {
 		dst = append(dst, "\x1b["...)
 		dst = strconv.AppendInt(dst, int64(t.top+1), 10)
@@ -379,4 +372,62 @@ func appendCUP(dst []byte, y, x int) []byte {
 		dst = strconv.AppendInt(dst, int64(x+1), 10)
 	}
 	return append(dst, 'H')
+}
+
+// AppendView appends a repaint for a client whose window (cols x rows) is
+// not the terminal's size, which therefore cannot follow the program's
+// output itself (a line feed on the last of 30 rows scrolls, on row 30 of
+// 45 it does not). It shows the part of the active screen that fits,
+// from the top-left corner, panned right and down just enough to keep the
+// cursor in sight, as tmux shows a window larger than its client; the rest
+// of a larger window stays blank. Modes that change what the client sends
+// (keys, mouse, paste), the title and the cursor are restored. No
+// scrollback: the client's history would keep a cut-down screen.
+func (t *Terminal) AppendView(dst []byte, cols, rows int) []byte {
+	cols, rows = clampDim(cols), clampDim(rows)
+	dst = append(dst, repaintPrefix...)
+	if t.scr == t.alt {
+		dst = appendMode(dst, '?', t.altMode, 'h')
+	}
+	ox, oy := max(t.x-cols+1, 0), max(t.y-rows+1, 0)
+	vc, vr := min(cols, t.cols-ox), min(rows, t.rows-oy)
+	var cur style
+	for y := 0; y < vr; y++ {
+		row := t.scr.row(oy + y)[ox : ox+vc]
+		k, tail := tailStart(row)
+		if k == 0 && tail == (style{}) {
+			continue
+		}
+		dst = appendCUP(dst, y, 0)
+		dst, cur = t.appendCells(dst, row[:k], cur)
+		if k < len(row) {
+			if tail != cur {
+				dst = appendSGR(dst, tail)
+				cur = tail
+			}
+			dst = append(dst, "\x1b[K"...)
+		}
+	}
+	if cur != (style{}) {
+		dst = append(dst, "\x1b[0m"...)
+	}
+	dst = t.appendModes(dst)
+	dst = t.appendTitleStyle(dst)
+	dst = appendCUP(dst, t.y-oy, t.x-ox)
+	if !t.modes.hidden {
+		dst = append(dst, "\x1b[?25h"...)
+	}
+	return dst
+}
+
+// appendTitleStyle restores the title and the cursor style.
+func (t *Terminal) appendTitleStyle(dst []byte) []byte {
+	if t.title != "" {
+		dst = append(dst, "\x1b]2;"...)
+		dst = append(dst, t.title...)
+		dst = append(dst, '\a')
+	}
+	dst = append(dst, "\x1b["...)
+	dst = strconv.AppendInt(dst, int64(t.cursorStyle), 10)
+	return append(dst, " q"...)
 }

@@ -303,3 +303,38 @@ func TestColumnMode(t *testing.T) {
 	}
 	checkRoundTrip(t, term, 0, nil)
 }
+
+// TestView: a client of another size sees the part of the screen that fits,
+// panned to keep the cursor in sight, with the modes that change its input.
+func TestView(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	for i := 0; i < 2000; i++ {
+		cols, rows := 1+rng.Intn(30), 1+rng.Intn(12)
+		in := randomInput(rng, rng.Intn(600))
+		a := New(cols, rows, 20)
+		a.Write(in)
+		vc, vr := 1+rng.Intn(40), 1+rng.Intn(16)
+		b := New(vc, vr, 0)
+		r := a.AppendView(nil, vc, vr)
+		b.Write(r)
+		ox, oy := max(a.x-vc+1, 0), max(a.y-vr+1, 0)
+		if b.x != a.x-ox || b.y != a.y-oy || b.modes.hidden != a.modes.hidden || b.AltScreen() != a.AltScreen() ||
+			b.modes.flags != a.modes.flags || b.modes.mouse != a.modes.mouse || b.modes.autowrap != a.modes.autowrap {
+			t.Fatalf("%dx%d seen at %dx%d: state %+v, want cursor (%d,%d) of %+v\ninput %s\nview %q",
+				cols, rows, vc, vr, b.state(), a.x-ox, a.y-oy, a.state(), trunc(in), r)
+		}
+		for y := 0; y < min(vr, rows-oy); y++ {
+			want, got := a.viewRow(a.scr.row(oy + y)), b.viewRow(b.scr.row(y))
+			for x := 0; x < min(vc, cols-ox); x++ {
+				w := want[ox+x]
+				if (w.wide || w.cont) && (x == 0 || x == vc-1) {
+					continue // cut by the window's edge
+				}
+				if w != got[x] {
+					t.Fatalf("%dx%d seen at %dx%d from (%d,%d): cell (%d,%d) = %+v, want %+v\ninput %s\nview %q\nwant:\n%sgot:\n%s",
+						cols, rows, vc, vr, ox, oy, x, y, got[x], w, trunc(in), r, a.dumpScreen(a.scr), b.dumpScreen(b.scr))
+				}
+			}
+		}
+	}
+}
