@@ -324,7 +324,7 @@ func TestView(t *testing.T) {
 				cols, rows, vc, vr, b.state(), a.x-ox, a.y-oy, a.state(), trunc(in), r)
 		}
 		for y := 0; y < min(vr, rows-oy); y++ {
-			want, got := a.viewRow(a.scr.row(oy + y)), b.viewRow(b.scr.row(y))
+			want, got := a.viewRow(a.scr.row(oy+y)), b.viewRow(b.scr.row(y))
 			for x := 0; x < min(vc, cols-ox); x++ {
 				w := want[ox+x]
 				if (w.wide || w.cont) && (x == 0 || x == vc-1) {
