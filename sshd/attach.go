@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net"
 
 	"github.com/charmbracelet/ssh"
@@ -45,7 +46,12 @@ func (s *Server) attachInput(sess ssh.Session, in io.Reader, u *store.User, ws *
 		s.fail(sess, "codeterm: could not start a shell: %v", err)
 		return
 	}
-	a, err := target.Attach(sessions.AttachOptions{LastSeq: -1, Cols: pty.Window.Width, Rows: pty.Window.Height})
+	// The history the session keeps comes first, as output, so that the
+	// terminal's own scrollback holds it as it does on the first client's.
+	a, err := target.Attach(sessions.AttachOptions{
+		LastSeq: -1, Cols: pty.Window.Width, Rows: pty.Window.Height,
+		Scrollback: math.MaxInt32, ScrollbackOnce: true,
+	})
 	if err != nil {
 		s.fail(sess, "codeterm: attach: %v", err)
 		return

@@ -137,13 +137,25 @@ func (t *Terminal) appendScrollback(dst []byte, n int, cur style) ([]byte, style
 			dst = append(dst, '\r', '\n')
 			continue
 		}
-		for ; w < t.cols; w++ {
+		next := t.pri.row(0)
+		if i+1 < total {
+			next = t.sb.line(i + 1)
+		}
+		end := t.cols
+		if wrapsWide(line, next, t.cols) {
+			end--
+		}
+		for ; w < end; w++ {
 			dst = append(dst, ' ')
 		}
 		if i == total-1 {
 			// Its continuation is the screen's first row, painted later
 			// with the cursor positioned: wrap into it now.
-			dst = append(dst, ' ')
+			dst, cur = t.appendCells(dst, next[:min(2, len(next))], cur)
+			if cur != (style{}) {
+				dst = append(dst, "\x1b[0m"...)
+				cur = style{}
+			}
 		}
 	}
 	onScreen := min(n, t.rows-1)
@@ -166,6 +178,9 @@ func (t *Terminal) appendScreen(dst []byte, s *screen, cur style) ([]byte, style
 		if s.lines[y].wrapped && y+1 < len(s.lines) {
 			if !joined {
 				dst = appendCUP(dst, y, 0)
+			}
+			if wrapsWide(row, s.row(y+1), t.cols) {
+				row = row[:len(row)-1]
 			}
 			dst, cur = t.appendCells(dst, row, cur)
 			joined = true
@@ -192,6 +207,22 @@ func (t *Terminal) appendScreen(dst []byte, s *screen, cur style) ([]byte, style
 		}
 	}
 	return dst, cur
+}
+
+// wrapsWide reports whether a soft-wrapped row ends where a wide character
+// did not fit: its last cell is the blank that left behind and next starts
+// with the character. The repaint then stops a cell short and lets the
+// character wrap by itself, so the client holds no written blank there
+// (which tmux would keep in a copied line).
+func wrapsWide(row, next []cell, cols int) bool {
+	if cols < 2 || len(next) == 0 || next[0].ch&chWide == 0 {
+		return false
+	}
+	var last cell
+	if len(row) >= cols {
+		last = row[cols-1]
+	}
+	return last.ch == 0 && last.st == next[0].st.erase()
 }
 
 // tailStart finds where a row's trailing run of erased-looking cells begins:

@@ -1,0 +1,356 @@
+package sessions
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// tmuxServer is a private tmux server, the reference terminal emulator the
+// screen tests compare a late joiner with: each pane runs cat of a FIFO, so
+// whatever bytes a test writes to the FIFO are exactly what the pane's
+// emulator interprets.
+type tmuxServer struct {
+	t    *testing.T
+	dir  string // short: it holds the server's socket
+	n    int
+	sync int
+}
+
+func newTmux(t *testing.T) *tmuxServer {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Fatalf("tmux is needed as the reference emulator (.ci/run installs it): %v", err)
+	}
+	dir, err := os.MkdirTemp("", "ctmux")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// scroll-on-clear is tmux's own: xterm keeps no history of what ED 2
+	// erases, and neither does codeterm's emulator.
+	conf := "set -g status off\nset -g history-limit 10000\nset -gw scroll-on-clear off\n"
+	if err := os.WriteFile(filepath.Join(dir, "conf"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := &tmuxServer{t: t, dir: dir}
+	t.Cleanup(func() {
+		exec.Command("tmux", "-S", filepath.Join(dir, "sock"), "kill-server").Run()
+		os.RemoveAll(dir)
+	})
+	return m
+}
+
+func (m *tmuxServer) run(args ...string) string {
+	m.t.Helper()
+	cmd := exec.Command("tmux", append([]string{"-S", filepath.Join(m.dir, "sock"), "-f", filepath.Join(m.dir, "conf")}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		m.t.Fatalf("tmux %s: %v: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	return string(out)
+}
+
+// tmuxPane is a tmux window of a given size showing what is written to it.
+type tmuxPane struct {
+	m    *tmuxServer
+	name string
+	fifo *os.File
+}
+
+func (m *tmuxServer) pane(cols, rows int) *tmuxPane {
+	m.t.Helper()
+	m.n++
+	name := fmt.Sprintf("p%d", m.n)
+	path := filepath.Join(m.dir, name)
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		m.t.Fatal(err)
+	}
+	// Raw mode first: the pane's terminal must not turn \n into \r\n.
+	m.run("new-session", "-d", "-s", name, "-x", fmt.Sprint(cols), "-y", fmt.Sprint(rows),
+		"stty raw -echo && exec cat "+path)
+	opened := make(chan *os.File, 1)
+	go func() {
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			m.t.Error(err)
+		}
+		opened <- f
+	}()
+	select {
+	case f := <-opened:
+		if f == nil {
+			m.t.FailNow()
+		}
+		m.t.Cleanup(func() { f.Close() })
+		return &tmuxPane{m: m, name: name, fifo: f}
+	case <-time.After(waitTimeout):
+		m.t.Fatalf("tmux pane %s never read its FIFO", name)
+	}
+	return nil
+}
+
+// write feeds b to the pane and waits until tmux has interpreted it: an
+// OSC 7 (the working directory, which no test looks at) follows the bytes,
+// and tmux reports it once it has read everything before it.
+func (p *tmuxPane) write(b []byte) {
+	t := p.m.t
+	t.Helper()
+	p.m.sync++
+	mark := fmt.Sprintf("/sync/%d", p.m.sync)
+	if _, err := p.fifo.Write(append(bytes.Clone(b), "\x1b]7;"+mark+"\a"...)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(waitTimeout)
+	for strings.TrimSpace(p.m.run("display", "-p", "-t", p.name, "#{pane_path}")) != mark {
+		if time.Now().After(deadline) {
+			t.Fatalf("tmux pane %s did not take its input", p.name)
+		}
+		time.Sleep(5 * time.Millisecond) // tmux has nothing to wait on
+	}
+}
+
+// screen returns the visible rows with colours and attributes, soft
+// wrapped rows joined into one line (capture-pane -p -e -J).
+func (p *tmuxPane) screen() []string {
+	return p.lines(p.m.run("capture-pane", "-p", "-e", "-J", "-t", p.name))
+}
+
+// rows returns the visible rows as plain text.
+func (p *tmuxPane) rows() []string {
+	return p.lines(p.m.run("capture-pane", "-p", "-t", p.name))
+}
+
+// history returns the scrollback lines as screen does.
+func (p *tmuxPane) history() []string {
+	if p.m.run("display", "-p", "-t", p.name, "#{history_size}") == "0\n" {
+		return nil
+	}
+	return p.lines(p.m.run("capture-pane", "-p", "-e", "-J", "-S", "-", "-E", "-1", "-t", p.name))
+}
+
+// lines splits a capture and normalises each line: trailing blanks are
+// dropped (a repaint may write blanks the program only skipped over, and
+// -J keeps what was written, with the colour changes around them), and
+// DEC special graphics, which tmux keeps as such and shows between SO and
+// SI, become the Unicode characters codeterm's emulator stores instead.
+// Empty lines at the end are dropped.
+func (p *tmuxPane) lines(s string) []string {
+	out := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+	for i, l := range out {
+		out[i] = trimBlankTail(decGraphics(l))
+	}
+	for len(out) > 0 && out[len(out)-1] == "" {
+		out = out[:len(out)-1]
+	}
+	return out
+}
+
+func trimBlankTail(l string) string {
+	for {
+		n := len(l)
+		l = strings.TrimRight(l, " ")
+		for _, reset := range []string{"\x1b[0m", "\x1b[m", "\x1b[39m", "\x1b[49m", "\x1b[39;49m"} {
+			l = strings.TrimSuffix(l, reset)
+		}
+		if len(l) == n {
+			return l
+		}
+	}
+}
+
+func decGraphics(l string) string {
+	const table = "\u00a0◆▒␉␌␍␊°±␤␋┘┐┌└┼⎺⎻─⎼⎽├┤┴┬│≤≥π≠£·"
+	glyphs := []rune(table)
+	var b strings.Builder
+	shifted := false
+	for _, r := range l {
+		switch {
+		case r == 0x0e:
+			shifted = true
+		case r == 0x0f:
+			shifted = false
+		case shifted && r >= 0x5f && r <= 0x7e:
+			b.WriteRune(glyphs[r-0x5f])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// paneModes is the part of tmux's pane state a repaint must reproduce.
+const paneModes = "cursor #{cursor_x},#{cursor_y} visible=#{cursor_flag} alt=#{alternate_on} " +
+	"region=#{scroll_region_upper}-#{scroll_region_lower} keypad=#{keypad_flag} cursorkeys=#{keypad_cursor_flag} " +
+	"wrap=#{wrap_flag} insert=#{insert_flag} origin=#{origin_flag} mouse=#{mouse_any_flag}#{mouse_button_flag}#{mouse_standard_flag}#{mouse_sgr_flag} " +
+	"paste=#{bracket_paste_flag} title=#{pane_title} size=#{pane_width}x#{pane_height}"
+
+func (p *tmuxPane) modes() string {
+	return strings.TrimSpace(p.m.run("display", "-p", "-t", p.name, paneModes))
+}
+
+func (p *tmuxPane) cursor() (x, y int) {
+	fmt.Sscanf(p.m.run("display", "-p", "-t", p.name, "#{cursor_x} #{cursor_y}"), "%d %d", &x, &y)
+	return x, y
+}
+
+// diffLines reports the first line where got differs from want.
+func diffLines(what string, want, got []string) string {
+	for i := 0; i < max(len(want), len(got)); i++ {
+		var w, g string
+		if i < len(want) {
+			w = want[i]
+		}
+		if i < len(got) {
+			g = got[i]
+		}
+		if w != g {
+			return fmt.Sprintf("%s line %d:\nwant %q\ngot  %q", what, i, w, g)
+		}
+	}
+	return ""
+}
+
+// program runs output through a session's shell as a program would write
+// it: each call cats a file with the bytes, and returns once every client
+// in cs has received them.
+type program struct {
+	t   *testing.T
+	s   *Session
+	a   *Attachment // types the commands
+	dir string
+	n   int
+}
+
+func newProgram(t *testing.T, s *Session, a *Attachment, c *collector) *program {
+	p := &program{t: t, s: s, a: a, dir: t.TempDir()}
+	// No echo and no prompt: the screen holds only what the test writes,
+	// after this line.
+	input(t, a, "stty -echo; PS1=''; PS2=''; printf '\\033[H\\033[2J\\033[3J'\n")
+	c.waitFor("\x1b[2J\x1b[3J")
+	p.settle(c)
+	return p
+}
+
+func (p *program) output(b string, cs ...*collector) {
+	p.t.Helper()
+	p.n++
+	path := filepath.Join(p.dir, fmt.Sprint(p.n))
+	if err := os.WriteFile(path, []byte(b), 0o600); err != nil {
+		p.t.Fatal(err)
+	}
+	input(p.t, p.a, "cat "+path+"\n")
+	// The terminal turns \n into \r\n (ONLCR), as for any program.
+	tail := strings.ReplaceAll(b[max(0, len(b)-40):], "\n", "\r\n")
+	for _, c := range cs {
+		c.waitFor(tail)
+	}
+	p.settle(cs...)
+}
+
+// settle waits until every collector has everything the session wrote.
+func (p *program) settle(cs ...*collector) {
+	p.t.Helper()
+	// The shell prints nothing after a command (no prompt), so once the
+	// output is in, the offset stays put.
+	p.s.mu.Lock()
+	seq := p.s.seq
+	p.s.mu.Unlock()
+	for _, c := range cs {
+		c.waitUntil(fmt.Sprintf("offset %d", seq), func() bool { return c.lastSeq >= seq })
+	}
+}
+
+// TestLateJoinerMatchesTmux runs a program in a session with one client,
+// attaches a second one in the middle, lets the program write more, and
+// feeds what each client received into a tmux pane of its size: the late
+// joiner's screen, scrollback, cursor and modes must be the first client's,
+// row by row with colours and soft wraps.
+func TestLateJoinerMatchesTmux(t *testing.T) {
+	long := func(n int) string {
+		var b strings.Builder
+		for b.Len() < n {
+			fmt.Fprintf(&b, "%d-", b.Len())
+		}
+		return b.String()[:n]
+	}
+	scroll := ""
+	for i := 0; i < 60; i++ {
+		scroll += fmt.Sprintf("\x1b[3%dmline %d\x1b[m %s\r\n", i%8, i, long(i*3))
+	}
+	cases := []struct {
+		name          string
+		before, after string
+	}{
+		{"autowrap off", "\x1b[?7l" + strings.Repeat("N", 150) + "\r\n", strings.Repeat("M", 120) + "\r\nend"},
+		{"keypad", "\x1b=\x1b[?1hkeys", "\r\nmore"},
+		{"keypad off again", "\x1b=\x1b>\x1b[?1h\x1b[?1lkeys", "\r\nmore"},
+		{"cursor hidden", "\x1b[?25lhidden", " still"},
+		{"soft-wrapped lines", "$ " + long(159) + "\r\n" + scroll + "$ " + long(250), "\r\n" + long(120)},
+		{"scrollback", scroll + scroll, "$ "},
+		{"scroll region", "top\x1b[5;20r\x1b[20;1H" + scroll + "\x1b[5;1Hin region", "\x1b[20;1H\n\nafter"},
+		{"alternate screen with saved cursor", "primary \x1b[1;31mred\x1b[?1049h\x1b[44mblue\x1b[K\x1b[10;10H\x1b7\x1b[Halt",
+			"\x1b8X\x1b[?1049lback"},
+		{"saved cursor on the primary", "\x1b[5;7H\x1b[4m\x1b7\x1b[Hx\x1b[m", "\x1b8saved"},
+		{"reverse video", "\x1b[7mreverse\x1b[27m plain \x1b[7;1;38;5;202;48;2;10;20;30mmix", "ed"},
+		{"origin mode", "\x1b[3;10r\x1b[?6h\x1b[2;5Horigin", "\x1b[1;1Hhome\x1b[20;1Hbottom"},
+		{"insert mode", "abcdef\r\x1b[4h", "XY"},
+		{"character sets", "\x1b(0lqqk\x1b(B ascii \x1b)0\x0eqqq", "x\x0fx"},
+		{"wide characters at the right margin", strings.Repeat("a", 99) + "世界" + strings.Repeat("b", 98) + "😀x", "日本語"},
+		{"wide character in the last column without autowrap", "\x1b[?7l" + strings.Repeat("a", 99) + "世", "\r\nnext"},
+		{"pending wrap", strings.Repeat("w", 100), "x"},
+		{"colours and attributes", "\x1b[1;3;4;9;53;38;2;1;2;3;48;5;17mstyled\x1b[0m \x1b[4:3;91mcurly\x1b[m\x1b[42m\x1b[K", "\r\n\x1b[2;4:2mdone"},
+		{"modes for the keyboard and mouse", "\x1b[?1002h\x1b[?1006h\x1b[?2004h\x1b[?1004h\x1b]2;a title\a", "typed"},
+		{"tab stops", "\x1b[3g\x1b[5G\x1bH\x1b[30G\x1bH\r", "\ta\tb\tc"},
+	}
+	const cols, rows = 100, 30
+	env := newTestEnv(t, Config{})
+	tm := newTmux(t)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			o := env.opts(0)
+			o.Cols, o.Rows = cols, rows
+			s, err := env.m.Create(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(s.Kill)
+			first := neverLag(attach(t, s, AttachOptions{LastSeq: -1, Cols: cols, Rows: rows}))
+			cf := collect(t, first)
+			prog := newProgram(t, s, first, cf)
+			prog.output(tc.before, cf)
+			late := neverLag(attach(t, s, AttachOptions{LastSeq: -1, Cols: cols, Rows: rows, Scrollback: 1000, ScrollbackOnce: true}))
+			cl := collect(t, late)
+			prog.settle(cl)
+			prog.output(tc.after, cf, cl)
+
+			if d := os.Getenv("CODETERM_TMUX_DUMP"); d != "" {
+				os.WriteFile(filepath.Join(d, "first"), cf.snapshot(), 0o600)
+				os.WriteFile(filepath.Join(d, "late"), cl.snapshot(), 0o600)
+			}
+			ref, got := tm.pane(cols, rows), tm.pane(cols, rows)
+			ref.write(cf.snapshot())
+			got.write(cl.snapshot())
+			if d := diffLines("screen", ref.screen(), got.screen()); d != "" {
+				t.Errorf("late joiner differs from the first client: %s", d)
+			}
+			// tmux saves the top line of any scroll region in its history;
+			// xterm and codeterm only lines leaving the top of the screen.
+			regionHistory := tc.name == "scroll region"
+			if d := diffLines("history", ref.history(), got.history()); d != "" && !regionHistory {
+				t.Errorf("late joiner differs from the first client: %s", d)
+			}
+			if want, got := ref.modes(), got.modes(); want != got {
+				t.Errorf("late joiner's modes differ from the first client's:\nwant %s\ngot  %s", want, got)
+			}
+		})
+	}
+}
