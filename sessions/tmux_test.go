@@ -220,8 +220,8 @@ func diffLines(what string, want, got []string) string {
 }
 
 // program runs output through a session's shell as a program would write
-// it: each call cats a file with the bytes, and returns once every client
-// in cs has received them.
+// it: each call cats a file with the bytes, and returns once the first
+// client in cs has received them and the others are as far.
 type program struct {
 	t   *testing.T
 	s   *Session
@@ -248,11 +248,9 @@ func (p *program) output(b string, cs ...*collector) {
 		p.t.Fatal(err)
 	}
 	input(p.t, p.a, "cat "+path+"\n")
-	// The terminal turns \n into \r\n (ONLCR), as for any program.
-	tail := strings.ReplaceAll(b[max(0, len(b)-40):], "\n", "\r\n")
-	for _, c := range cs {
-		c.waitFor(tail)
-	}
+	// The terminal turns \n into \r\n (ONLCR), as for any program. The
+	// first collector gets the output as it is; the others may get views.
+	cs[0].waitFor(strings.ReplaceAll(b[max(0, len(b)-40):], "\n", "\r\n"))
 	p.settle(cs...)
 }
 
@@ -350,6 +348,102 @@ func TestLateJoinerMatchesTmux(t *testing.T) {
 			}
 			if want, got := ref.modes(), got.modes(); want != got {
 				t.Errorf("late joiner's modes differ from the first client's:\nwant %s\ngot  %s", want, got)
+			}
+		})
+	}
+}
+
+// TestClientsOfOtherSizesMatchTmux: with clients of different sizes, the
+// most recently active one sets the shell's size and shows the whole
+// screen; every other one shows the part that fits its window, panned to
+// keep the cursor in sight, as tmux shows a window larger than its client;
+// a larger one shows the screen in its top-left corner. Each is compared
+// with a tmux pane of the shell's size fed the program's output.
+func TestClientsOfOtherSizesMatchTmux(t *testing.T) {
+	type size struct{ cols, rows int }
+	big, small := size{140, 45}, size{100, 30}
+	cases := []struct {
+		name           string
+		first, second  size
+		firstAgain     bool // the first client becomes the most recent again
+		active, viewer int  // which client (0 first, 1 second) has the shell's size
+	}{
+		{name: "late joiner smaller", first: big, second: small, active: 1, viewer: 0},
+		{name: "late joiner larger", first: small, second: big, active: 1, viewer: 0},
+		{name: "larger client active again", first: big, second: small, firstAgain: true, active: 0, viewer: 1},
+	}
+	var out strings.Builder
+	out.WriteString("\x1b[H\x1b[2J")
+	for i := 0; i < 60; i++ {
+		fmt.Fprintf(&out, "\x1b[3%dmrow %d\x1b[m %s\r\n", i%8, i, strings.Repeat(fmt.Sprint(i%10), 2*i))
+	}
+	out.WriteString("\x1b[7m status \x1b[m $ ")
+	env := newTestEnv(t, Config{})
+	tm := newTmux(t)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			o := env.opts(0)
+			o.Cols, o.Rows = tc.first.cols, tc.first.rows
+			s, err := env.m.Create(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(s.Kill)
+			first := neverLag(attach(t, s, AttachOptions{LastSeq: -1, Cols: tc.first.cols, Rows: tc.first.rows}))
+			cf := collect(t, first)
+			prog := newProgram(t, s, first, cf)
+			second := neverLag(attach(t, s, AttachOptions{LastSeq: -1, Cols: tc.second.cols, Rows: tc.second.rows}))
+			cs := collect(t, second)
+			if tc.firstAgain {
+				if err := first.Resize(tc.first.cols, tc.first.rows); err != nil {
+					t.Fatal(err)
+				}
+			}
+			atts, colls, sizes := []*Attachment{first, second}, []*collector{cf, cs}, []size{tc.first, tc.second}
+			want := sizes[tc.active]
+			prog.a = atts[tc.active]
+			// The shell's real size is the active client's.
+			input(t, prog.a, "stty size\n")
+			colls[tc.active].waitFor(fmt.Sprintf("%d %d\r\n", want.rows, want.cols))
+			prog.output(out.String(), colls[tc.active], colls[tc.viewer])
+			if info := s.Info(); info.Cols != want.cols || info.Rows != want.rows {
+				t.Fatalf("session is %dx%d, want %dx%d", info.Cols, info.Rows, want.cols, want.rows)
+			}
+
+			ref := tm.pane(want.cols, want.rows)
+			ref.write([]byte(out.String()))
+			active := tm.pane(want.cols, want.rows)
+			active.write(colls[tc.active].snapshot())
+			if d := diffLines("screen", ref.screen(), active.screen()); d != "" {
+				t.Errorf("the active client differs from the program's screen: %s", d)
+			}
+			if w, g := ref.modes(), active.modes(); w != g {
+				t.Errorf("the active client's modes:\nwant %s\ngot  %s", w, g)
+			}
+
+			vs := sizes[tc.viewer]
+			view := tm.pane(vs.cols, vs.rows)
+			view.write(colls[tc.viewer].snapshot())
+			cx, cy := ref.cursor()
+			ox, oy := max(cx-vs.cols+1, 0), max(cy-vs.rows+1, 0)
+			full := ref.rows()
+			var wantRows []string
+			for y := oy; y < min(oy+vs.rows, want.rows); y++ {
+				var line []rune
+				if y < len(full) {
+					line = []rune(full[y])
+				}
+				wantRows = append(wantRows, strings.TrimRight(string(line[min(ox, len(line)):min(ox+vs.cols, len(line))]), " "))
+			}
+			for len(wantRows) > 0 && wantRows[len(wantRows)-1] == "" {
+				wantRows = wantRows[:len(wantRows)-1]
+			}
+			if d := diffLines("screen", wantRows, view.rows()); d != "" {
+				t.Errorf("the %dx%d client does not show the part of the %dx%d screen at (%d,%d): %s",
+					vs.cols, vs.rows, want.cols, want.rows, ox, oy, d)
+			}
+			if x, y := view.cursor(); x != cx-ox || y != cy-oy {
+				t.Errorf("the %dx%d client's cursor is at (%d,%d), want (%d,%d)", vs.cols, vs.rows, x, y, cx-ox, cy-oy)
 			}
 		})
 	}
