@@ -171,9 +171,16 @@ func decGraphics(l string) string {
 	const table = "\u00a0◆▒␉␌␍␊°±␤␋┘┐┌└┼⎺⎻─⎼⎽├┤┴┬│≤≥π≠£·"
 	glyphs := []rune(table)
 	var b strings.Builder
-	shifted := false
+	shifted, esc := false, false
 	for _, r := range l {
 		switch {
+		case esc:
+			// Colour changes sit between SO and SI too: copy them.
+			b.WriteRune(r)
+			esc = r < 0x40 || r > 0x7e || r == '['
+		case r == 0x1b:
+			b.WriteRune(r)
+			esc = true
 		case r == 0x0e:
 			shifted = true
 		case r == 0x0f:

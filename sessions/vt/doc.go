@@ -46,22 +46,29 @@
 //
 // # Deliberately not supported
 //
-// Where terminals disagree, xterm's documented behaviour (ctlseqs) decides;
-// these are the cases found comparing with tmux on the same bytes (vttest):
+// Where terminals disagree, xterm's documented behaviour (ctlseqs) decides.
+// These are the cases where tmux, given the same bytes (vttest's screens
+// among them; sessions/vttest_test.go compares them all), shows something
+// else, and what codeterm does:
 //
 //   - DECCOLM (CSI ?3h/l) never changes the width: the clients' windows set
 //     it. As in xterm it acts only once mode 40 allows it (xterm's default
 //     is not to), then resets the margins, erases the screen and homes the
 //     cursor. tmux erases without mode 40; xterm.js ignores DECCOLM.
-//   - Character sets: only ASCII and DEC special graphics, in G0 and G1
-//     (SO/SI), as tmux and xterm.js. The UK, DEC supplemental and national
-//     sets of vttest's character-set pages, G2/G3, single shifts and
-//     locking shifts LS2/LS3 are shown as ASCII.
-//   - Origin mode follows xterm: CUP, HVP and VPA count from the top margin
-//     and stay inside the region, DECSTBM and DECOM home the cursor to the
-//     region's top, DECSC/DECRC save and restore the mode.
-//   - LNM (ANSI mode 20) is emulated and repainted, but tmux ignores it, so
-//     a tmux client differs from the first client already.
+//   - A cursor movement back (CUB) while a wrap is pending at the right
+//     margin starts from the last column, as in xterm and xterm.js; tmux
+//     starts one column past it (vttest's 132-column screens drawn on 80).
+//   - Origin mode: DECSTBM homes the cursor to the top of the new region,
+//     as in xterm and the VT100; tmux homes it to the top of the screen
+//     (vttest's origin mode screens). CUP, HVP and VPA count from the top
+//     margin and stay inside the region; DECSC/DECRC keep the mode.
+//   - Scrollback receives the lines that scroll off the top of the screen
+//     through a region starting at the top row, as in xterm; tmux also
+//     keeps the top line of any other scroll region.
+//   - Character sets: ASCII and DEC special graphics in G0 and G1 (SO/SI),
+//     like tmux and xterm.js. The UK, DEC supplemental and national sets,
+//     G2/G3 and the single and locking shifts beyond SO/SI show as ASCII.
+//   - LNM (ANSI mode 20) is emulated and repainted; tmux ignores it.
 //
 // Also not emulated: left/right margins (DECLRMM/DECSLRM),
 // double-width/height lines, rectangular-area operations, selective-erase
