@@ -33,6 +33,15 @@ type AttachOptions struct {
 	// for a terminal that keeps its own (SSH): a repaint after the client
 	// fell behind would add the same lines to it again.
 	ScrollbackOnce bool
+	// Viewport is for a client whose window keeps its own size (an SSH
+	// terminal). While that is not the session's size, the output would
+	// not show right on it (a line feed on the last of its 30 rows
+	// scrolls, on row 30 of the shell's 45 it does not), so it gets views
+	// instead: repaints of the part of the screen that fits its window,
+	// panned to keep the cursor in sight, as tmux shows a window larger
+	// than its client. A client that takes the session's size itself (the
+	// web page resizes its terminal to it) leaves this off.
+	Viewport bool
 	// Direct, if set, is offered small output on the pump's goroutine when
 	// the client has nothing queued and its reader waits in Next, so a
 	// keystroke's echo skips the hand-off to the reader. It runs with the
@@ -120,6 +129,7 @@ type Attachment struct {
 	readOnly       bool
 	scrollback     int
 	scrollbackOnce bool
+	viewport       bool
 	maxQueue       int
 	notify         chan struct{} // capacity 1: "something changed"
 	closedCh       chan struct{}
@@ -165,6 +175,7 @@ func (s *Session) Attach(opts AttachOptions) (*Attachment, error) {
 		readOnly:       opts.ReadOnly,
 		scrollback:     max(opts.Scrollback, 0),
 		scrollbackOnce: opts.ScrollbackOnce,
+		viewport:       opts.Viewport,
 		maxQueue:       s.m.cfg.QueueBytes,
 		notify:         make(chan struct{}, 1),
 		closedCh:       make(chan struct{}),

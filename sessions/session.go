@@ -485,17 +485,15 @@ func (s *Session) updateLatestLocked() {
 	s.updateViewsLocked()
 }
 
-// updateViewsLocked decides which clients can show the output as it is.
-// One whose window is not the session's size cannot (on the last of its 30
-// rows a line feed scrolls, on row 30 of the shell's 45 it does not), so
-// it gets repaints of the part of the screen that fits its window instead,
-// panned to the cursor, as tmux shows a window larger than its client:
-// each client sees a correct view at its own size, and the one whose size
-// the session has (the most recently active) the whole of it. A client
-// that becomes or stays such a view, or stops being one, is repainted.
+// updateViewsLocked decides, after any change of size, which clients get
+// views instead of the output (see AttachOptions.Viewport): those whose
+// window is not the session's size. Each client thus sees a correct
+// screen at its own size, and the most recently active one, whose size
+// the session has, all of it. A client that becomes or stays a view, or
+// stops being one, is repainted.
 func (s *Session) updateViewsLocked() {
 	for _, a := range s.atts {
-		view := a.cols > 0 && (a.cols != s.cols || a.rows != s.rows)
+		view := a.viewport && a.cols > 0 && (a.cols != s.cols || a.rows != s.rows)
 		if !view && !a.view {
 			continue
 		}

@@ -396,10 +396,10 @@ func TestClientsOfOtherSizesMatchTmux(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(s.Kill)
-			first := neverLag(attach(t, s, AttachOptions{LastSeq: -1, Cols: tc.first.cols, Rows: tc.first.rows}))
+			first := neverLag(attach(t, s, AttachOptions{LastSeq: -1, Cols: tc.first.cols, Rows: tc.first.rows, Viewport: true}))
 			cf := collect(t, first)
 			prog := newProgram(t, s, first, cf)
-			second := neverLag(attach(t, s, AttachOptions{LastSeq: -1, Cols: tc.second.cols, Rows: tc.second.rows}))
+			second := neverLag(attach(t, s, AttachOptions{LastSeq: -1, Cols: tc.second.cols, Rows: tc.second.rows, Viewport: true}))
 			cs := collect(t, second)
 			if tc.firstAgain {
 				if err := first.Resize(tc.first.cols, tc.first.rows); err != nil {
