@@ -12,7 +12,9 @@ import (
 // default pen, no margins, origin mode and insert mode off, ASCII in G0/G1
 // with G0 shifted in, screen cleared. The client's own scrollback is left
 // alone (no ED 3); callers that want it gone can prepend "\x1b[3J".
-const repaintPrefix = "\x1b[?25l\x1b[?7h\x1b[?1049l\x1b[0m\x1b[r\x1b[4;20l\x1b[?6l\x1b(B\x1b)B\x0f\x1b[H\x1b[2J"
+const repaintPrefix = "\x1b[?25l\x1b[?7h\x1b[?1049l\x1b[0m\x1b[r\x1b[4;20l\x1b[?6l\x1b(B\x1b)B\x0f" + repaintClear
+
+const repaintClear = "\x1b[H\x1b[2J"
 
 // AppendRepaint appends to dst a sequence that reproduces the screen on a
 // terminal of the same size that has just been reset. If scrollback > 0, up
@@ -416,28 +418,32 @@ func appendCUP(dst []byte, y, x int) []byte {
 // scrollback: the client's history would keep a cut-down screen.
 func (t *Terminal) AppendView(dst []byte, cols, rows int) []byte {
 	cols, rows = clampDim(cols), clampDim(rows)
-	dst = append(dst, repaintPrefix...)
+	// Every row is painted rather than the screen cleared first: views
+	// follow each other fast, and tmux (scroll-on-clear) would move each
+	// cleared screen into its history.
+	dst = append(dst, repaintPrefix[:len(repaintPrefix)-len(repaintClear)]...)
 	if t.scr == t.alt {
 		dst = appendMode(dst, '?', t.altMode, 'h')
 	}
 	ox, oy := max(t.x-cols+1, 0), max(t.y-rows+1, 0)
 	vc, vr := min(cols, t.cols-ox), min(rows, t.rows-oy)
 	var cur style
-	for y := 0; y < vr; y++ {
-		row := t.scr.row(oy + y)[ox : ox+vc]
-		k, tail := tailStart(row)
-		if k == 0 && tail == (style{}) {
-			continue
-		}
+	for y := 0; y < rows; y++ {
 		dst = appendCUP(dst, y, 0)
-		dst, cur = t.appendCells(dst, row[:k], cur)
-		if k < len(row) {
-			if tail != cur {
-				dst = appendSGR(dst, tail)
-				cur = tail
-			}
-			dst = append(dst, "\x1b[K"...)
+		var row []cell
+		if y < vr {
+			row = t.scr.row(oy + y)[ox : ox+vc]
 		}
+		k, tail := tailStart(row)
+		dst, cur = t.appendCells(dst, row[:k], cur)
+		if k == vc && vc == cols {
+			continue // the row is full: nothing to erase
+		}
+		if tail != cur {
+			dst = appendSGR(dst, tail)
+			cur = tail
+		}
+		dst = append(dst, "\x1b[K"...)
 	}
 	if cur != (style{}) {
 		dst = append(dst, "\x1b[0m"...)

@@ -315,13 +315,23 @@ func TestView(t *testing.T) {
 		a.Write(in)
 		vc, vr := 1+rng.Intn(40), 1+rng.Intn(16)
 		b := New(vc, vr, 0)
+		b.Write(randomInput(rng, 200)) // what the client showed before: all painted over
 		r := a.AppendView(nil, vc, vr)
+		if strings.Contains(string(r), "\x1b[2J") {
+			t.Fatalf("a view clears the screen, which tmux moves into its history: %q", r)
+		}
 		b.Write(r)
 		ox, oy := max(a.x-vc+1, 0), max(a.y-vr+1, 0)
+		blink, _ := passMode(12) // a user preference, left alone unless set
 		if b.x != a.x-ox || b.y != a.y-oy || b.modes.hidden != a.modes.hidden || b.AltScreen() != a.AltScreen() ||
-			b.modes.flags != a.modes.flags || b.modes.mouse != a.modes.mouse || b.modes.autowrap != a.modes.autowrap {
+			b.modes.flags&^blink != a.modes.flags&^blink || b.modes.mouse != a.modes.mouse || b.modes.autowrap != a.modes.autowrap {
 			t.Fatalf("%dx%d seen at %dx%d: state %+v, want cursor (%d,%d) of %+v\ninput %s\nview %q",
 				cols, rows, vc, vr, b.state(), a.x-ox, a.y-oy, a.state(), trunc(in), r)
+		}
+		for y := min(vr, rows-oy); y < vr; y++ {
+			if got := b.LineText(y); got != "" {
+				t.Fatalf("%dx%d seen at %dx%d: row %d below the screen shows %q\ninput %s\nview %q", cols, rows, vc, vr, y, got, trunc(in), r)
+			}
 		}
 		for y := 0; y < min(vr, rows-oy); y++ {
 			want, got := a.viewRow(a.scr.row(oy+y)), b.viewRow(b.scr.row(y))
