@@ -1,230 +1,15 @@
 package sessions
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/codeterm/codeterm/internal/tmuxtest"
 )
-
-// tmuxServer is a private tmux server, the reference terminal emulator the
-// screen tests compare a late joiner with: each pane runs cat of a FIFO, so
-// whatever bytes a test writes to the FIFO are exactly what the pane's
-// emulator interprets.
-type tmuxServer struct {
-	t    *testing.T
-	dir  string // short: it holds the server's socket
-	n    int
-	sync int
-}
-
-func newTmux(t *testing.T) *tmuxServer {
-	t.Helper()
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Fatalf("tmux is needed as the reference emulator (.ci/run installs it): %v", err)
-	}
-	dir, err := os.MkdirTemp("", "ctmux")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// scroll-on-clear is tmux's own: xterm keeps no history of what ED 2
-	// erases, and neither does codeterm's emulator.
-	conf := "set -g status off\nset -g history-limit 10000\nset -gw scroll-on-clear off\n"
-	if err := os.WriteFile(filepath.Join(dir, "conf"), []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	m := &tmuxServer{t: t, dir: dir}
-	t.Cleanup(func() {
-		exec.Command("tmux", "-S", filepath.Join(dir, "sock"), "kill-server").Run()
-		os.RemoveAll(dir)
-	})
-	return m
-}
-
-func (m *tmuxServer) run(args ...string) string {
-	m.t.Helper()
-	cmd := exec.Command("tmux", append([]string{"-S", filepath.Join(m.dir, "sock"), "-f", filepath.Join(m.dir, "conf")}, args...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		m.t.Fatalf("tmux %s: %v: %s", strings.Join(args, " "), err, stderr.String())
-	}
-	return string(out)
-}
-
-// tmuxPane is a tmux window of a given size showing what is written to it.
-type tmuxPane struct {
-	m    *tmuxServer
-	name string
-	fifo *os.File
-}
-
-func (m *tmuxServer) pane(cols, rows int) *tmuxPane {
-	m.t.Helper()
-	m.n++
-	name := fmt.Sprintf("p%d", m.n)
-	path := filepath.Join(m.dir, name)
-	if err := syscall.Mkfifo(path, 0o600); err != nil {
-		m.t.Fatal(err)
-	}
-	// Raw mode first: the pane's terminal must not turn \n into \r\n.
-	m.run("new-session", "-d", "-s", name, "-x", fmt.Sprint(cols), "-y", fmt.Sprint(rows),
-		"stty raw -echo && exec cat "+path)
-	opened := make(chan *os.File, 1)
-	go func() {
-		f, err := os.OpenFile(path, os.O_WRONLY, 0)
-		if err != nil {
-			m.t.Error(err)
-		}
-		opened <- f
-	}()
-	select {
-	case f := <-opened:
-		if f == nil {
-			m.t.FailNow()
-		}
-		m.t.Cleanup(func() { f.Close() })
-		return &tmuxPane{m: m, name: name, fifo: f}
-	case <-time.After(waitTimeout):
-		m.t.Fatalf("tmux pane %s never read its FIFO", name)
-	}
-	return nil
-}
-
-// write feeds b to the pane and waits until tmux has interpreted it: an
-// OSC 7 (the working directory, which no test looks at) follows the bytes,
-// and tmux reports it once it has read everything before it.
-func (p *tmuxPane) write(b []byte) {
-	t := p.m.t
-	t.Helper()
-	p.m.sync++
-	mark := fmt.Sprintf("/sync/%d", p.m.sync)
-	if _, err := p.fifo.Write(append(bytes.Clone(b), "\x1b]7;"+mark+"\a"...)); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(waitTimeout)
-	for strings.TrimSpace(p.m.run("display", "-p", "-t", p.name, "#{pane_path}")) != mark {
-		if time.Now().After(deadline) {
-			t.Fatalf("tmux pane %s did not take its input", p.name)
-		}
-		time.Sleep(5 * time.Millisecond) // tmux has nothing to wait on
-	}
-}
-
-// screen returns the visible rows with colours and attributes, soft
-// wrapped rows joined into one line (capture-pane -p -e -J).
-func (p *tmuxPane) screen() []string {
-	return p.lines(p.m.run("capture-pane", "-p", "-e", "-J", "-t", p.name))
-}
-
-// rows returns the visible rows as plain text.
-func (p *tmuxPane) rows() []string {
-	return p.lines(p.m.run("capture-pane", "-p", "-t", p.name))
-}
-
-// history returns the scrollback lines as screen does.
-func (p *tmuxPane) history() []string {
-	if p.m.run("display", "-p", "-t", p.name, "#{history_size}") == "0\n" {
-		return nil
-	}
-	return p.lines(p.m.run("capture-pane", "-p", "-e", "-J", "-S", "-", "-E", "-1", "-t", p.name))
-}
-
-// lines splits a capture and normalises each line: trailing blanks are
-// dropped (a repaint may write blanks the program only skipped over, and
-// -J keeps what was written, with the colour changes around them), and
-// DEC special graphics, which tmux keeps as such and shows between SO and
-// SI, become the Unicode characters codeterm's emulator stores instead.
-// Empty lines at the end are dropped.
-func (p *tmuxPane) lines(s string) []string {
-	out := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
-	for i, l := range out {
-		out[i] = trimBlankTail(decGraphics(l))
-	}
-	for len(out) > 0 && out[len(out)-1] == "" {
-		out = out[:len(out)-1]
-	}
-	return out
-}
-
-func trimBlankTail(l string) string {
-	for {
-		n := len(l)
-		l = strings.TrimRight(l, " ")
-		for _, reset := range []string{"\x1b[0m", "\x1b[m", "\x1b[39m", "\x1b[49m", "\x1b[39;49m"} {
-			l = strings.TrimSuffix(l, reset)
-		}
-		if len(l) == n {
-			return l
-		}
-	}
-}
-
-func decGraphics(l string) string {
-	const table = "\u00a0◆▒␉␌␍␊°±␤␋┘┐┌└┼⎺⎻─⎼⎽├┤┴┬│≤≥π≠£·"
-	glyphs := []rune(table)
-	var b strings.Builder
-	shifted, esc := false, false
-	for _, r := range l {
-		switch {
-		case esc:
-			// Colour changes sit between SO and SI too: copy them.
-			b.WriteRune(r)
-			esc = r < 0x40 || r > 0x7e || r == '['
-		case r == 0x1b:
-			b.WriteRune(r)
-			esc = true
-		case r == 0x0e:
-			shifted = true
-		case r == 0x0f:
-			shifted = false
-		case shifted && r >= 0x5f && r <= 0x7e:
-			b.WriteRune(glyphs[r-0x5f])
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
-// paneModes is the part of tmux's pane state a repaint must reproduce.
-const paneModes = "cursor #{cursor_x},#{cursor_y} visible=#{cursor_flag} alt=#{alternate_on} " +
-	"region=#{scroll_region_upper}-#{scroll_region_lower} keypad=#{keypad_flag} cursorkeys=#{keypad_cursor_flag} " +
-	"wrap=#{wrap_flag} insert=#{insert_flag} origin=#{origin_flag} mouse=#{mouse_any_flag}#{mouse_button_flag}#{mouse_standard_flag}#{mouse_sgr_flag} " +
-	"paste=#{bracket_paste_flag} title=#{pane_title} size=#{pane_width}x#{pane_height}"
-
-func (p *tmuxPane) modes() string {
-	return strings.TrimSpace(p.m.run("display", "-p", "-t", p.name, paneModes))
-}
-
-func (p *tmuxPane) cursor() (x, y int) {
-	fmt.Sscanf(p.m.run("display", "-p", "-t", p.name, "#{cursor_x} #{cursor_y}"), "%d %d", &x, &y)
-	return x, y
-}
-
-// diffLines reports the first line where got differs from want.
-func diffLines(what string, want, got []string) string {
-	for i := 0; i < max(len(want), len(got)); i++ {
-		var w, g string
-		if i < len(want) {
-			w = want[i]
-		}
-		if i < len(got) {
-			g = got[i]
-		}
-		if w != g {
-			return fmt.Sprintf("%s line %d:\nwant %q\ngot  %q", what, i, w, g)
-		}
-	}
-	return ""
-}
 
 // program runs output through a session's shell as a program would write
 // it: each call cats a file with the bytes, and returns once the first
@@ -318,7 +103,7 @@ func TestLateJoinerMatchesTmux(t *testing.T) {
 	}
 	const cols, rows = 100, 30
 	env := newTestEnv(t, Config{})
-	tm := newTmux(t)
+	tm := tmuxtest.New(t)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			o := env.opts(0)
@@ -341,19 +126,19 @@ func TestLateJoinerMatchesTmux(t *testing.T) {
 				os.WriteFile(filepath.Join(d, "first"), cf.snapshot(), 0o600)
 				os.WriteFile(filepath.Join(d, "late"), cl.snapshot(), 0o600)
 			}
-			ref, got := tm.pane(cols, rows), tm.pane(cols, rows)
-			ref.write(cf.snapshot())
-			got.write(cl.snapshot())
-			if d := diffLines("screen", ref.screen(), got.screen()); d != "" {
+			ref, got := tm.Pane(cols, rows), tm.Pane(cols, rows)
+			ref.Write(cf.snapshot())
+			got.Write(cl.snapshot())
+			if d := tmuxtest.Diff("screen", ref.Screen(), got.Screen()); d != "" {
 				t.Errorf("late joiner differs from the first client: %s", d)
 			}
 			// tmux saves the top line of any scroll region in its history;
 			// xterm and codeterm only lines leaving the top of the screen.
 			regionHistory := tc.name == "scroll region"
-			if d := diffLines("history", ref.history(), got.history()); d != "" && !regionHistory {
+			if d := tmuxtest.Diff("history", ref.History(), got.History()); d != "" && !regionHistory {
 				t.Errorf("late joiner differs from the first client: %s", d)
 			}
-			if want, got := ref.modes(), got.modes(); want != got {
+			if want, got := ref.Modes(), got.Modes(); want != got {
 				t.Errorf("late joiner's modes differ from the first client's:\nwant %s\ngot  %s", want, got)
 			}
 		})
@@ -386,7 +171,7 @@ func TestClientsOfOtherSizesMatchTmux(t *testing.T) {
 	}
 	out.WriteString("\x1b[7m status \x1b[m $ ")
 	env := newTestEnv(t, Config{})
-	tm := newTmux(t)
+	tm := tmuxtest.New(t)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			o := env.opts(0)
@@ -417,39 +202,28 @@ func TestClientsOfOtherSizesMatchTmux(t *testing.T) {
 				t.Fatalf("session is %dx%d, want %dx%d", info.Cols, info.Rows, want.cols, want.rows)
 			}
 
-			ref := tm.pane(want.cols, want.rows)
-			ref.write([]byte(out.String()))
-			active := tm.pane(want.cols, want.rows)
-			active.write(colls[tc.active].snapshot())
-			if d := diffLines("screen", ref.screen(), active.screen()); d != "" {
+			ref := tm.Pane(want.cols, want.rows)
+			ref.Write([]byte(out.String()))
+			active := tm.Pane(want.cols, want.rows)
+			active.Write(colls[tc.active].snapshot())
+			if d := tmuxtest.Diff("screen", ref.Screen(), active.Screen()); d != "" {
 				t.Errorf("the active client differs from the program's screen: %s", d)
 			}
-			if w, g := ref.modes(), active.modes(); w != g {
+			if w, g := ref.Modes(), active.Modes(); w != g {
 				t.Errorf("the active client's modes:\nwant %s\ngot  %s", w, g)
 			}
 
 			vs := sizes[tc.viewer]
-			view := tm.pane(vs.cols, vs.rows)
-			view.write(colls[tc.viewer].snapshot())
-			cx, cy := ref.cursor()
+			view := tm.Pane(vs.cols, vs.rows)
+			view.Write(colls[tc.viewer].snapshot())
+			cx, cy := ref.Cursor()
 			ox, oy := max(cx-vs.cols+1, 0), max(cy-vs.rows+1, 0)
-			full := ref.rows()
-			var wantRows []string
-			for y := oy; y < min(oy+vs.rows, want.rows); y++ {
-				var line []rune
-				if y < len(full) {
-					line = []rune(full[y])
-				}
-				wantRows = append(wantRows, strings.TrimRight(string(line[min(ox, len(line)):min(ox+vs.cols, len(line))]), " "))
-			}
-			for len(wantRows) > 0 && wantRows[len(wantRows)-1] == "" {
-				wantRows = wantRows[:len(wantRows)-1]
-			}
-			if d := diffLines("screen", wantRows, view.rows()); d != "" {
+			wantRows := tmuxtest.Window(ref.Rows(), ox, oy, vs.cols, vs.rows)
+			if d := tmuxtest.Diff("screen", wantRows, view.Rows()); d != "" {
 				t.Errorf("the %dx%d client does not show the part of the %dx%d screen at (%d,%d): %s",
 					vs.cols, vs.rows, want.cols, want.rows, ox, oy, d)
 			}
-			if x, y := view.cursor(); x != cx-ox || y != cy-oy {
+			if x, y := view.Cursor(); x != cx-ox || y != cy-oy {
 				t.Errorf("the %dx%d client's cursor is at (%d,%d), want (%d,%d)", vs.cols, vs.rows, x, y, cx-ox, cy-oy)
 			}
 		})

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/codeterm/codeterm/internal/tmuxtest"
 )
 
 // TestVttestLateJoiner drives vttest's screens through a session. On every
@@ -21,7 +23,7 @@ func TestVttestLateJoiner(t *testing.T) {
 	}
 	const cols, rows = 80, 24
 	env := newTestEnv(t, Config{})
-	tm := newTmux(t)
+	tm := tmuxtest.New(t)
 	o := env.opts(0)
 	o.Cols, o.Rows = cols, rows
 	s, err := env.m.Create(context.Background(), o)
@@ -61,20 +63,20 @@ func TestVttestLateJoiner(t *testing.T) {
 			late := neverLag(attach(t, s, AttachOptions{LastSeq: -1, ReadOnly: true, Cols: cols, Rows: rows}))
 			cl := collect(t, late)
 			prog.settle(cl)
-			ref, got := tm.pane(cols, rows), tm.pane(cols, rows)
-			ref.write(cf.snapshot())
-			got.write(cl.snapshot())
+			ref, got := tm.Pane(cols, rows), tm.Pane(cols, rows)
+			ref.Write(cf.snapshot())
+			got.Write(cl.snapshot())
 			if d := os.Getenv("CODETERM_TMUX_DUMP"); d != "" {
 				os.WriteFile(filepath.Join(d, strings.ReplaceAll(name, " ", "-")), cf.snapshot(), 0o600)
 			}
-			if d := diffLines("screen", ref.screen(), got.screen()); d != "" {
+			if d := tmuxtest.Diff("screen", ref.Screen(), got.Screen()); d != "" {
 				if why := tmuxDeparts(screen); why != "" {
 					t.Logf("%s: tmux departs from xterm here (%s): %s", name, why, d)
 				} else {
 					t.Errorf("%s: late joiner differs: %s", name, d)
 				}
 			}
-			if w, g := ref.modes(), got.modes(); w != g {
+			if w, g := ref.Modes(), got.Modes(); w != g {
 				t.Errorf("%s: late joiner's modes:\nwant %s\ngot  %s", name, w, g)
 			}
 			late.Close()
