@@ -122,10 +122,6 @@ func TestLateJoinerMatchesTmux(t *testing.T) {
 			prog.settle(cl)
 			prog.output(tc.after, cf, cl)
 
-			if d := os.Getenv("CODETERM_TMUX_DUMP"); d != "" {
-				os.WriteFile(filepath.Join(d, "first"), cf.snapshot(), 0o600)
-				os.WriteFile(filepath.Join(d, "late"), cl.snapshot(), 0o600)
-			}
 			ref, got := tm.Pane(cols, rows), tm.Pane(cols, rows)
 			ref.Write(cf.snapshot())
 			got.Write(cl.snapshot())

@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/codeterm/codeterm/internal/tmuxtest"
@@ -66,9 +63,6 @@ func TestVttestLateJoiner(t *testing.T) {
 			ref, got := tm.Pane(cols, rows), tm.Pane(cols, rows)
 			ref.Write(cf.snapshot())
 			got.Write(cl.snapshot())
-			if d := os.Getenv("CODETERM_TMUX_DUMP"); d != "" {
-				os.WriteFile(filepath.Join(d, strings.ReplaceAll(name, " ", "-")), cf.snapshot(), 0o600)
-			}
 			if d := tmuxtest.Diff("screen", ref.Screen(), got.Screen()); d != "" {
 				if why := tmuxDeparts(screen); why != "" {
 					t.Logf("%s: tmux departs from xterm here (%s): %s", name, why, d)
