@@ -109,12 +109,13 @@
 // against xterm's ctlseqs, tmux's input.c and xterm.js's InputHandler):
 //
 //	all three   CSI ?1 (cursor keys), ?6, ?7, ?12, ?25, ?47/?1047/?1049,
-//	            ?1000/?1002/?1003, ?1004, ?1005, ?1006, ?2004, CSI 4 h/l,
+//	            ?1000/?1002/?1003, ?1004, ?1006, ?2004, CSI 4 h/l,
 //	            ESC = / ESC >, ESC 7, ESC ( 0 / ESC ) 0, SO/SI, DECSTBM,
 //	            DECSCUSR, OSC 2, CSI 3 g and ESC H, SGR (semicolon forms,
 //	            4:n for underline styles)
 //	not tmux    CSI ?5, ?9, ?40, ?45, ?1001, ?1007, ?1015, ?1016, CSI 20 h
-//	not xterm.js CSI ?5, ?40, ?1001, ?1007, ?1015
+//	not xterm.js CSI ?5, ?40, ?1001, ?1005, ?1007, ?1015 (?12 only if
+//	            its allowSetCursorBlink quirk is on)
 //
 // There is no other form of those, so a client that ignores one shows the
 // same as it did for the program's own output.
