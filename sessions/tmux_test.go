@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/codeterm/codeterm/internal/tmuxtest"
 )
 
@@ -26,6 +28,9 @@ func newProgram(t *testing.T, s *Session, a *Attachment, c *collector) *program 
 	p := &program{t: t, s: s, a: a, dir: t.TempDir()}
 	// No echo and no prompt: the screen holds only what the test writes,
 	// after this line.
+	// After the first repaint: typed before, the line's output could be
+	// in the repaint instead of the stream.
+	c.chunk0()
 	input(t, a, "stty -echo; PS1=''; PS2=''; printf '\\033[H\\033[2J\\033[3J'\n")
 	c.waitFor("\x1b[2J\x1b[3J")
 	p.settle(c)
@@ -183,19 +188,36 @@ func TestClientsOfOtherSizesMatchTmux(t *testing.T) {
 			second := neverLag(attach(t, s, AttachOptions{LastSeq: -1, Cols: tc.second.cols, Rows: tc.second.rows, Viewport: true}))
 			cs := collect(t, second)
 			if tc.firstAgain {
+				cs.chunk0()
+				repaints := len(cf.kinds(ChunkRepaint))
 				if err := first.Resize(tc.first.cols, tc.first.rows); err != nil {
 					t.Fatal(err)
 				}
+				// It was a view: it gets the whole screen again.
+				cf.waitUntil("a repaint", func() bool {
+					n := 0
+					for _, c := range cf.chunks {
+						if c.Kind == ChunkRepaint {
+							n++
+						}
+					}
+					return n > repaints
+				})
 			}
 			atts, colls, sizes := []*Attachment{first, second}, []*collector{cf, cs}, []size{tc.first, tc.second}
 			want := sizes[tc.active]
 			prog.a = atts[tc.active]
-			// The shell's real size is the active client's.
-			input(t, prog.a, "stty size\n")
-			colls[tc.active].waitFor(fmt.Sprintf("%d %d\r\n", want.rows, want.cols))
+			// Each client's first repaint (after a change of size) before the
+			// program writes: its output then comes as output.
+			cf.chunk0()
+			cs.chunk0()
+			prog.settle(cf, cs)
 			prog.output(out.String(), colls[tc.active], colls[tc.viewer])
-			if info := s.Info(); info.Cols != want.cols || info.Rows != want.rows {
-				t.Fatalf("session is %dx%d, want %dx%d", info.Cols, info.Rows, want.cols, want.rows)
+			// The shell's real size is the active client's.
+			var ws *unix.Winsize
+			s.rawMaster.Control(func(fd uintptr) { ws, _ = unix.IoctlGetWinsize(int(fd), unix.TIOCGWINSZ) })
+			if ws == nil || int(ws.Col) != want.cols || int(ws.Row) != want.rows {
+				t.Fatalf("the terminal is %+v, want %dx%d", ws, want.cols, want.rows)
 			}
 
 			ref := tm.Pane(want.cols, want.rows)
