@@ -187,22 +187,23 @@ func TestClientsOfOtherSizesMatchTmux(t *testing.T) {
 			prog := newProgram(t, s, first, cf)
 			second := neverLag(attach(t, s, AttachOptions{LastSeq: -1, Cols: tc.second.cols, Rows: tc.second.rows, Viewport: true}))
 			cs := collect(t, second)
+			repaints := func(n int) func() bool {
+				return func() bool {
+					for _, c := range cf.chunks {
+						if c.Kind == ChunkRepaint {
+							n--
+						}
+					}
+					return n <= 0
+				}
+			}
+			// The first client's screen, then its view of the second's.
+			cf.waitUntil("a view", repaints(2))
 			if tc.firstAgain {
-				cs.chunk0()
-				repaints := len(cf.kinds(ChunkRepaint))
 				if err := first.Resize(tc.first.cols, tc.first.rows); err != nil {
 					t.Fatal(err)
 				}
-				// It was a view: it gets the whole screen again.
-				cf.waitUntil("a repaint", func() bool {
-					n := 0
-					for _, c := range cf.chunks {
-						if c.Kind == ChunkRepaint {
-							n++
-						}
-					}
-					return n > repaints
-				})
+				cf.waitUntil("the whole screen again", repaints(3))
 			}
 			atts, colls, sizes := []*Attachment{first, second}, []*collector{cf, cs}, []size{tc.first, tc.second}
 			want := sizes[tc.active]
