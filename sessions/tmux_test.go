@@ -24,17 +24,28 @@ type program struct {
 	n   int
 }
 
-func newProgram(t *testing.T, s *Session, a *Attachment, c *collector) *program {
-	p := &program{t: t, s: s, a: a, dir: t.TempDir()}
-	// No echo and no prompt: the screen holds only what the test writes,
-	// after this line.
+// newProgram starts a session of the first client's size, attaches that
+// client (first) and readies the shell; c collects what first receives.
+func newProgram(t *testing.T, env *testEnv, first AttachOptions) (p *program, c *collector) {
+	t.Helper()
+	o := env.opts(0)
+	o.Cols, o.Rows = first.Cols, first.Rows
+	s, err := env.m.Create(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Kill)
+	a := neverLag(attach(t, s, first))
+	c = collect(t, a)
+	p = &program{t: t, s: s, a: a, dir: t.TempDir()}
 	// After the first repaint: typed before, the line's output could be
-	// in the repaint instead of the stream.
+	// in the repaint instead of the stream. No echo and no prompt: the
+	// screen holds only what the test writes, after this line.
 	c.chunk0()
 	input(t, a, "stty -echo; PS1=''; PS2=''; printf '\\033[H\\033[2J\\033[3J'\n")
 	c.waitFor("\x1b[2J\x1b[3J")
 	p.settle(c)
-	return p
+	return p, c
 }
 
 func (p *program) output(b string, cs ...*collector) {
@@ -111,16 +122,8 @@ func TestLateJoinerMatchesTmux(t *testing.T) {
 	tm := tmuxtest.New(t)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			o := env.opts(0)
-			o.Cols, o.Rows = cols, rows
-			s, err := env.m.Create(context.Background(), o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(s.Kill)
-			first := neverLag(attach(t, s, AttachOptions{LastSeq: -1, Cols: cols, Rows: rows}))
-			cf := collect(t, first)
-			prog := newProgram(t, s, first, cf)
+			prog, cf := newProgram(t, env, AttachOptions{LastSeq: -1, Cols: cols, Rows: rows})
+			s := prog.s
 			prog.output(tc.before, cf)
 			late := neverLag(attach(t, s, AttachOptions{LastSeq: -1, Cols: cols, Rows: rows, Scrollback: 1000, ScrollbackOnce: true}))
 			cl := collect(t, late)
@@ -175,16 +178,8 @@ func TestClientsOfOtherSizesMatchTmux(t *testing.T) {
 	tm := tmuxtest.New(t)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			o := env.opts(0)
-			o.Cols, o.Rows = tc.first.cols, tc.first.rows
-			s, err := env.m.Create(context.Background(), o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(s.Kill)
-			first := neverLag(attach(t, s, AttachOptions{LastSeq: -1, Cols: tc.first.cols, Rows: tc.first.rows, Viewport: true}))
-			cf := collect(t, first)
-			prog := newProgram(t, s, first, cf)
+			prog, cf := newProgram(t, env, AttachOptions{LastSeq: -1, Cols: tc.first.cols, Rows: tc.first.rows, Viewport: true})
+			s, first := prog.s, prog.a
 			second := neverLag(attach(t, s, AttachOptions{LastSeq: -1, Cols: tc.second.cols, Rows: tc.second.rows, Viewport: true}))
 			cs := collect(t, second)
 			repaints := func(n int) func() bool {

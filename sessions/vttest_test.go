@@ -2,7 +2,6 @@ package sessions
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os/exec"
 	"testing"
@@ -21,16 +20,8 @@ func TestVttestLateJoiner(t *testing.T) {
 	const cols, rows = 80, 24
 	env := newTestEnv(t, Config{})
 	tm := tmuxtest.New(t)
-	o := env.opts(0)
-	o.Cols, o.Rows = cols, rows
-	s, err := env.m.Create(context.Background(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Kill)
-	first := neverLag(attach(t, s, AttachOptions{LastSeq: -1, Cols: cols, Rows: rows}))
-	cf := collect(t, first)
-	prog := newProgram(t, s, first, cf)
+	prog, cf := newProgram(t, env, AttachOptions{LastSeq: -1, Cols: cols, Rows: rows})
+	s, first := prog.s, prog.a
 	count := func(what string) int {
 		cf.mu.Lock()
 		defer cf.mu.Unlock()
