@@ -26,9 +26,22 @@ type AttachOptions struct {
 	// gives its size becomes the most recently active one, so the session
 	// takes its size.
 	Cols, Rows int
-	// Scrollback is how many lines of history to put in front of a repaint
-	// (browsers want some, an SSH terminal none).
+	// Scrollback is how many lines of history to put in front of a repaint,
+	// at most what the session keeps (Config.Scrollback).
 	Scrollback int
+	// ScrollbackOnce puts the history in front of the first repaint only,
+	// for a terminal that keeps its own (SSH): a repaint after the client
+	// fell behind would add the same lines to it again.
+	ScrollbackOnce bool
+	// Viewport is for a client whose window keeps its own size (an SSH
+	// terminal). While that is not the session's size, the output would
+	// not show right on it (a line feed on the last of its 30 rows
+	// scrolls, on row 30 of the shell's 45 it does not), so it gets views
+	// instead: repaints of the part of the screen that fits its window,
+	// panned to keep the cursor in sight, as tmux shows a window larger
+	// than its client. A client that takes the session's size itself (the
+	// web page resizes its terminal to it) leaves this off.
+	Viewport bool
 	// Direct, if set, is offered small output on the pump's goroutine when
 	// the client has nothing queued and its reader waits in Next, so a
 	// keystroke's echo skips the hand-off to the reader. It runs with the
@@ -112,17 +125,20 @@ const maxPendingQueries = 64
 // Attachment is one client's view of a session. Next is for one reader
 // goroutine; Write, Resize and Close may be called from any goroutine.
 type Attachment struct {
-	s          *Session
-	readOnly   bool
-	scrollback int
-	maxQueue   int
-	notify     chan struct{} // capacity 1: "something changed"
-	closedCh   chan struct{}
-	direct     func([]byte, int64) bool
+	s              *Session
+	readOnly       bool
+	scrollback     int
+	scrollbackOnce bool
+	viewport       bool
+	maxQueue       int
+	notify         chan struct{} // capacity 1: "something changed"
+	closedCh       chan struct{}
+	direct         func([]byte, int64) bool
 
 	// Guarded by s.mu:
 	stamp      int64 // last activity, in the session's counter
 	cols, rows int
+	view       bool // the window is not the session's size: see updateViewsLocked
 
 	// Guarded by mu. The queue is buf[head:]; the bytes before head were
 	// handed out by the last Next and stay untouched until the next one.
@@ -155,17 +171,18 @@ func (s *Session) Attach(opts AttachOptions) (*Attachment, error) {
 		}
 	}
 	a := &Attachment{
-		s:          s,
-		readOnly:   opts.ReadOnly,
-		scrollback: max(opts.Scrollback, 0),
-		maxQueue:   s.m.cfg.QueueBytes,
-		notify:     make(chan struct{}, 1),
-		closedCh:   make(chan struct{}),
-		direct:     opts.Direct,
+		s:              s,
+		readOnly:       opts.ReadOnly,
+		scrollback:     max(opts.Scrollback, 0),
+		scrollbackOnce: opts.ScrollbackOnce,
+		viewport:       opts.Viewport,
+		maxQueue:       s.m.cfg.QueueBytes,
+		notify:         make(chan struct{}, 1),
+		closedCh:       make(chan struct{}),
+		direct:         opts.Direct,
 	}
-	if !a.readOnly {
-		a.cols, a.rows = opts.Cols, opts.Rows
-	}
+	// A viewer's size never becomes the session's, but says what it can show.
+	a.cols, a.rows = opts.Cols, opts.Rows
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.result != nil {
@@ -184,7 +201,9 @@ func (s *Session) Attach(opts AttachOptions) (*Attachment, error) {
 	}
 	a.end = s.seq
 	s.atts = append(s.atts, a)
-	if !a.readOnly {
+	if a.readOnly {
+		s.updateViewsLocked()
+	} else {
 		s.activateLocked(a)
 	}
 	s.m.changed(s)
@@ -199,6 +218,9 @@ func (a *Attachment) push(out []byte, start, end int64, qs []query, answer, offe
 	if a.closed {
 		a.mu.Unlock()
 		return false
+	}
+	if a.view && len(out) > 0 {
+		a.repaint = true // it cannot show the output as it is
 	}
 	// Direct only while nothing is pending and the reader holds nothing
 	// it has not sent: then the order holds.
@@ -337,7 +359,15 @@ func (a *Attachment) doRepaint() Chunk {
 	a.mu.Lock()
 	// Not kept for the next one: repaints are rare, and an idle client
 	// would hold a screenful for nothing.
-	data := s.lockScreen().AppendRepaint(nil, a.scrollback)
+	var data []byte
+	if t := s.lockScreen(); a.view {
+		data = t.AppendView(nil, a.cols, a.rows)
+	} else {
+		data = t.AppendRepaint(nil, a.scrollback)
+		if a.scrollbackOnce {
+			a.scrollback = 0
+		}
+	}
 	s.screen.mu.Unlock()
 	a.buf, a.head, a.allow = a.buf[:0], 0, 0
 	seq := s.seq // a.end moves with the pump once the locks are released
@@ -440,14 +470,12 @@ func (a *Attachment) isClosed() bool {
 	}
 }
 
-// Resize reports the client's window size. A viewer's size is ignored; a
-// writable client's becomes the session's (it is now the most recent).
+// Resize reports the client's window size. A writable client's becomes the
+// session's (it is now the most recent); a viewer's only decides what part
+// of the screen it is shown.
 func (a *Attachment) Resize(cols, rows int) error {
 	if !validSize(cols, rows) {
 		return fmt.Errorf("resize to %dx%d: %w", cols, rows, ErrInvalidSize)
-	}
-	if a.readOnly {
-		return nil
 	}
 	s := a.s
 	s.mu.Lock()
@@ -456,6 +484,10 @@ func (a *Attachment) Resize(cols, rows int) error {
 		return ErrClosed
 	}
 	a.cols, a.rows = cols, rows
+	if a.readOnly {
+		s.updateViewsLocked()
+		return nil
+	}
 	s.activateLocked(a)
 	return nil
 }

@@ -35,7 +35,11 @@
 //
 // The most recently active writable client (the last to attach, type or
 // resize) answers terminal queries, and the most recently active one that
-// gave its size sets the window size, as tmux's "latest" policy. Viewers (read-only attachments) never do either.
+// gave its size sets the window size, as tmux's "latest" policy. Viewers
+// (read-only attachments) never do either. A client whose window keeps its
+// own size (AttachOptions.Viewport: an SSH terminal) and differs from the
+// session's gets views of the part of the screen that fits instead of the
+// output, so every client shows a screen consistent with the shell's size.
 //
 // # Exit
 //

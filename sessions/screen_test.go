@@ -2,6 +2,7 @@ package sessions
 
 import (
 	"bytes"
+	"context"
 	"math/rand/v2"
 	"testing"
 
@@ -46,5 +47,34 @@ func TestScreenCatchesUp(t *testing.T) {
 	s.screen.feeders.Wait()
 	if f := s.screen.fed.Load(); f != int64(len(text)) {
 		t.Fatalf("fed %d of %d", f, len(text))
+	}
+}
+
+// TestScrollbackOnce: a client that keeps its own history (SSH) gets the
+// session's in front of its first repaint only; a later repaint (after it
+// fell behind) would add the same lines to its history again. A browser's
+// repaints all carry it.
+func TestScrollbackOnce(t *testing.T) {
+	env := newTestEnv(t, Config{})
+	s := env.create(0)
+	w := attach(t, s, AttachOptions{LastSeq: -1})
+	cw := collect(t, w)
+	input(t, w, "for i in $(seq 1 100); do echo hist-$i; done\n")
+	cw.waitFor("hist-100\r\n")
+	for _, once := range []bool{true, false} {
+		a := attach(t, s, AttachOptions{LastSeq: -1, ReadOnly: true, Scrollback: 1000, ScrollbackOnce: once})
+		for i := 0; i < 2; i++ {
+			c, err := a.Next(context.Background())
+			if err != nil || c.Kind != ChunkRepaint {
+				t.Fatalf("repaint %d: %v %v", i, c.Kind, err)
+			}
+			want := i == 0 || !once
+			if got := bytes.Contains(c.Data, []byte("hist-1\r\n")); got != want {
+				t.Errorf("once=%v: repaint %d has the scrollback: %v, want %v", once, i, got, want)
+			}
+			a.mu.Lock()
+			a.repaint = true // as when the client falls behind
+			a.mu.Unlock()
+		}
 	}
 }

@@ -489,6 +489,27 @@ func (s *Session) updateLatestLocked() {
 	if sized != nil {
 		s.resizeLocked(sized.cols, sized.rows)
 	}
+	s.updateViewsLocked()
+}
+
+// updateViewsLocked decides, after any change of size, which clients get
+// views instead of the output (see AttachOptions.Viewport): those whose
+// window is not the session's size. Each client thus sees a correct
+// screen at its own size, and the most recently active one, whose size
+// the session has, all of it. A client that becomes or stays a view, or
+// stops being one, is repainted.
+func (s *Session) updateViewsLocked() {
+	for _, a := range s.atts {
+		view := a.viewport && a.cols > 0 && (a.cols != s.cols || a.rows != s.rows)
+		if !view && !a.view {
+			continue
+		}
+		a.view = view
+		a.mu.Lock()
+		a.repaint = true
+		a.mu.Unlock()
+		a.wake()
+	}
 }
 
 // resizeLocked resizes the PTY and the emulator together.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 
 	"github.com/charmbracelet/ssh"
@@ -47,7 +48,14 @@ func (s *Server) attachInput(sess ssh.Session, in io.Reader, u *store.User, ws *
 		s.fail(sess, "codeterm: could not start a shell: %v", err)
 		return
 	}
-	a, err := target.Attach(sessions.AttachOptions{LastSeq: -1, Cols: pty.Window.Width, Rows: pty.Window.Height})
+	// The history the session keeps comes first, as output, so that the
+	// terminal's own scrollback holds it as it does on the first client's.
+	// The window keeps its size: while another client's is the session's,
+	// this one is shown the part of the screen that fits.
+	a, err := target.Attach(sessions.AttachOptions{
+		LastSeq: -1, Cols: pty.Window.Width, Rows: pty.Window.Height,
+		Scrollback: math.MaxInt32, ScrollbackOnce: true, Viewport: true,
+	})
 	if err != nil {
 		s.fail(sess, "codeterm: attach: %v", err)
 		return

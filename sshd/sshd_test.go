@@ -61,6 +61,24 @@ func TestSharedSessionTwoClients(t *testing.T) {
 	}
 }
 
+// TestLateJoinerGetsScrollback: an SSH late joiner gets the session's
+// history as output before the screen, so that its terminal's scrollback
+// holds it as the first client's does.
+func TestLateJoinerGetsScrollback(t *testing.T) {
+	h := newHarness(t)
+	a := h.term(h.keyAlice, "alice@127.0.0.1", "demo")
+	a.send("for i in $(seq 1 200); do echo hist-$i; done\r")
+	a.expect("hist-200\r\n")
+	b := h.term(h.keyAlice, "alice@127.0.0.1", "demo")
+	cmd, want := marker(12)
+	b.send(cmd)
+	got := b.expect(want)
+	first, last := strings.Index(got, "hist-1\r\n"), strings.Index(got, "hist-200")
+	if first < 0 || last < first {
+		t.Fatalf("late joiner got no scrollback before the screen: %q", got)
+	}
+}
+
 func TestAttachBySessionPrefixAndUnknown(t *testing.T) {
 	h := newHarness(t)
 	a := h.term(h.keyAlice, "alice@127.0.0.1", "demo")

@@ -115,9 +115,15 @@ func checkRoundTrip(tb testing.TB, a *Terminal, sbLines int, input []byte) {
 	if d := diffRows(a.viewScreen(a.pri), b.viewScreen(b.pri)); d != "" {
 		fail("primary screen: %s\nwant:\n%s\ngot:\n%s", d, a.dumpScreen(a.pri), b.dumpScreen(b.pri))
 	}
+	if wa, wb := wraps(a.pri), wraps(b.pri); wa != wb {
+		fail("primary screen soft wraps: want %s got %s\n%s", wa, wb, a.dumpScreen(a.pri))
+	}
 	if a.AltScreen() {
 		if d := diffRows(a.viewScreen(a.alt), b.viewScreen(b.alt)); d != "" {
 			fail("alternate screen: %s\nwant:\n%s\ngot:\n%s", d, a.dumpScreen(a.alt), b.dumpScreen(b.alt))
+		}
+		if wa, wb := wraps(a.alt), wraps(b.alt); wa != wb {
+			fail("alternate screen soft wraps: want %s got %s\n%s", wa, wb, a.dumpScreen(a.alt))
 		}
 	}
 	n := min(sbLines, a.ScrollbackLen())
@@ -134,7 +140,22 @@ func checkRoundTrip(tb testing.TB, a *Terminal, sbLines int, input []byte) {
 		if d := diffRows(want, got); d != "" {
 			fail("scrollback line %d: %s", i, d)
 		}
+		if wa, wb := a.sb.wrapped(a.ScrollbackLen()-n+i), b.sb.wrapped(i); wa != wb {
+			fail("scrollback line %d: soft wrap %v, got %v", i, wa, wb)
+		}
 	}
+}
+
+// wraps shows which rows of s are soft wrapped, as ".w..".
+func wraps(s *screen) string {
+	b := make([]byte, len(s.lines))
+	for y, r := range s.lines {
+		b[y] = '.'
+		if r.wrapped {
+			b[y] = 'w'
+		}
+	}
+	return string(b)
 }
 
 func trimView(v []cellView) []cellView {

@@ -38,12 +38,14 @@ func passMode(m int) (bit uint16, ok bool) {
 		return 1 << 6, true
 	case 12: // cursor blink (att610)
 		return 1 << 7, true
+	case 40: // allow DECCOLM
+		return 1 << 8, true
 	}
 	return 0, false
 }
 
 // passModeList is the order in which the repaint restores passthrough modes.
-func passModeList() [8]int { return [8]int{1, 5, 12, 45, 66, 1004, 1007, 2004} }
+func passModeList() [9]int { return [9]int{1, 5, 12, 40, 45, 66, 1004, 1007, 2004} }
 
 func (t *Terminal) setPrivateMode(m int, on bool) {
 	if bit, ok := passMode(m); ok {
@@ -55,6 +57,8 @@ func (t *Terminal) setPrivateMode(m int, on bool) {
 		return
 	}
 	switch m {
+	case 3:
+		t.setColumnMode()
 	case 6:
 		t.modes.origin = on
 		t.moveTo(0, 0)
@@ -90,6 +94,19 @@ func (t *Terminal) setPrivateMode(m int, on bool) {
 			t.restoreCursor()
 		}
 	}
+}
+
+// setColumnMode is DECCOLM as xterm does it: only once allowed by mode 40
+// (off by default), it resets the margins, erases the screen and homes the
+// cursor. The width stays: the clients' windows decide it, not the program.
+// tmux does the same without waiting for mode 40; xterm.js ignores DECCOLM.
+func (t *Terminal) setColumnMode() {
+	if bit, _ := passMode(40); t.modes.flags&bit == 0 {
+		return
+	}
+	t.top, t.bot = 0, t.rows-1
+	t.eraseDisplay(2)
+	t.moveTo(0, 0)
 }
 
 func (t *Terminal) setANSIMode(m int, on bool) {

@@ -7,11 +7,14 @@ import (
 
 // repaintPrefix puts any xterm-compatible terminal into a known state without
 // RIS (which would also reset client-side settings such as the palette,
-// font or keyboard options): cursor hidden while drawing, primary screen,
+// font or keyboard options): cursor hidden while drawing, autowrap on (soft
+// wrapped lines are written through the right margin), primary screen,
 // default pen, no margins, origin mode and insert mode off, ASCII in G0/G1
 // with G0 shifted in, screen cleared. The client's own scrollback is left
 // alone (no ED 3); callers that want it gone can prepend "\x1b[3J".
-const repaintPrefix = "\x1b[?25l\x1b[?1049l\x1b[0m\x1b[r\x1b[4;20l\x1b[?6l\x1b(B\x1b)B\x0f\x1b[H\x1b[2J"
+const repaintPrefix = "\x1b[?25l\x1b[?7h\x1b[?1049l\x1b[0m\x1b[r\x1b[4;20l\x1b[?6l\x1b(B\x1b)B\x0f" + repaintClear
+
+const repaintClear = "\x1b[H\x1b[2J"
 
 // AppendRepaint appends to dst a sequence that reproduces the screen on a
 // terminal of the same size that has just been reset. If scrollback > 0, up
@@ -56,14 +59,7 @@ func (t *Terminal) AppendRepaint(dst []byte, scrollback int) []byte {
 
 	dst = t.appendTabs(dst)
 	dst = t.appendModes(dst)
-	if t.title != "" {
-		dst = append(dst, "\x1b]2;"...)
-		dst = append(dst, t.title...)
-		dst = append(dst, '\a')
-	}
-	dst = append(dst, "\x1b["...)
-	dst = strconv.AppendInt(dst, int64(t.cursorStyle), 10)
-	dst = append(dst, " q"...)
+	dst = t.appendTitleStyle(dst)
 	if t.top != 0 || t.bot != t.rows-1 {
 		dst = append(dst, "\x1b["...)
 		dst = strconv.AppendInt(dst, int64(t.top+1), 10)
@@ -117,7 +113,9 @@ func (t *Terminal) AppendRepaint(dst []byte, scrollback int) []byte {
 // appendScrollback writes the newest n scrollback lines as a stream from
 // the top of the cleared screen, then feeds enough line feeds to push them
 // all off the top: the client's scrollback receives exactly those lines
-// and the screen is blank again.
+// and the screen is blank again. A soft-wrapped line is written up to the
+// right margin and continued by the next one, so the client wraps it itself
+// and keeps it as one logical line, as the first client did.
 func (t *Terminal) appendScrollback(dst []byte, n int, cur style) ([]byte, style) {
 	total := t.sb.len()
 	for i := total - n; i < total; i++ {
@@ -125,13 +123,42 @@ func (t *Terminal) appendScrollback(dst []byte, n int, cur style) ([]byte, style
 		if len(line) > t.cols {
 			line = line[:t.cols]
 		}
+		w := len(line)
+		if w == 0 && i > total-n && t.sb.wrapped(i-1) {
+			// The wrap happens when the next character comes.
+			dst = append(dst, ' ')
+			w = 1
+		}
 		dst, cur = t.appendCells(dst, line, cur)
 		if cur != (style{}) {
 			// The pen's background would fill the lines scrolled in.
 			dst = append(dst, "\x1b[0m"...)
 			cur = style{}
 		}
-		dst = append(dst, '\r', '\n')
+		if !t.sb.wrapped(i) {
+			dst = append(dst, '\r', '\n')
+			continue
+		}
+		next := t.pri.row(0)
+		if i+1 < total {
+			next = t.sb.line(i + 1)
+		}
+		end := t.cols
+		if wrapsWide(line, next, t.cols) {
+			end--
+		}
+		for ; w < end; w++ {
+			dst = append(dst, ' ')
+		}
+		if i == total-1 {
+			// Its continuation is the screen's first row, painted later
+			// with the cursor positioned: wrap into it now.
+			dst, cur = t.appendCells(dst, next[:min(2, len(next))], cur)
+			if cur != (style{}) {
+				dst = append(dst, "\x1b[0m"...)
+				cur = style{}
+			}
+		}
 	}
 	onScreen := min(n, t.rows-1)
 	if onScreen < t.rows-1 {
@@ -144,14 +171,34 @@ func (t *Terminal) appendScrollback(dst []byte, n int, cur style) ([]byte, style
 }
 
 // appendScreen paints every row of s that is not blank in the default style.
+// A soft-wrapped row is written whole and its continuation follows without
+// positioning, so the client wraps there itself (as tmux redraws a pane).
 func (t *Terminal) appendScreen(dst []byte, s *screen, cur style) ([]byte, style) {
+	joined := false // the previous row wrapped: the cursor waits at its end
 	for y := range s.lines {
 		row := s.row(y)
-		k, tail := tailStart(row)
-		if k == 0 && tail == (style{}) {
+		if s.lines[y].wrapped && y+1 < len(s.lines) {
+			if !joined {
+				dst = appendCUP(dst, y, 0)
+			}
+			if wrapsWide(row, s.row(y+1), t.cols) {
+				row = row[:len(row)-1]
+			}
+			dst, cur = t.appendCells(dst, row, cur)
+			joined = true
 			continue
 		}
-		dst = appendCUP(dst, y, 0)
+		k, tail := tailStart(row)
+		if joined {
+			// At least one cell, to make the wrap happen.
+			k = max(k, 1)
+		} else {
+			if k == 0 && tail == (style{}) {
+				continue
+			}
+			dst = appendCUP(dst, y, 0)
+		}
+		joined = false
 		dst, cur = t.appendCells(dst, row[:k], cur)
 		if k < len(row) {
 			if tail != cur {
@@ -162,6 +209,22 @@ func (t *Terminal) appendScreen(dst []byte, s *screen, cur style) ([]byte, style
 		}
 	}
 	return dst, cur
+}
+
+// wrapsWide reports whether a soft-wrapped row ends where a wide character
+// did not fit: its last cell is the blank that left behind and next starts
+// with the character. The repaint then stops a cell short and lets the
+// character wrap by itself, so the client holds no written blank there
+// (which tmux would keep in a copied line).
+func wrapsWide(row, next []cell, cols int) bool {
+	if cols < 2 || len(next) == 0 || next[0].ch&chWide == 0 {
+		return false
+	}
+	var last cell
+	if len(row) >= cols {
+		last = row[cols-1]
+	}
+	return last.ch == 0 && last.st == next[0].st.erase()
 }
 
 // tailStart finds where a row's trailing run of erased-looking cells begins:
@@ -273,6 +336,15 @@ func (t *Terminal) appendTabs(dst []byte) []byte {
 // appendModes restores DEC private modes: everything that is off is reset
 // first, then everything that is on is set, because in xterm resetting any
 // mouse mode turns mouse reporting off altogether.
+//
+// Each mode gets a sequence of its own. A list in one sequence is shorter,
+// but tmux drops a whole control sequence whose parameters pass 63 bytes
+// (and xterm.js and tmux ignore modes they do not know one by one anyway),
+// and tools that watch the output for one mode (bracketed paste,
+// "\x1b[?2004h", is how scripts tell that a shell waits for input) find it
+// in a repaint as in the live stream. The keypad is set with DECKPAM/DECKPNM
+// (ESC = / ESC >), which xterm, tmux and xterm.js all know; tmux ignores
+// DECNKM (CSI ?66h).
 func (t *Terminal) appendModes(dst []byte) []byte {
 	m := t.modes
 	var on, off []int
@@ -282,6 +354,7 @@ func (t *Terminal) appendModes(dst []byte) []byte {
 	for _, pm := range passModeList() {
 		bit, _ := passMode(pm)
 		switch {
+		case pm == 66:
 		case m.flags&bit != 0:
 			on = append(on, pm)
 		case pm != 12: // cursor blink is a user preference unless an app set it
@@ -300,29 +373,16 @@ func (t *Terminal) appendModes(dst []byte) []byte {
 	if m.enc != 0 {
 		on = append(on, m.enc)
 	}
-	dst = appendModeList(dst, off, 'l')
-	// Each mode that is on gets a sequence of its own, as programs send
-	// them: tools that watch the output for one (bracketed paste,
-	// "\x1b[?2004h", is how scripts tell that a shell waits for input) see
-	// it in a repaint too.
-	for _, m := range on {
-		dst = appendMode(dst, '?', m, 'h')
+	for _, pm := range off {
+		dst = appendMode(dst, '?', pm, 'l')
 	}
-	return dst
-}
-
-func appendModeList(dst []byte, ms []int, final byte) []byte {
-	if len(ms) == 0 {
-		return dst
+	for _, pm := range on {
+		dst = appendMode(dst, '?', pm, 'h')
 	}
-	dst = append(dst, "\x1b[?"...)
-	for i, m := range ms {
-		if i > 0 {
-			dst = append(dst, ';')
-		}
-		dst = strconv.AppendInt(dst, int64(m), 10)
+	if bit, _ := passMode(66); m.flags&bit != 0 {
+		return append(dst, "\x1b="...)
 	}
-	return append(dst, final)
+	return append(dst, "\x1b>"...)
 }
 
 func appendMode(dst []byte, priv byte, m int, final byte) []byte {
@@ -345,4 +405,66 @@ func appendCUP(dst []byte, y, x int) []byte {
 		dst = strconv.AppendInt(dst, int64(x+1), 10)
 	}
 	return append(dst, 'H')
+}
+
+// AppendView appends a repaint for a client whose window (cols x rows) is
+// not the terminal's size, which therefore cannot follow the program's
+// output itself (a line feed on the last of 30 rows scrolls, on row 30 of
+// 45 it does not). It shows the part of the active screen that fits,
+// from the top-left corner, panned right and down just enough to keep the
+// cursor in sight, as tmux shows a window larger than its client; the rest
+// of a larger window stays blank. Modes that change what the client sends
+// (keys, mouse, paste), the title and the cursor are restored. No
+// scrollback: the client's history would keep a cut-down screen.
+func (t *Terminal) AppendView(dst []byte, cols, rows int) []byte {
+	cols, rows = clampDim(cols), clampDim(rows)
+	// Every row is painted rather than the screen cleared first: views
+	// follow each other fast, and tmux (scroll-on-clear) would move each
+	// cleared screen into its history.
+	dst = append(dst, repaintPrefix[:len(repaintPrefix)-len(repaintClear)]...)
+	if t.scr == t.alt {
+		dst = appendMode(dst, '?', t.altMode, 'h')
+	}
+	ox, oy := max(t.x-cols+1, 0), max(t.y-rows+1, 0)
+	vc, vr := min(cols, t.cols-ox), min(rows, t.rows-oy)
+	var cur style
+	for y := 0; y < rows; y++ {
+		dst = appendCUP(dst, y, 0)
+		var row []cell
+		if y < vr {
+			row = t.scr.row(oy + y)[ox : ox+vc]
+		}
+		k, tail := tailStart(row)
+		dst, cur = t.appendCells(dst, row[:k], cur)
+		if k == vc && vc == cols {
+			continue // the row is full: nothing to erase
+		}
+		if tail != cur {
+			dst = appendSGR(dst, tail)
+			cur = tail
+		}
+		dst = append(dst, "\x1b[K"...)
+	}
+	if cur != (style{}) {
+		dst = append(dst, "\x1b[0m"...)
+	}
+	dst = t.appendModes(dst)
+	dst = t.appendTitleStyle(dst)
+	dst = appendCUP(dst, t.y-oy, t.x-ox)
+	if !t.modes.hidden {
+		dst = append(dst, "\x1b[?25h"...)
+	}
+	return dst
+}
+
+// appendTitleStyle restores the title and the cursor style.
+func (t *Terminal) appendTitleStyle(dst []byte) []byte {
+	if t.title != "" {
+		dst = append(dst, "\x1b]2;"...)
+		dst = append(dst, t.title...)
+		dst = append(dst, '\a')
+	}
+	dst = append(dst, "\x1b["...)
+	dst = strconv.AppendInt(dst, int64(t.cursorStyle), 10)
+	return append(dst, " q"...)
 }

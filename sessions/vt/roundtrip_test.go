@@ -119,7 +119,8 @@ func randomInput(rng *rand.Rand, n int) []byte {
 		"\x1b[?1049h", "\x1b[?1049l", "\x1b[?1047h", "\x1b[?1047l", "\x1b[?47h", "\x1b[?47l", "\x1b[?1048h", "\x1b[?1048l",
 		"\x1b[?7l", "\x1b[?7h", "\x1b[?6h", "\x1b[?6l", "\x1b[?25l", "\x1b[?25h", "\x1b[4h", "\x1b[4l", "\x1b[20h", "\x1b[20l",
 		"\x1b[?1000h", "\x1b[?1003h", "\x1b[?1006h", "\x1b[?1005h", "\x1b[?2004h", "\x1b[?1004h", "\x1b[?1h", "\x1b[?5h", "\x1b[?12h",
-		"\x1b[!p", "\x1bc", "\x1b[3g", "\x1b[g", "\x1b[2 q", "\x1b[3J",
+		"\x1b[!p", "\x1bc", "\x1b[3g", "\x1b[g", "\x1b[2 q", "\x1b[3J", "\x1b[?40h", "\x1b[?3h", "\x1b[?3l",
+		"\x1b[?7l", "\x1b[?7h", "\x1b[?7h", "The quick brown fox jumps over the lazy dog. ", "世界世界世界世界世界",
 	}
 	finals := "@ABCDEFGHIJKLMPSTXZ`abdefgrsum"
 	var b []byte
@@ -183,6 +184,11 @@ func FuzzRoundTrip(f *testing.F) {
 	f.Add([]byte(fullScreenSession(20, 6)), uint8(20), uint8(6))
 	f.Add([]byte(lessSession(10, 4)), uint8(10), uint8(4))
 	f.Add([]byte("abc\x1b[?1049h\x1b[2;3r\x1b[?6h世\x1b[44m\x1b[K"), uint8(5), uint8(3))
+	// Soft wraps on the screen and into scrollback, an empty continuation,
+	// a wide character at the margin, autowrap turned off and on.
+	f.Add([]byte("$ 0123456789abcdefghij\r\n0123456789\b \r\n\x1b[44m123456789世\x1b[m\r\n"+
+		"\x1b[?7lno wrap here at all\x1b[?7h\r\nsoft wrap again and again"), uint8(10), uint8(4))
+	f.Add([]byte("\x1b[?1049h\x1b[2;3rwrapping inside a region\x1bM\x1b[Lmore"), uint8(7), uint8(4))
 	rng := rand.New(rand.NewSource(2))
 	for i := 0; i < 20; i++ {
 		f.Add(randomInput(rng, 300), uint8(rng.Intn(40)), uint8(rng.Intn(15)))
@@ -209,6 +215,136 @@ func TestRepaintModesOneEach(t *testing.T) {
 	for _, want := range []string{"\x1b[?2004h", "\x1b[?1h", "\x1b[?7h"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("repaint lacks %q: %q", want, got)
+		}
+	}
+}
+
+// TestRepaintSoftWraps: a line longer than the screen is width is one
+// logical line on the screen and in scrollback; the repaint writes it
+// through the right margin so the client wraps it itself, and never wraps
+// where the first client did not.
+func TestRepaintSoftWraps(t *testing.T) {
+	long := strings.Repeat("0123456789", 3) + "xy" // 32 chars: 3 rows of 10 plus 2
+	cases := []struct {
+		name, in string
+		want     string // wraps() of the primary screen
+		sbWraps  []bool
+	}{
+		{"on screen", "$ " + long + "\r\n$ ", "www...", nil},
+		{"empty continuation", strings.Repeat("a", 10) + "b\b \r\n", "w.....", nil},
+		{"wide char at the margin", "123456789世界\r\n", "w.....", nil},
+		{"into scrollback", long + "\r\n" + long + "\r\n" + "tail", ".www..", []bool{true, true, true}},
+		{"hard line ends", "0123456789\r\n0123456789", "......", nil},
+		{"erased continuation", "$ " + long + "\x1b[2;1H\x1b[2K", "..w...", nil},
+		{"autowrap off", "\x1b[?7l" + long + "\r\n", "......", nil},
+		{"at the bottom of the screen", "\x1b[6;1H" + long, "..www.", nil},
+		{"below the scroll region", "\x1b[1;3r\x1b[6;1H" + long, "......", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			term := New(10, 6, 100)
+			term.Write([]byte(tc.in))
+			if got := wraps(term.pri); got != tc.want {
+				t.Errorf("soft wraps %s, want %s\n%s", got, tc.want, term.dumpScreen(term.pri))
+			}
+			for i, w := range tc.sbWraps {
+				if term.sb.wrapped(i) != w {
+					t.Errorf("scrollback line %d soft wrap %v, want %v", i, !w, w)
+				}
+			}
+			checkRoundTrip(t, term, 100, []byte(tc.in))
+		})
+	}
+}
+
+// TestRepaintModesForEveryTerminal: tmux drops a control sequence whose
+// parameters pass 63 bytes or 23 numbers, and ignores DECNKM (CSI ?66h);
+// the repaint stays within what xterm, tmux and xterm.js all accept, so
+// autowrap off and the application keypad survive on every client.
+func TestRepaintModesForEveryTerminal(t *testing.T) {
+	term := New(80, 24, 0)
+	term.Write([]byte("\x1b[?7l\x1b=\x1b[?1h\x1b[?2004h\x1b[?1006h\x1b[?1002h\x1b[?1004h$ "))
+	got := string(term.AppendRepaint(nil, 0))
+	for _, want := range []string{"\x1b[?7l", "\x1b=", "\x1b[?1h", "\x1b[?2004h", "\x1b[?1002h", "\x1b[?1006h"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("repaint lacks %q: %q", want, got)
+		}
+	}
+	if strings.Contains(got, "?66") {
+		t.Errorf("repaint uses DECNKM, which tmux ignores: %q", got)
+	}
+	for _, seq := range strings.Split(got, "\x1b[")[1:] {
+		params := strings.TrimLeft(seq, "?")
+		end := strings.IndexFunc(params, func(r rune) bool { return r >= 0x40 && r <= 0x7e })
+		if end > 63 || strings.Count(params[:max(end, 0)], ";") >= 23 {
+			t.Errorf("control sequence too long for tmux: %q", seq[:end+1])
+		}
+	}
+	term.Write([]byte("\x1b>"))
+	if got := string(term.AppendRepaint(nil, 0)); !strings.Contains(got, "\x1b>") {
+		t.Errorf("repaint lacks the numeric keypad (ESC >): %q", got)
+	}
+}
+
+// TestColumnMode: DECCOLM acts only once mode 40 allows it, as in xterm,
+// and then clears the screen and margins without changing the width.
+func TestColumnMode(t *testing.T) {
+	term := New(20, 5, 0)
+	term.Write([]byte("keep\x1b[2;4r\x1b[?3h"))
+	if term.LineText(0) != "keep" {
+		t.Fatalf("DECCOLM without mode 40 erased the screen: %q", term.LineText(0))
+	}
+	term.Write([]byte("\x1b[?40h\x1b[3;3H\x1b[?3h"))
+	if x, y := term.CursorPos(); term.LineText(0) != "" || x != 0 || y != 0 || term.top != 0 || term.bot != 4 {
+		t.Fatalf("DECCOLM with mode 40: row 0 %q, cursor (%d,%d), margins %d-%d", term.LineText(0), x, y, term.top, term.bot)
+	}
+	if c, r := term.Size(); c != 20 || r != 5 {
+		t.Fatalf("DECCOLM resized the terminal to %dx%d", c, r)
+	}
+	checkRoundTrip(t, term, 0, nil)
+}
+
+// TestView: a client of another size sees the part of the screen that fits,
+// panned to keep the cursor in sight, with the modes that change its input.
+func TestView(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	for i := 0; i < 2000; i++ {
+		cols, rows := 1+rng.Intn(30), 1+rng.Intn(12)
+		in := randomInput(rng, rng.Intn(600))
+		a := New(cols, rows, 20)
+		a.Write(in)
+		vc, vr := 1+rng.Intn(40), 1+rng.Intn(16)
+		b := New(vc, vr, 0)
+		b.Write(randomInput(rng, 200)) // what the client showed before: all painted over
+		r := a.AppendView(nil, vc, vr)
+		if strings.Contains(string(r), "\x1b[2J") {
+			t.Fatalf("a view clears the screen, which tmux moves into its history: %q", r)
+		}
+		b.Write(r)
+		ox, oy := max(a.x-vc+1, 0), max(a.y-vr+1, 0)
+		blink, _ := passMode(12) // a user preference, left alone unless set
+		if b.x != a.x-ox || b.y != a.y-oy || b.modes.hidden != a.modes.hidden || b.AltScreen() != a.AltScreen() ||
+			b.modes.flags&^blink != a.modes.flags&^blink || b.modes.mouse != a.modes.mouse || b.modes.autowrap != a.modes.autowrap {
+			t.Fatalf("%dx%d seen at %dx%d: state %+v, want cursor (%d,%d) of %+v\ninput %s\nview %q",
+				cols, rows, vc, vr, b.state(), a.x-ox, a.y-oy, a.state(), trunc(in), r)
+		}
+		for y := min(vr, rows-oy); y < vr; y++ {
+			if got := b.LineText(y); got != "" {
+				t.Fatalf("%dx%d seen at %dx%d: row %d below the screen shows %q\ninput %s\nview %q", cols, rows, vc, vr, y, got, trunc(in), r)
+			}
+		}
+		for y := 0; y < min(vr, rows-oy); y++ {
+			want, got := a.viewRow(a.scr.row(oy+y)), b.viewRow(b.scr.row(y))
+			for x := 0; x < min(vc, cols-ox); x++ {
+				w := want[ox+x]
+				if (w.wide || w.cont) && (x == 0 || x == vc-1) {
+					continue // cut by the window's edge
+				}
+				if w != got[x] {
+					t.Fatalf("%dx%d seen at %dx%d from (%d,%d): cell (%d,%d) = %+v, want %+v\ninput %s\nview %q\nwant:\n%sgot:\n%s",
+						cols, rows, vc, vr, ox, oy, x, y, got[x], w, trunc(in), r, a.dumpScreen(a.scr), b.dumpScreen(b.scr))
+				}
+			}
 		}
 	}
 }

@@ -182,10 +182,15 @@ func (t *Terminal) combine(r rune) {
 	c.ch = c.ch&chWide | chCluster | id
 }
 
-// wrapLine performs the deferred autowrap.
+// wrapLine performs the deferred autowrap and marks the row as soft
+// wrapped, unless the cursor cannot leave it (the last row, below the
+// scroll region) and the text goes on over the same row.
 func (t *Terminal) wrapLine() {
 	t.wrapPending = false
 	t.x = 0
+	if t.y == t.bot || t.y < t.rows-1 {
+		t.scr.lines[t.y].wrapped = true
+	}
 	t.index()
 }
 
@@ -223,7 +228,7 @@ func (t *Terminal) scrollUp(top, bot, n int, save bool) {
 	s := t.scr
 	if save && top == 0 && s == t.pri && t.sb.max > 0 {
 		for i := 0; i < n; i++ {
-			t.sb.push(s.used(i))
+			t.sb.push(s.used(i), s.lines[i].wrapped)
 		}
 	}
 	rotate(s.lines[top:bot+1], n)
@@ -240,6 +245,9 @@ func (t *Terminal) scrollDown(top, bot, n int) {
 	s := t.scr
 	rotate(s.lines[top:bot+1], h-n)
 	t.blankRows(top, top+n)
+	if bot == t.rows-1 {
+		s.lines[bot].wrapped = false // the last row continues nowhere
+	}
 }
 
 // blankRows erases rows [a, b) of the active screen.
@@ -253,6 +261,7 @@ func (t *Terminal) blankRows(a, b int) {
 	for i := a; i < b; i++ {
 		fillCells(s.row(i), e)
 		s.lines[i].hi = hi
+		s.lines[i].wrapped = false
 	}
 }
 
@@ -363,6 +372,19 @@ func (t *Terminal) eraseInRow(y, a, b int) {
 		t.scr.touch(y, b)
 	}
 	fillCells(row[a:b], e)
+	if a == 0 && b == t.cols {
+		// A row erased whole is no longer part of a logical line, as in
+		// tmux: neither its own soft wrap nor the one into it remains.
+		t.unwrap(y)
+	}
+}
+
+// unwrap clears the soft wraps out of row y and into it.
+func (t *Terminal) unwrap(y int) {
+	t.scr.lines[y].wrapped = false
+	if y > 0 {
+		t.scr.lines[y-1].wrapped = false
+	}
 }
 
 func (t *Terminal) eraseLine(mode int) {
@@ -448,6 +470,7 @@ func (t *Terminal) insertLines(n int) {
 		return
 	}
 	t.scrollDown(t.y, t.bot, n)
+	t.unwrap(t.y)
 	t.x, t.wrapPending = 0, false
 }
 
@@ -456,6 +479,9 @@ func (t *Terminal) deleteLines(n int) {
 		return
 	}
 	t.scrollUp(t.y, t.bot, n, false)
+	if t.y > 0 {
+		t.scr.lines[t.y-1].wrapped = false
+	}
 	t.x, t.wrapPending = 0, false
 }
 
@@ -476,6 +502,7 @@ func (t *Terminal) alignmentTest() {
 	fillCells(t.scr.cells, cell{ch: 'E'})
 	for i := range t.scr.lines {
 		t.scr.lines[i].hi = int32(t.cols)
+		t.scr.lines[i].wrapped = false
 	}
 	t.top, t.bot = 0, t.rows-1
 	t.modes.origin = false

@@ -7,6 +7,7 @@ package vt
 type scrollback struct {
 	max   int
 	lines [][]cell // ring, grows by append until max
+	wraps []bool   // wraps[i]: lines[i] was soft wrapped into the next line
 	head  int      // index of the oldest line once the ring is full
 	count int
 
@@ -34,13 +35,17 @@ func (s *scrollback) line(i int) []cell {
 	return s.lines[(s.head+i)%len(s.lines)]
 }
 
+func (s *scrollback) wrapped(i int) bool {
+	return s.wraps[(s.head+i)%len(s.lines)]
+}
+
 func (s *scrollback) clear() {
 	max := s.max
 	*s = scrollback{max: max}
 }
 
 // push appends a copy of row, evicting the oldest line when full.
-func (s *scrollback) push(row []cell) {
+func (s *scrollback) push(row []cell, wrapped bool) {
 	if s.max <= 0 {
 		return
 	}
@@ -62,10 +67,12 @@ func (s *scrollback) push(row []cell) {
 	}
 	if len(s.lines) < s.max {
 		s.lines = append(s.lines, dst)
+		s.wraps = append(s.wraps, wrapped)
 		s.count++
 		return
 	}
-	s.lines[(s.head+s.count)%len(s.lines)] = dst
+	i := (s.head + s.count) % len(s.lines)
+	s.lines[i], s.wraps[i] = dst, wrapped
 	s.count++
 }
 

@@ -53,8 +53,13 @@ type screen struct {
 
 // rowRef locates a row. hi bounds the columns that may differ from a
 // default blank, so pushing a line to scrollback need not scan the blank
-// tail; it may overestimate but never underestimate.
-type rowRef struct{ off, hi int32 }
+// tail; it may overestimate but never underestimate. wrapped says the row
+// was left by an autowrap: it and the next row are one logical line (a
+// soft wrap), which a client's selection and reflow treat as such.
+type rowRef struct {
+	off, hi int32
+	wrapped bool
+}
 
 func (s *screen) row(y int) []cell {
 	o := int(s.lines[y].off)
@@ -79,6 +84,7 @@ func (s *screen) clearAll() {
 	clear(s.cells)
 	for i := range s.lines {
 		s.lines[i].hi = 0
+		s.lines[i].wrapped = false
 	}
 }
 
@@ -294,7 +300,7 @@ func (t *Terminal) resizeScreen(s *screen, cols, rows, curY int, save bool) int 
 	}
 	if save {
 		for i := 0; i < shift; i++ {
-			t.sb.push(s.used(i))
+			t.sb.push(s.used(i), s.lines[i].wrapped)
 		}
 	}
 	ns := newScreen(cols, rows)
@@ -305,10 +311,13 @@ func (t *Terminal) resizeScreen(s *screen, cols, rows, curY int, save bool) int 
 		dst := ns.row(i)
 		copy(dst, s.row(shift+i))
 		ns.lines[i].hi = min(s.lines[shift+i].hi, int32(cols))
+		ns.lines[i].wrapped = s.lines[shift+i].wrapped
 		if last := dst[cols-1]; last.ch&chWide != 0 {
 			dst[cols-1] = cell{st: last.st}
 		}
 	}
+	// The last row continues nowhere.
+	ns.lines[rows-1].wrapped = false
 	s.cells, s.lines, s.cols = ns.cells, ns.lines, ns.cols
 	return shift
 }

@@ -423,3 +423,16 @@ func TestScrollbackRing(t *testing.T) {
 		t.Error("out of range access")
 	}
 }
+
+// TestWhereTmuxDeparts: xterm's documented behaviour, which tmux does not
+// follow, on the vttest screens where the two differ (see doc.go).
+func TestWhereTmuxDeparts(t *testing.T) {
+	runScreenCases(t, []screenCase{
+		// DECSTBM homes the cursor, to the region's top in origin mode.
+		{name: "DECSTBM in origin mode", cols: 20, rows: 6, input: "\x1b[?6h\x1b[5;6r\r\nbottom\x1b[1;1Habove",
+			want: []string{"", "", "", "", "above", "bottom"}, cx: 5, cy: 4},
+		// CUB with a wrap pending steps back from the last column.
+		{name: "CUB from a pending wrap", cols: 10, rows: 3, input: "\x1b[1;10H+\x1b[1D-",
+			want: []string{"        -+"}, cx: 9, cy: 0},
+	})
+}
