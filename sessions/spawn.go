@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
+
+	"github.com/codeterm/codeterm/isolation"
 )
 
 // allowedShells are the shells a client may ask for by name.
@@ -166,12 +169,22 @@ func Environ(opts SpawnOptions, shellPath string) []string {
 			set(k, v)
 		}
 	}
-	if opts.Home != "" {
-		set("HOME", opts.Home)
+	home, user := opts.Home, opts.User
+	if a := opts.Account; a != nil {
+		// Never the server's: a user's shell sees its own account.
+		if home == "" {
+			home = a.Home
+		}
+		if user == "" {
+			user = a.Name
+		}
 	}
-	if opts.User != "" {
-		set("USER", opts.User)
-		set("LOGNAME", opts.User)
+	if home != "" {
+		set("HOME", home)
+	}
+	if user != "" {
+		set("USER", user)
+		set("LOGNAME", user)
 	}
 	if shellPath != "" {
 		set("SHELL", shellPath)
@@ -224,11 +237,17 @@ type child struct {
 }
 
 // startShell runs shellPath as a login shell ("-bash") on a new PTY, in a
-// new session whose controlling terminal is that PTY.
-func startShell(shellName, shellPath, dir string, env []string, cols, rows int) (*child, error) {
+// new session whose controlling terminal is that PTY, as acct (nil: the
+// server's user).
+func startShell(shellName, shellPath, dir string, env []string, cols, rows int, acct *isolation.Account) (*child, error) {
 	ptmx, tty, err := pty.Open()
 	if err != nil {
 		return nil, fmt.Errorf("open pty: %w", err)
+	}
+	if err := GiveTTY(tty, acct); err != nil {
+		ptmx.Close()
+		tty.Close()
+		return nil, err
 	}
 	// pty.Open leaves the master in blocking mode (it calls Fd). Use a
 	// non-blocking duplicate instead, which os.NewFile puts on the poller.
@@ -263,6 +282,7 @@ func startShell(shellName, shellPath, dir string, env []string, cols, rows int) 
 			Ctty:    0, // the child's stdin
 		},
 	}
+	acct.Apply(cmd)
 	raw, err := master.SyscallConn()
 	if err != nil {
 		tty.Close()
@@ -277,7 +297,30 @@ func startShell(shellName, shellPath, dir string, env []string, cols, rows int) 
 		master.Close()
 		return nil, fmt.Errorf("start %s: %w", shellPath, err)
 	}
+	acct.Started(cmd.Process.Pid)
 	return &child{cmd: cmd, master: master, raw: raw}, nil
+}
+
+// GiveTTY hands a PTY's slave to the account its programs run as, as
+// sshd does (owner the user, group tty, mode 0620), so that they may open
+// it again by name (ssh and gpg prompts, tty(1)). A nil account keeps it.
+func GiveTTY(tty *os.File, acct *isolation.Account) error {
+	if acct == nil {
+		return nil
+	}
+	gid := int(acct.GID)
+	if g, err := user.LookupGroup("tty"); err == nil {
+		if n, err := strconv.Atoi(g.Gid); err == nil {
+			gid = n
+		}
+	}
+	if err := tty.Chown(int(acct.UID), gid); err != nil {
+		return fmt.Errorf("chown pty: %w", err)
+	}
+	if err := tty.Chmod(0o620); err != nil {
+		return fmt.Errorf("chmod pty: %w", err)
+	}
+	return nil
 }
 
 // setWinsize resizes the PTY through the raw conn: calling Fd would switch

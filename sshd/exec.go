@@ -13,6 +13,7 @@ import (
 	"github.com/charmbracelet/ssh"
 	"github.com/creack/pty"
 
+	"github.com/codeterm/codeterm/isolation"
 	"github.com/codeterm/codeterm/sessions"
 	"github.com/codeterm/codeterm/store"
 )
@@ -36,13 +37,15 @@ func (s *Server) exec(sess ssh.Session, u *store.User, ws *store.Workspace, comm
 		cmd = exec.Command(shellPath, "-c", command)
 	}
 	cmd.Dir = ws.LocalPath
+	acct := accountOf(sess)
+	acct.Apply(cmd)
 	// Registered with the core for as long as it runs, so that git in it
 	// gets GitHub credentials as a session's shell does.
 	credEnv, done := s.Sessions.Exec(u.ID)
 	defer done()
 	cmd.Env = append(s.execEnv(sess, u, shellPath), credEnv...)
 	if ssh.AgentRequested(sess) {
-		sock, stop, err := forwardAgent(sess)
+		sock, stop, err := forwardAgent(sess, acct)
 		if err != nil {
 			s.Log.Warn("agent forwarding", "err", err)
 		} else {
@@ -54,9 +57,9 @@ func (s *Server) exec(sess ssh.Session, u *store.User, ws *store.Workspace, comm
 
 	var status int
 	if p, ok := s.pty(sess); ok {
-		status, err = runWithPty(sess, cmd, p)
+		status, err = runWithPty(sess, cmd, p, acct)
 	} else {
-		status, err = runPiped(sess, cmd)
+		status, err = runPiped(sess, cmd, acct)
 	}
 	// The command's credential ends with it, before the client hears of
 	// the end (done is idempotent; the defer covers the early returns).
@@ -72,7 +75,7 @@ func (s *Server) hasPty(sess ssh.Session) bool { _, ok := s.pty(sess); return ok
 
 // execEnv is the allow-listed environment plus what OpenSSH sets for a session.
 func (s *Server) execEnv(sess ssh.Session, u *store.User, shellPath string) []string {
-	env := sessions.Environ(sessions.SpawnOptions{Home: s.home(u), Env: clientEnv(sess)}, shellPath)
+	env := sessions.Environ(sessions.SpawnOptions{Home: s.home(u), Env: clientEnv(sess), Account: accountOf(sess)}, shellPath)
 	term := ""
 	if p, ok := s.pty(sess); ok {
 		term = p.Term
@@ -105,17 +108,21 @@ func (s *Server) execEnv(sess ssh.Session, u *store.User, shellPath string) []st
 // runPiped runs cmd on the channel's streams. stdin is copied by hand so that
 // a client that never closes stdin cannot keep Wait from returning, and EOF
 // from the client closes the child's stdin.
-func runPiped(sess ssh.Session, cmd *exec.Cmd) (int, error) {
+func runPiped(sess ssh.Session, cmd *exec.Cmd, acct *isolation.Account) (int, error) {
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return 0, err
 	}
 	cmd.Stdout = sess
 	cmd.Stderr = sess.Stderr()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setsid = true
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
+	acct.Started(cmd.Process.Pid)
 	go func() {
 		io.Copy(stdin, sess)
 		stdin.Close()
@@ -126,8 +133,8 @@ func runPiped(sess ssh.Session, cmd *exec.Cmd) (int, error) {
 }
 
 // runWithPty runs cmd on a PTY of its own, passing raw bytes both ways.
-func runWithPty(sess ssh.Session, cmd *exec.Cmd, p ssh.Pty) (int, error) {
-	f, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: uint16(p.Window.Width), Rows: uint16(p.Window.Height)})
+func runWithPty(sess ssh.Session, cmd *exec.Cmd, p ssh.Pty, acct *isolation.Account) (int, error) {
+	f, err := startPty(cmd, p.Window, acct)
 	if err != nil {
 		return 0, fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
@@ -187,13 +194,55 @@ var signals = map[ssh.Signal]syscall.Signal{
 	ssh.SIGUSR2: syscall.SIGUSR2,
 }
 
-// forwardAgent serves the client's agent on a fresh unix socket.
-func forwardAgent(sess ssh.Session) (sock string, stop func(), err error) {
+// startPty starts cmd as acct on a new PTY of the window's size, in a new
+// session whose controlling terminal it is, and returns the master.
+func startPty(cmd *exec.Cmd, w ssh.Window, acct *isolation.Account) (*os.File, error) {
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer tty.Close() // the child holds its own copy
+	if err := sessions.GiveTTY(tty, acct); err != nil {
+		ptmx.Close()
+		return nil, err
+	}
+	if err := pty.Setsize(ptmx, &pty.Winsize{Cols: uint16(w.Width), Rows: uint16(w.Height)}); err != nil {
+		ptmx.Close()
+		return nil, err
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setsid, cmd.SysProcAttr.Setctty, cmd.SysProcAttr.Ctty = true, true, 0
+	if err := cmd.Start(); err != nil {
+		ptmx.Close()
+		return nil, err
+	}
+	acct.Started(cmd.Process.Pid)
+	return ptmx, nil
+}
+
+// forwardAgent serves the client's agent on a fresh unix socket, in a
+// directory of acct's own (mode 0700, the socket 0600) so that only the
+// account's processes reach it.
+func forwardAgent(sess ssh.Session, acct *isolation.Account) (sock string, stop func(), err error) {
 	l, err := ssh.NewAgentListener()
 	if err != nil {
 		return "", nil, err
 	}
-	go ssh.ForwardAgentConnections(l, sess)
 	sock = l.Addr().String()
-	return sock, func() { l.Close(); os.RemoveAll(filepath.Dir(sock)) }, nil
+	stop = func() { l.Close(); os.RemoveAll(filepath.Dir(sock)) }
+	if err := os.Chmod(sock, 0o600); err != nil {
+		stop()
+		return "", nil, err
+	}
+	for _, p := range []string{sock, filepath.Dir(sock)} {
+		if err := acct.Chown(p); err != nil {
+			stop()
+			return "", nil, err
+		}
+	}
+	go ssh.ForwardAgentConnections(l, sess)
+	return sock, stop, nil
 }

@@ -28,6 +28,9 @@ func (s *Server) route(ssh.Handler) ssh.Handler {
 			s.fail(sess, "codeterm: %v", err)
 			return
 		}
+		if !s.resolveAccount(sess, u) {
+			return
+		}
 		_, wsName := splitLogin(sess.User())
 		raw := strings.TrimSpace(sess.RawCommand())
 		pty, hasPty := s.pty(sess)
@@ -194,6 +197,7 @@ func (s *Server) spawnOptions(sess ssh.Session, u *store.User, ws *store.Workspa
 		Rows:        rows,
 		Home:        s.home(u),
 		Env:         clientEnv(sess),
+		Account:     accountOf(sess),
 	}
 }
 

@@ -43,7 +43,12 @@ func (s *Server) startGitCredentials() {
 	if s.GitHub == nil || s.GitHub.CredentialSocket == "" {
 		return
 	}
-	ln, err := listenUnixPrivate(s.GitHub.CredentialSocket)
+	mode := os.FileMode(0o600)
+	if s.Accounts != nil {
+		// Every user's account must reach it; the kernel tells who calls.
+		mode = 0o666
+	}
+	ln, err := listenUnix(s.GitHub.CredentialSocket, mode)
 	if err != nil {
 		s.Log.Error("git credential socket: helper disabled", "err", err)
 		return
@@ -73,9 +78,9 @@ func (s *Server) startGitCredentials() {
 	}()
 }
 
-// listenUnixPrivate listens on path with mode 0600, replacing a socket a
+// listenUnix listens on path with the given mode, replacing a socket a
 // previous run left behind (never any other kind of file).
-func listenUnixPrivate(path string) (*net.UnixListener, error) {
+func listenUnix(path string, mode os.FileMode) (*net.UnixListener, error) {
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode().Type() != fs.ModeSocket {
 			return nil, fmt.Errorf("%s exists and is not a socket", path)
@@ -88,8 +93,9 @@ func listenUnixPrivate(path string) (*net.UnixListener, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The data dir is 0700, so nobody else could reach it even before this.
-	if err := os.Chmod(path, 0o600); err != nil {
+	// The data dir is 0700 (0711 with OS accounts, where the socket is
+	// meant to be reached), so nobody else could reach it before this.
+	if err := os.Chmod(path, mode); err != nil {
 		ln.Close()
 		return nil, err
 	}
@@ -104,8 +110,9 @@ func (s *Server) serveGitCredential(conn *net.UnixConn) {
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
 	log := s.Log.With("component", "git-credential")
-	if uid, err := peerUID(conn); err != nil || uid != os.Getuid() {
-		log.Warn("git credential request from another OS user refused", "uid", uid, "err", err)
+	uid, err := peerUID(conn)
+	if err != nil {
+		log.Warn("git credential request: no peer credentials", "err", err)
 		return
 	}
 	reply := func(r GitCredentialResponse) { json.NewEncoder(conn).Encode(r) }
@@ -121,6 +128,14 @@ func (s *Server) serveGitCredential(conn *net.UnixConn) {
 	userID, sessionID, err := s.Auth.VerifyGitCredential(req.Credential)
 	if err != nil {
 		log.Warn("git credential refused", "err", err)
+		reply(GitCredentialResponse{Error: "not a codeterm terminal session (no valid " + sessions.GitCredentialVar + ")"})
+		return
+	}
+	// The kernel's word on who calls: an id read from another user's
+	// process is worth nothing from one's own.
+	acct, err := s.Accounts.ForUserID(s.ctx, userID)
+	if err != nil || !acct.Owns(uid) {
+		log.Warn("git credential request from another OS user refused", "uid", uid, "user", userID, "err", err)
 		reply(GitCredentialResponse{Error: "not a codeterm terminal session (no valid " + sessions.GitCredentialVar + ")"})
 		return
 	}

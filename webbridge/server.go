@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/codeterm/codeterm/auth"
+	"github.com/codeterm/codeterm/isolation"
 	"github.com/codeterm/codeterm/sessions"
 	"github.com/codeterm/codeterm/store"
 	"github.com/codeterm/codeterm/web"
@@ -35,8 +36,13 @@ type Server struct {
 	// PublicURL is where browsers reach the server. Socket.IO requests
 	// whose Origin is neither it nor the request's own host are refused.
 	PublicURL string
-	// HomeFor gives a user's shells their HOME; nil keeps the server's.
+	// HomeFor gives a user's shells their HOME; nil keeps the server's (or
+	// the OS account's, see Accounts).
 	HomeFor func(*store.User) string
+	// Accounts maps users to the OS accounts their shells run as and that
+	// the git credential socket checks callers against; nil runs everything
+	// as the server's user.
+	Accounts *isolation.Accounts
 	// Socket tunes the Socket.IO bridge; zero values are the defaults.
 	Socket SocketConfig
 	// GitHub turns on the GitHub integration; nil leaves it off.

@@ -65,6 +65,7 @@ func (m *Manager) Sync(ctx context.Context, userID, id, op string, auth Auth) (S
 	if err != nil {
 		return res, fmt.Errorf("%s %q: %w: %w", op, ws.Name, ErrSyncFailed, err)
 	}
+	s.userID = userID
 	var ch changeCounts
 	switch op {
 	case OpFetch:
@@ -84,6 +85,12 @@ func (m *Manager) Sync(ctx context.Context, userID, id, op string, auth Auth) (S
 		m.log.Warn("workspace sync failed", "workspace", ws.ID, "op", op, "remote", s.remote.clean, "err", err)
 		return res, fmt.Errorf("%s %q (%s): %w", op, ws.Name, s.remote.clean, err)
 	}
+	// go-git wrote as the server: what it created belongs to the user.
+	if acct, err := m.cfg.Accounts.ForUserID(ctx, userID); err != nil {
+		m.log.Warn("workspace sync: os account", "workspace", ws.ID, "err", err)
+	} else if err := acct.ReclaimTree(ws.LocalPath); err != nil {
+		m.log.Warn("workspace sync: give files to the user", "workspace", ws.ID, "err", err)
+	}
 	res.Added, res.Modified, res.Deleted, res.Success = ch.added, ch.modified, ch.deleted, true
 	if err := m.cfg.Store.TouchWorkspace(ctx, ws.ID, time.Now()); err != nil {
 		m.log.Warn("touch workspace", "workspace", ws.ID, "err", err)
@@ -94,6 +101,7 @@ func (m *Manager) Sync(ctx context.Context, userID, id, op string, auth Auth) (S
 
 // syncer is one open repository with the remote and branch a sync works on.
 type syncer struct {
+	userID     string // the workspace's owner
 	dir        string
 	repo       *git.Repository
 	auth       transport.AuthMethod
@@ -203,7 +211,7 @@ func (m *Manager) pull(ctx context.Context, s *syncer) (changeCounts, error) {
 	if err != nil {
 		return changeCounts{}, err
 	}
-	st, err := m.status(ctx, s.dir)
+	st, err := m.status(ctx, s.dir, s.userID)
 	if err != nil {
 		return changeCounts{}, err
 	}
