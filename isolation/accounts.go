@@ -113,6 +113,9 @@ func checkUsable(acc *Account) error {
 // codeterm created it, and forgets the mapping in any case. It returns the
 // account's name and whether it was deleted.
 func (a *Accounts) Remove(ctx context.Context, u *store.User) (osName string, deleted bool, err error) {
+	if a == nil {
+		return "", false, nil
+	}
 	m, err := a.store.OSAccount(ctx, u.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return "", false, nil
@@ -133,8 +136,11 @@ func (a *Accounts) Remove(ctx context.Context, u *store.User) (osName string, de
 	return m.OSUser, deleted, a.store.DeleteOSAccount(ctx, u.ID)
 }
 
-// Mapping lists the OS account of every user that has one, by user id.
+// Mapping returns the OS account recorded for u, nil when none is.
 func (a *Accounts) Mapping(ctx context.Context, u *store.User) (*store.OSAccount, error) {
+	if a == nil {
+		return nil, nil
+	}
 	m, err := a.store.OSAccount(ctx, u.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil

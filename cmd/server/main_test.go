@@ -74,7 +74,9 @@ func (e *env) newKey(name string) string {
 
 func (e *env) cmd(args ...string) *exec.Cmd {
 	c := exec.Command(binary, append(args, "--data", e.data)...)
-	c.Env = []string{"HOME=" + e.home, "PATH=" + os.Getenv("PATH"), "USER=root"}
+	// Several users on one OS account: these tests are about the commands,
+	// isolation_test.go about accounts mode.
+	c.Env = []string{"HOME=" + e.home, "PATH=" + os.Getenv("PATH"), "USER=root", "CODETERM_SECURITY_ISOLATION=shared"}
 	return c
 }
 
