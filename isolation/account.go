@@ -5,8 +5,11 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
+	"runtime"
 	"strconv"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Account is the OS account a codeterm user's processes run as. A nil
@@ -75,13 +78,29 @@ func (a *Account) Apply(cmd *exec.Cmd) {
 	}
 }
 
-// Started puts a process started with Apply into the account's cgroups
-// where the kernel could not do it at clone time (cgroup v1).
-func (a *Account) Started(pid int) {
-	if a == nil {
-		return
+// Start starts cmd (set up with Apply) inside the account's cgroups, so
+// that not even its first fork escapes the limits. With cgroup v2 the
+// kernel places it at clone time (Apply); with v1 the calling thread joins
+// the cgroups for the fork and leaves them again: a child starts in its
+// parent thread's cgroups. A nil Account is cmd.Start.
+func (a *Account) Start(cmd *exec.Cmd) error {
+	if a == nil || a.cg == nil || a.cg.v2 != nil {
+		return cmd.Start()
 	}
-	a.cg.add(pid)
+	// Locked, the goroutine keeps this thread, and the runtime creates
+	// other threads from its template thread, never from this one.
+	runtime.LockOSThread()
+	tid := unix.Gettid()
+	if err := a.cg.enter(tid); err != nil {
+		a.cg.leave(tid)
+		runtime.UnlockOSThread()
+		return fmt.Errorf("start %s in %s's cgroup: %w", cmd.Path, a.Name, err)
+	}
+	err := cmd.Start()
+	if a.cg.leave(tid) == nil {
+		runtime.UnlockOSThread()
+	} // else the thread stays locked and ends with this goroutine
+	return err
 }
 
 // Owns reports whether uid is the account's (or, for a nil Account, the

@@ -35,7 +35,7 @@ func NewAccounts(st *store.Store, dataDir string, limits Limits, log *slog.Logge
 	return &Accounts{
 		store:  st,
 		system: sys,
-		cg:     &cgroups{limits: limits, name: "codeterm-" + sys.Marker[len("codeterm "):], log: log},
+		cg:     &cgroups{limits: limits, name: sys.CgroupName(), log: log},
 	}, nil
 }
 

@@ -35,8 +35,9 @@ type cgroups struct {
 // cgroup is one user's cgroup: directories to add pids to, and for v2 an
 // open directory for clone-time placement.
 type cgroup struct {
-	dirs []string
-	v2   *os.File
+	dirs  []string // the user's, one per hierarchy
+	homes []string // the server's own, in the same order (v1)
+	v2    *os.File
 }
 
 const cgroupRoot = "/sys/fs/cgroup"
@@ -164,7 +165,8 @@ func (c *cgroups) createV1(user string) (*cgroup, error) {
 		want = append(want, setting{"memory", "memory.limit_in_bytes", strconv.FormatInt(c.limits.Memory, 10)})
 	}
 	for _, s := range want {
-		dir := filepath.Join(cgroupRoot, s.ctl, own[s.ctl], c.name, user)
+		home := filepath.Join(cgroupRoot, s.ctl, own[s.ctl])
+		dir := filepath.Join(home, c.name, user)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, err
 		}
@@ -172,6 +174,7 @@ func (c *cgroups) createV1(user string) (*cgroup, error) {
 			return nil, err
 		}
 		cg.dirs = append(cg.dirs, dir)
+		cg.homes = append(cg.homes, home)
 	}
 	if len(cg.dirs) == 0 {
 		return nil, errors.New("no cgroup controller")
@@ -194,15 +197,23 @@ func (cg *cgroup) v2FD() (int, bool) {
 	return int(cg.v2.Fd()), true
 }
 
-// add moves pid into the user's cgroups (v1; with v2 the child was placed
-// at clone time and this is a harmless repeat).
-func (cg *cgroup) add(pid int) {
-	if cg == nil {
-		return
-	}
+// enter moves thread tid of the server into the user's cgroups (v1).
+func (cg *cgroup) enter(tid int) error {
 	for _, d := range cg.dirs {
-		os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0)
+		if err := writeValue(d, "tasks", strconv.Itoa(tid)); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// leave moves thread tid back into the server's own cgroups.
+func (cg *cgroup) leave(tid int) error {
+	var errs []error
+	for _, d := range cg.homes {
+		errs = append(errs, writeValue(d, "tasks", strconv.Itoa(tid)))
+	}
+	return errors.Join(errs...)
 }
 
 // remove deletes the user's cgroup directories; they must be empty.

@@ -43,6 +43,12 @@ func NewSystem(dataDir string) (*System, error) {
 	return &System{Marker: "codeterm " + hex.EncodeToString(sum[:6]), Homes: filepath.Join(abs, "homes")}, nil
 }
 
+// CgroupName is the directory, under the server's own cgroup, that holds a
+// cgroup per user of this data dir.
+func (s *System) CgroupName() string {
+	return "codeterm-" + strings.TrimPrefix(s.Marker, "codeterm ")
+}
+
 // Create makes a locked system account for codeterm user name, or returns
 // the one a previous run made for this data dir. The account has no
 // password (sshd of the host refuses it) and its HOME under Homes.

@@ -289,7 +289,7 @@ func startShell(shellName, shellPath, dir string, env []string, cols, rows int, 
 		master.Close()
 		return nil, fmt.Errorf("pty: %w", err)
 	}
-	err = cmd.Start()
+	err = acct.Start(cmd)
 	// Our copy of the slave must go now: the master reports EIO (our end of
 	// output) only once every slave descriptor is closed.
 	tty.Close()
@@ -297,7 +297,6 @@ func startShell(shellName, shellPath, dir string, env []string, cols, rows int, 
 		master.Close()
 		return nil, fmt.Errorf("start %s: %w", shellPath, err)
 	}
-	acct.Started(cmd.Process.Pid)
 	return &child{cmd: cmd, master: master, raw: raw}, nil
 }
 

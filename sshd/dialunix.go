@@ -40,7 +40,7 @@ func (s *Server) dialUnixAs(ctx context.Context, acct *isolation.Account, path s
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	acct.Apply(cmd)
-	err = cmd.Start()
+	err = acct.Start(cmd)
 	theirs.Close()
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", path, err)

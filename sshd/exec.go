@@ -119,10 +119,9 @@ func runPiped(sess ssh.Session, cmd *exec.Cmd, acct *isolation.Account) (int, er
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
 	cmd.SysProcAttr.Setsid = true
-	if err := cmd.Start(); err != nil {
+	if err := acct.Start(cmd); err != nil {
 		return 0, fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
-	acct.Started(cmd.Process.Pid)
 	go func() {
 		io.Copy(stdin, sess)
 		stdin.Close()
@@ -215,11 +214,10 @@ func startPty(cmd *exec.Cmd, w ssh.Window, acct *isolation.Account) (*os.File, e
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
 	cmd.SysProcAttr.Setsid, cmd.SysProcAttr.Setctty, cmd.SysProcAttr.Ctty = true, true, 0
-	if err := cmd.Start(); err != nil {
+	if err := acct.Start(cmd); err != nil {
 		ptmx.Close()
 		return nil, err
 	}
-	acct.Started(cmd.Process.Pid)
 	return ptmx, nil
 }
 
