@@ -232,7 +232,7 @@ func (s *isoServer) denied(u *isoUser, command string) {
 	s.t.Helper()
 	out, errs, code := s.exec(u, command)
 	if code == 0 || !strings.Contains(errs+out, "ermission denied") && !strings.Contains(errs+out, "not permitted") {
-		s.t.Errorf("%s ran %q: exit %d, stdout %q, stderr %q; want permission denied", u.name, command, code, out, errs)
+		s.t.Errorf("%s ran %q: exit %d, stdout %.200q, stderr %.200q; want permission denied", u.name, command, code, out, errs)
 	}
 }
 
