@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -472,6 +473,127 @@ func TestIsolationAccounts(t *testing.T) {
 		}
 		if _, err := os.Stat(filepath.Join(e.data, "workspaces", "alice", "browser", "from-terminal")); err != nil {
 			t.Errorf("the browser terminal's file: %v", err)
+		}
+	})
+
+	t.Run("shared session", func(t *testing.T) {
+		args := append(srv.sshArgs(alice), "-tt", "-p", srv.port, alice.name+"@127.0.0.1", "ws")
+		c := exec.Command("ssh", args...)
+		in, _ := c.StdinPipe()
+		out, _ := c.StdoutPipe()
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { c.Process.Kill(); c.Wait() }()
+		io.WriteString(in, "echo UID=$(id -u)END HOME=$HOME\r")
+		got := make(chan string, 1)
+		go func() {
+			var b []byte
+			buf := make([]byte, 4096)
+			re := regexp.MustCompile(`UID=(\d+)END HOME=(\S+)`)
+			for {
+				n, err := out.Read(buf)
+				b = append(b, buf[:n]...)
+				if m := re.FindSubmatch(b); m != nil {
+					got <- string(m[1]) + " " + string(m[2])
+					return
+				}
+				if err != nil {
+					got <- "no answer: " + string(b)
+					return
+				}
+			}
+		}()
+		select {
+		case g := <-got:
+			if want := fmt.Sprintf("%d %s", alice.uid, filepath.Join(e.data, "homes", "alice")); g != want {
+				t.Errorf("alice's shared session: %q, want %q", g, want)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("the shared session did not answer")
+		}
+	})
+
+	t.Run("agent forwarding", func(t *testing.T) {
+		agent := exec.Command("ssh-agent", "-D", "-a", filepath.Join(t.TempDir(), "agent.sock"))
+		if err := agent.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { agent.Process.Kill(); agent.Wait() }()
+		sock := agent.Args[3]
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			if _, err := os.Stat(sock); err == nil {
+				break
+			} else if time.Now().After(deadline) {
+				t.Fatal("ssh-agent did not start")
+			}
+		}
+		args := append(srv.sshArgs(alice), "-A", "-p", srv.port, alice.name+"+ws@127.0.0.1",
+			`stat -c '%u %a' "$SSH_AUTH_SOCK" "$(dirname "$SSH_AUTH_SOCK")"`)
+		c := exec.Command("ssh", args...)
+		c.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)
+		out, err := c.CombinedOutput()
+		want := fmt.Sprintf("%d 600\n%d 700\n", alice.uid, alice.uid)
+		// bash reads alice's own ~/.bashrc (from the dotfiles test) under ssh.
+		if err != nil || !strings.HasSuffix(string(out), want) {
+			t.Errorf("agent socket and its directory: %v %q, want %q", err, out, want)
+		}
+	})
+
+	t.Run("unix socket forward", func(t *testing.T) {
+		dir, err := os.MkdirTemp("", "codeterm-iso-sock-") // t.TempDir's parent is 0700
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(dir)
+		os.Chmod(dir, 0o755)
+		private, open := filepath.Join(dir, "private.sock"), filepath.Join(dir, "open.sock")
+		for _, p := range []string{private, open} {
+			ln, err := net.Listen("unix", p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					io.WriteString(c, "hello from "+filepath.Base(p)+"\n")
+					c.Close()
+				}
+			}()
+		}
+		os.Chmod(private, 0o600)
+		os.Chmod(open, 0o666)
+		greeting := func(target string) string {
+			local := filepath.Join(t.TempDir(), "fwd.sock")
+			args := append(srv.sshArgs(alice), "-N", "-L", local+":"+target, "-p", srv.port, alice.name+"+ws@127.0.0.1")
+			c := exec.Command("ssh", args...)
+			if err := c.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { c.Process.Kill(); c.Wait() }()
+			var conn net.Conn
+			for deadline := time.Now().Add(10 * time.Second); ; {
+				var err error
+				if conn, err = net.Dial("unix", local); err == nil {
+					break
+				} else if time.Now().After(deadline) {
+					t.Fatalf("ssh -L did not listen: %v", err)
+				}
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(10 * time.Second))
+			b, _ := io.ReadAll(conn)
+			return string(b)
+		}
+		if got := greeting(open); got != "hello from open.sock\n" {
+			t.Errorf("forward to a socket alice may open: %q", got)
+		}
+		if got := greeting(private); got != "" {
+			t.Errorf("forward to root's 0600 socket reached it: %q", got)
 		}
 	})
 
