@@ -179,4 +179,3 @@ func TestHardenHidesEnviron(t *testing.T) {
 		}
 	}
 }
-
