@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -445,15 +446,55 @@ func TestIsolationAccounts(t *testing.T) {
 		}
 		hs := httptest.NewServer(gittest.Backend(t, repos))
 		defer hs.Close()
-		node := exec.Command("node", filepath.Join("testdata", "browser.mjs"))
-		node.Env = append(os.Environ(), "SIO_DIR="+sioDir(t), "CODETERM_URL="+srv.web, "REPO_URL="+hs.URL+"/proj.git",
-			"TOKEN="+strings.TrimSpace(e.ok("token", "alice")))
-		out, err := node.CombinedOutput()
-		if err != nil {
-			t.Fatalf("socket.io-client: %v\n%s", err, out)
+		token := strings.TrimSpace(e.ok("token", "alice"))
+		browser := func(vars ...string) []byte {
+			node := exec.Command("node", filepath.Join("testdata", "browser.mjs"))
+			node.Env = append(append(os.Environ(), "SIO_DIR="+sioDir(t), "CODETERM_URL="+srv.web, "TOKEN="+token), vars...)
+			out, err := node.CombinedOutput()
+			if err != nil {
+				t.Fatalf("socket.io-client: %v\n%s", err, out)
+			}
+			return out
 		}
-		if !strings.Contains(string(out), fmt.Sprintf(`{"uid":%d}`, alice.uid)) {
+		var cloned struct {
+			UID         int
+			WorkspaceID string
+		}
+		out := browser("MODE=clone", "REPO_URL="+hs.URL+"/proj.git")
+		if err := json.Unmarshal(out, &cloned); err != nil || cloned.UID != alice.uid {
 			t.Errorf("the browser terminal runs as %s, want alice's uid %d", out, alice.uid)
+		}
+		browserWS := filepath.Join(e.data, "workspaces", "alice", "browser")
+
+		// A pull from the browser: its files are alice's too...
+		commit := func(path string) {
+			os.MkdirAll(filepath.Dir(filepath.Join(work, path)), 0o755)
+			os.WriteFile(filepath.Join(work, path), []byte(path), 0o644)
+			for _, args := range [][]string{{"-C", work, "add", "-A"}, {"-C", work, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", path}, {"-C", work, "push", "-q", "origin", "HEAD"}} {
+				if out, err := exec.Command(git, args...).CombinedOutput(); err != nil {
+					t.Fatalf("git %v: %v %s", args, err, out)
+				}
+			}
+		}
+		commit("pulled.txt")
+		if out := browser("MODE=pull", "WS_ID="+cloned.WorkspaceID); !strings.Contains(string(out), `"synced"`) {
+			t.Fatalf("pull: %s", out)
+		}
+		if uid := ownerOf(t, filepath.Join(browserWS, "pulled.txt")); uid != alice.uid {
+			t.Errorf("pulled file belongs to uid %d, want alice's %d", uid, alice.uid)
+		}
+		// ...and a symlink she planted does not lead the server's writes
+		// out of her workspace.
+		outside, err := os.MkdirTemp("", "codeterm-iso-outside-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(outside)
+		srv.mustExec(alice, "ln -s "+outside+" ../browser/sub")
+		commit("sub/evil.txt")
+		out = browser("MODE=pull", "WS_ID="+cloned.WorkspaceID)
+		if _, err := os.Stat(filepath.Join(outside, "evil.txt")); err == nil {
+			t.Errorf("the server's pull wrote through alice's symlink into %s (%s)", outside, out)
 		}
 		// The CLI's clone takes the same path.
 		e.ok("workspace", "create", "cloned", "--owner", "alice", "--repo", hs.URL+"/proj.git")
