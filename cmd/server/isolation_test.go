@@ -490,9 +490,13 @@ func TestIsolationAccounts(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer os.RemoveAll(outside)
-		srv.mustExec(alice, "ln -s "+outside+" ../browser/sub")
+		// Excluded, the link is no local change that would stop the pull.
+		srv.mustExec(alice, "cd ../browser && ln -s "+outside+" sub && echo sub >> .git/info/exclude")
 		commit("sub/evil.txt")
 		out = browser("MODE=pull", "WS_ID="+cloned.WorkspaceID)
+		if !strings.Contains(string(out), "escapes") {
+			t.Errorf("pull through a planted symlink: %s", out)
+		}
 		if _, err := os.Stat(filepath.Join(outside, "evil.txt")); err == nil {
 			t.Errorf("the server's pull wrote through alice's symlink into %s (%s)", outside, out)
 		}
