@@ -262,7 +262,7 @@ func readExcludes(file string) []gitignore.Pattern {
 // listings: the short commit id when HEAD is detached, "" when dir is not a
 // readable repository. It reads HEAD only, so it is far cheaper than Status.
 func CurrentBranch(dir string) string {
-	repo, err := git.PlainOpen(dir)
+	repo, err := openBounded(dir) // a user's .git/HEAD may be a symlink to anything
 	if err != nil {
 		return ""
 	}

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-git/go-billy/v5"
 	"github.com/go-git/go-billy/v5/osfs"
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
@@ -122,6 +121,18 @@ type syncer struct {
 	tracking   plumbing.ReferenceName // its remote-tracking ref here
 }
 
+// openBounded opens the repository in dir with every path of it resolved
+// inside dir: a symlink planted in the worktree or in .git never leads
+// outside (to a file only the server may read or write).
+func openBounded(dir string) (*git.Repository, error) {
+	wt := osfs.New(dir, osfs.WithBoundOS())
+	dot, err := wt.Chroot(git.GitDirName)
+	if err != nil {
+		return nil, err
+	}
+	return git.Open(filesystem.NewStorage(dot, cache.NewObjectLRUDefault()), wt)
+}
+
 // openSync opens the repository in dir for a sync. bounded (a workspace
 // of another OS account than the server's) resolves every path of the
 // repository inside it, so that a symlink its owner planted in .git cannot
@@ -130,11 +141,7 @@ func (m *Manager) openSync(dir string, a Auth, bounded bool) (*syncer, error) {
 	var repo *git.Repository
 	var err error
 	if bounded {
-		wt := osfs.New(dir, osfs.WithBoundOS())
-		var dot billy.Filesystem
-		if dot, err = wt.Chroot(git.GitDirName); err == nil {
-			repo, err = git.Open(filesystem.NewStorage(dot, cache.NewObjectLRUDefault()), wt)
-		}
+		repo, err = openBounded(dir)
 	} else {
 		repo, err = git.PlainOpen(dir)
 	}
