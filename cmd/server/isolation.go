@@ -19,17 +19,10 @@ func openDataDir(dir string) error {
 	if err != nil {
 		return err
 	}
-	for p := filepath.Dir(abs); ; p = filepath.Dir(p) {
-		fi, err := os.Stat(p)
-		if err != nil {
-			return fmt.Errorf("data dir %s: %w", abs, err)
-		}
-		if fi.Mode().Perm()&0o001 == 0 {
-			return fmt.Errorf("data dir %s: users' OS accounts cannot reach their workspaces in it because %s is mode %04o; choose a data dir they can pass through (e.g. --data /var/lib/codeterm) or chmod o+x %s", abs, p, fi.Mode().Perm(), p)
-		}
-		if p == "/" {
-			break
-		}
+	if p, mode, err := closedAncestor(abs); err != nil {
+		return fmt.Errorf("data dir %s: %w", abs, err)
+	} else if p != "" {
+		return fmt.Errorf("data dir %s: users' OS accounts cannot reach their workspaces in it because %s is mode %04o; choose a data dir they can pass through (e.g. --data /var/lib/codeterm) or chmod o+x %s", abs, p, mode, p)
 	}
 	for _, d := range []string{abs, filepath.Join(abs, "workspaces"), filepath.Join(abs, "homes")} {
 		if err := os.MkdirAll(d, 0o711); err != nil {
@@ -40,6 +33,23 @@ func openDataDir(dir string) error {
 		}
 	}
 	return nil
+}
+
+// closedAncestor returns the first directory above path that other users
+// may not pass through, "" when there is none.
+func closedAncestor(path string) (string, os.FileMode, error) {
+	for p := filepath.Dir(path); ; p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return "", 0, err
+		}
+		if fi.Mode().Perm()&0o001 == 0 {
+			return p, fi.Mode().Perm(), nil
+		}
+		if p == "/" {
+			return "", 0, nil
+		}
+	}
 }
 
 // checkSingle refuses a user beyond the first in single mode.

@@ -45,7 +45,15 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		if users, err := a.store.Users(ctx); err != nil {
 			return err
 		} else if len(users) > 1 {
-			return fmt.Errorf("%d users, but %w", len(users), isolation.ErrSingleUser)
+			return fmt.Errorf("%d users, but %w (or shared, to keep them all on this OS account; see the README's threat model)", len(users), isolation.ErrSingleUser)
+		}
+	case isolation.ModeAccounts:
+		// Users' accounts run this program for sftp, unix-socket forwards
+		// and git's credential helper.
+		if exe := helperExecutable(); exe == "" {
+			log.Warn("cannot find this program: sftp and unix-socket forwards will fail for users")
+		} else if p, mode, err := closedAncestor(exe); err != nil || p != "" {
+			log.Warn("users' OS accounts cannot run this program: sftp, unix-socket forwards and git credentials will fail for them; install it where they can (e.g. /usr/local/bin)", "path", exe, "closed", p, "mode", fmt.Sprintf("%04o", mode), "err", err)
 		}
 	}
 	log.Info("isolation", "mode", string(a.mode))
