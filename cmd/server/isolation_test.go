@@ -307,6 +307,12 @@ func TestIsolationAccounts(t *testing.T) {
 		if a[1] == b[1] {
 			t.Errorf("alice and bob share HOME %s", a[1])
 		}
+		// exec on a PTY of its own: the process and its terminal are hers.
+		args := append(srv.sshArgs(alice), "-tt", "-p", srv.port, alice.name+"+ws@127.0.0.1", `echo "$(id -u) $(stat -c %u "$(tty)")"`)
+		out, errs, code := srv.run("", "ssh", args...)
+		if want := fmt.Sprintf("%d %d", alice.uid, alice.uid); code != 0 || strings.TrimSpace(out) != want {
+			t.Errorf("exec with a PTY: exit %d %q %q, want %q", code, out, errs, want)
+		}
 		fi, err := os.Stat(aliceWS)
 		if err != nil || fi.Mode().Perm() != 0o700 || ownerOf(t, aliceWS) != alice.uid {
 			t.Errorf("alice's workspace: %v %v", fi.Mode(), err)
