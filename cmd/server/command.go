@@ -110,6 +110,9 @@ func (c *command) open(ctx context.Context, f *flags) (*app, error) {
 		log:    newLogger(cfg.Log, c.stderr),
 		mode:   mode,
 	}
+	if mode == isolation.ModeSingle {
+		a.auth.OneUser = isolation.ErrSingleUser
+	}
 	if mode == isolation.ModeAccounts {
 		limits := isolation.Limits{Memory: int64(cfg.Limits.Memory), Pids: cfg.Limits.Pids}
 		if a.accounts, err = isolation.NewAccounts(st, cfg.DataDir, limits, a.log.With("component", "isolation")); err != nil {

@@ -52,21 +52,6 @@ func closedAncestor(path string) (string, os.FileMode, error) {
 	}
 }
 
-// checkSingle refuses a user beyond the first in single mode.
-func (a *app) checkSingle(ctx context.Context) error {
-	if a.mode != isolation.ModeSingle {
-		return nil
-	}
-	users, err := a.store.Users(ctx)
-	if err != nil {
-		return err
-	}
-	if len(users) > 0 {
-		return isolation.ErrSingleUser
-	}
-	return nil
-}
-
 // osAccountOf describes a user's OS account for user list.
 func (a *app) osAccountOf(ctx context.Context, u *store.User) (string, error) {
 	if a.accounts == nil {

@@ -55,9 +55,6 @@ func (c *command) user(ctx context.Context, args []string) error {
 		if *osUser != "" && a.accounts == nil {
 			return fmt.Errorf("user add --os-user: security.isolation is %s; OS accounts are used in accounts mode only", a.mode)
 		}
-		if err := a.checkSingle(ctx); err != nil {
-			return err
-		}
 		u, err := a.auth.AddUser(ctx, pos[0])
 		if err != nil {
 			return err
