@@ -700,8 +700,8 @@ func TestIsolationForkBomb(t *testing.T) {
 			t.Fatal("no pids cgroup controller on this machine")
 		}
 	}
-	const limit = 40
-	e := accountsEnv(t, fmt.Sprintf("CODETERM_LIMITS_PIDS=%d", limit))
+	const limit, memory = 40, 256 << 20
+	e := accountsEnv(t, fmt.Sprintf("CODETERM_LIMITS_PIDS=%d", limit), fmt.Sprintf("CODETERM_LIMITS_MEMORY=%d", memory))
 	alice, bob := e.addAccountUser("alice"), e.addAccountUser("bob")
 	e.ok("workspace", "create", "ws", "--owner", "alice")
 	e.ok("workspace", "create", "ws", "--owner", "bob")
@@ -724,6 +724,21 @@ func TestIsolationForkBomb(t *testing.T) {
 	}
 	if strings.Contains(srv.log.String(), "resource limits off") {
 		t.Errorf("limits were not applied: %s", srv.log)
+	}
+	// The memory limit is set on alice's cgroup (v1 or v2) too.
+	sys, _ := isolation.NewSystem(e.data)
+	var limits []string
+	for _, pat := range []string{"/sys/fs/cgroup/*/", "/sys/fs/cgroup/*/*/", "/sys/fs/cgroup/*/*/*/"} {
+		for _, f := range []string{"memory.limit_in_bytes", "memory.max"} {
+			m, _ := filepath.Glob(pat + sys.CgroupName() + "/alice/" + f)
+			limits = append(limits, m...)
+		}
+	}
+	if len(limits) != 1 {
+		t.Fatalf("alice's memory cgroup: %v", limits)
+	}
+	if b, err := os.ReadFile(limits[0]); err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(memory) {
+		t.Errorf("%s: %q %v, want %d", limits[0], b, err, memory)
 	}
 }
 
