@@ -68,7 +68,12 @@ func (a *Accounts) create(ctx context.Context, u *store.User) (*Account, error) 
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if m, err := a.store.OSAccount(ctx, u.ID); err == nil { // created meanwhile
-		return LookupAccount(m.OSUser)
+		acct, err := LookupAccount(m.OSUser)
+		if err != nil {
+			return nil, err
+		}
+		acct.cg = a.cg.forUser(u.Name)
+		return acct, nil
 	}
 	acc, err := a.system.Create(ctx, u.Name)
 	if err != nil {

@@ -86,13 +86,13 @@ func (c *command) open(ctx context.Context, f *flags) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := auth.EnsureDataDir(cfg.DataDir); err != nil {
-		return nil, err
-	}
 	if mode == isolation.ModeAccounts {
-		if err := openDataDir(cfg.DataDir); err != nil {
-			return nil, err
-		}
+		err = openDataDir(cfg.DataDir)
+	} else {
+		err = auth.EnsureDataDir(cfg.DataDir)
+	}
+	if err != nil {
+		return nil, err
 	}
 	secret, _, err := auth.LoadOrCreateSecret(filepath.Join(cfg.DataDir, "jwt.secret"))
 	if err != nil {

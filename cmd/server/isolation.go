@@ -11,13 +11,17 @@ import (
 	"github.com/codeterm/codeterm/store"
 )
 
-// openDataDir lets users' OS accounts pass through the data dir to their
-// workspaces and homes (mode 0711: no listing; the secrets and the
-// database in it stay 0600), after checking that they can reach it at all.
+// openDataDir creates the data dir, or corrects an existing one, so that
+// users' OS accounts may pass through it to their workspaces and homes
+// (mode 0711: no listing; the secrets and the database in it stay 0600),
+// after checking that they can reach it at all.
 func openDataDir(dir string) error {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return err
+	}
+	if err := os.MkdirAll(abs, 0o711); err != nil {
+		return fmt.Errorf("data dir %s: %w", abs, err)
 	}
 	if p, mode, err := closedAncestor(abs); err != nil {
 		return fmt.Errorf("data dir %s: %w", abs, err)
