@@ -2,12 +2,15 @@ package sshd
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 
 	"github.com/charmbracelet/ssh"
 	"github.com/pkg/sftp"
+
+	"github.com/codeterm/codeterm/isolation"
 )
 
 // sftp serves the sftp subsystem in the workspace named by the login
@@ -34,15 +37,7 @@ func (s *Server) sftp(sess ssh.Session) {
 	}
 	s.Log.Info("sftp", "user", u.Name, "workspace", ws.Name, "remote", sess.RemoteAddr().String())
 	if acct := accountOf(sess); acct != nil {
-		if s.Helper == "" {
-			s.fail(sess, "codeterm: sftp is not available (no helper executable)")
-			return
-		}
-		cmd := exec.Command(s.Helper, "sftp-server")
-		cmd.Dir = ws.LocalPath
-		cmd.Env = []string{"HOME=" + acct.Home, "USER=" + acct.Name, "LOGNAME=" + acct.Name, "PATH=/usr/local/bin:/usr/bin:/bin"}
-		acct.Apply(cmd)
-		status, err := runPiped(sess, cmd, acct)
+		status, err := s.sftpAs(acct, sess, sess.Stderr(), ws.LocalPath)
 		if err != nil {
 			s.fail(sess, "codeterm: sftp: %v", err)
 			return
@@ -56,6 +51,33 @@ func (s *Server) sftp(sess ssh.Session) {
 	// Not srv.Close: it closes the channel, and the client must first get
 	// exit-status (scp reports failure without it). Serve has closed its files.
 	sess.Exit(0)
+}
+
+// sftpAs runs the sftp server for rw as acct, in a child process
+// (`codeterm sftp-server`) started in dir, and returns its exit status. The
+// child's stdin is fed by hand so that its end does not wait for the
+// client's.
+func (s *Server) sftpAs(acct *isolation.Account, rw io.ReadWriter, stderr io.Writer, dir string) (int, error) {
+	if s.Helper == "" {
+		return 0, errors.New("not available (no helper executable)")
+	}
+	cmd := exec.Command(s.Helper, "sftp-server")
+	cmd.Dir = dir
+	cmd.Env = []string{"HOME=" + acct.Home, "USER=" + acct.Name, "LOGNAME=" + acct.Name, "PATH=/usr/local/bin:/usr/bin:/bin"}
+	cmd.Stdout, cmd.Stderr = rw, stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return 0, err
+	}
+	acct.Apply(cmd)
+	if err := acct.Start(cmd); err != nil {
+		return 0, fmt.Errorf("start %s: %w", cmd.Path, err)
+	}
+	go func() {
+		io.Copy(stdin, rw)
+		stdin.Close()
+	}()
+	return waitStatus(cmd.Wait())
 }
 
 // ServeSFTP serves one sftp session on rw with relative paths starting at
