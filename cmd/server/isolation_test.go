@@ -406,6 +406,7 @@ func TestIsolationAccounts(t *testing.T) {
 		}
 		bobShell := srv.background(bob, "echo $$; exec sleep 300")
 		srv.denied(alice, "kill "+bobShell)
+		srv.denied(alice, "cat /proc/"+bobShell+"/environ") // where bob's credential id is
 	})
 
 	t.Run("dotfiles", func(t *testing.T) {
