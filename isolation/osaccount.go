@@ -152,12 +152,19 @@ func (s *System) Remove(ctx context.Context, osName string) error {
 	if err != nil {
 		return err
 	}
-	if err := KillAll(ctx, a.UID); err != nil {
-		return fmt.Errorf("remove %s: %w", osName, err)
-	}
-	out, err := exec.CommandContext(ctx, "userdel", osName).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("userdel %s: %w: %s", osName, err, bytes.TrimSpace(out))
+	// userdel refuses an account with processes; one may have started
+	// between the kill and userdel (a login still in flight).
+	for attempt := 1; ; attempt++ {
+		if err := KillAll(ctx, a.UID); err != nil {
+			return fmt.Errorf("remove %s: %w", osName, err)
+		}
+		out, err := exec.CommandContext(ctx, "userdel", osName).CombinedOutput()
+		if err == nil {
+			break
+		}
+		if attempt == 5 || len(processesOf(a.UID)) == 0 {
+			return fmt.Errorf("userdel %s: %w: %s", osName, err, bytes.TrimSpace(out))
+		}
 	}
 	if home := a.Home; filepath.Dir(home) == s.Homes {
 		os.RemoveAll(home)
