@@ -64,7 +64,7 @@ func (s *System) Create(ctx context.Context, name string) (*Account, error) {
 		if _, err := user.Lookup(osName); err == nil {
 			continue // someone else's: choose another name
 		}
-		out, err := exec.CommandContext(ctx, "useradd", "--system", "--user-group", "--no-create-home",
+		out, err := exec.CommandContext(ctx, sbin("useradd"), "--system", "--user-group", "--no-create-home",
 			"--home-dir", home, "--shell", "/bin/sh", "--comment", s.Marker, osName).CombinedOutput()
 		if err != nil {
 			if _, lerr := user.Lookup(osName); lerr == nil {
@@ -90,6 +90,15 @@ func (s *System) prepare(osName, home string) (*Account, error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// sbin finds a system tool also when /usr/sbin is not on PATH (a service's
+// or a non-login shell's environment).
+func sbin(name string) string {
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	return filepath.Join("/usr/sbin", name)
 }
 
 // accountName is ct-<name> (n = 1) or ct-<name>-<n>, within the 32
@@ -158,7 +167,7 @@ func (s *System) Remove(ctx context.Context, osName string) error {
 		if err := KillAll(ctx, a.UID); err != nil {
 			return fmt.Errorf("remove %s: %w", osName, err)
 		}
-		out, err := exec.CommandContext(ctx, "userdel", osName).CombinedOutput()
+		out, err := exec.CommandContext(ctx, sbin("userdel"), osName).CombinedOutput()
 		if err == nil {
 			break
 		}
