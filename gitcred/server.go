@@ -15,8 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/codeterm/codeterm/auth"
 	"github.com/codeterm/codeterm/isolation"
 	"github.com/codeterm/codeterm/sessions"
@@ -120,7 +118,7 @@ func (s *Server) serve(ctx context.Context, conn *net.UnixConn) {
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
 	log := s.Log.With("component", "git-credential")
-	uid, err := peerUID(conn)
+	uid, err := isolation.PeerUID(conn)
 	if err != nil {
 		log.Warn("git credential request: no peer credentials", "err", err)
 		return
@@ -177,24 +175,4 @@ func (s *Server) serve(ctx context.Context, conn *net.UnixConn) {
 	}
 	log.Info("git credential issued", "user", userID, "session", sessionID, "host", host)
 	reply(Response{Username: "x-access-token", Password: token})
-}
-
-func peerUID(conn *net.UnixConn) (int, error) {
-	raw, err := conn.SyscallConn()
-	if err != nil {
-		return -1, err
-	}
-	uid := -1
-	var cerr error
-	err = raw.Control(func(fd uintptr) {
-		var cred *unix.Ucred
-		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
-		if cerr == nil {
-			uid = int(cred.Uid)
-		}
-	})
-	if err == nil {
-		err = cerr
-	}
-	return uid, err
 }

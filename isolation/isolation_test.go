@@ -2,6 +2,7 @@ package isolation
 
 import (
 	"bufio"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -177,5 +178,47 @@ func TestHardenHidesEnviron(t *testing.T) {
 		if mode == "off" && !leaked {
 			t.Fatalf("the control could not read the environment either (%v): the test proves nothing", err)
 		}
+	}
+}
+
+// TestSocketForAccount: a socket given to an account is its own, 0600, and
+// the server sees who connects.
+func TestSocketForAccount(t *testing.T) {
+	a := nobody(t)
+	dir := t.TempDir()
+	os.Chmod(dir, 0o711)
+	sock := filepath.Join(dir, "s.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if err := a.GiveSocket(sock); err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := os.Lstat(sock)
+	if owner(t, sock) != a.UID || fi.Mode().Perm() != 0o600 {
+		t.Errorf("socket %v owned by %d", fi.Mode(), owner(t, sock))
+	}
+	accepted := make(chan *net.UnixConn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			accepted <- c.(*net.UnixConn)
+		}
+		close(accepted)
+	}()
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	server := <-accepted
+	if server == nil {
+		t.Fatal("not accepted")
+	}
+	defer server.Close()
+	if uid, err := PeerUID(server); err != nil || uid != os.Getuid() || a.Owns(uid) {
+		t.Errorf("peer uid %d %v", uid, err)
 	}
 }

@@ -231,15 +231,13 @@ func forwardAgent(sess ssh.Session, acct *isolation.Account) (sock string, stop 
 	}
 	sock = l.Addr().String()
 	stop = func() { l.Close(); os.RemoveAll(filepath.Dir(sock)) }
-	if err := os.Chmod(sock, 0o600); err != nil {
+	if err := acct.GiveSocket(sock); err != nil {
 		stop()
 		return "", nil, err
 	}
-	for _, p := range []string{sock, filepath.Dir(sock)} {
-		if err := acct.Chown(p); err != nil {
-			stop()
-			return "", nil, err
-		}
+	if err := acct.Chown(filepath.Dir(sock)); err != nil {
+		stop()
+		return "", nil, err
 	}
 	go ssh.ForwardAgentConnections(l, sess)
 	return sock, stop, nil
