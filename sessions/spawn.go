@@ -169,22 +169,22 @@ func Environ(opts SpawnOptions, shellPath string) []string {
 			set(k, v)
 		}
 	}
-	home, user := opts.Home, opts.User
+	home, login := opts.Home, opts.User
 	if a := opts.Account; a != nil {
 		// Never the server's: a user's shell sees its own account.
 		if home == "" {
 			home = a.Home
 		}
-		if user == "" {
-			user = a.Name
+		if login == "" {
+			login = a.Name
 		}
 	}
 	if home != "" {
 		set("HOME", home)
 	}
-	if user != "" {
-		set("USER", user)
-		set("LOGNAME", user)
+	if login != "" {
+		set("USER", login)
+		set("LOGNAME", login)
 	}
 	if shellPath != "" {
 		set("SHELL", shellPath)
