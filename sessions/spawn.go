@@ -95,6 +95,9 @@ func envAllowed(name string) bool {
 	return strings.HasPrefix(name, "LC_")
 }
 
+// defaultPath is the PATH of a shell that gets none from the server.
+const defaultPath = "/usr/local/bin:/usr/bin:/bin"
+
 // GitCredentialVar is the one codeterm variable a shell gets, deliberately
 // outside the allow-list so that neither the server's nor a client's
 // environment can set it: the session's credential id, which `codeterm
@@ -178,6 +181,8 @@ func Environ(opts SpawnOptions, shellPath string) []string {
 		if login == "" {
 			login = a.Name
 		}
+		// The server's PATH names the operator's directories (/root/go/bin).
+		set("PATH", defaultPath)
 	}
 	if home != "" {
 		set("HOME", home)
@@ -190,7 +195,7 @@ func Environ(opts SpawnOptions, shellPath string) []string {
 		set("SHELL", shellPath)
 	}
 	if _, ok := vars["PATH"]; !ok {
-		set("PATH", "/usr/local/bin:/usr/bin:/bin")
+		set("PATH", defaultPath)
 	}
 	set("TERM", "xterm-256color")
 	set("COLORTERM", "truecolor")
