@@ -116,14 +116,32 @@ func (e *env) addAccountUser(name string, extra ...string) *isoUser {
 
 // logBuffer collects the server's log.
 type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu    sync.Mutex
+	b     bytes.Buffer
+	grown chan struct{} // a value after each write
 }
 
 func (l *logBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	select {
+	case l.grown <- struct{}{}:
+	default:
+	}
 	return l.b.Write(p)
+}
+
+// waitFor returns once the log holds s, or fails the test after d.
+func (l *logBuffer) waitFor(t *testing.T, s string, d time.Duration) {
+	t.Helper()
+	deadline := time.After(d)
+	for !strings.Contains(l.String(), s) {
+		select {
+		case <-l.grown:
+		case <-deadline:
+			t.Fatalf("no %q in the log:\n%s", s, l)
+		}
+	}
 }
 
 func (l *logBuffer) String() string {
@@ -149,7 +167,7 @@ func serveLogged(t *testing.T, e *env) *isoServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &isoServer{t: t, e: e, cmd: c, log: &logBuffer{}}
+	s := &isoServer{t: t, e: e, cmd: c, log: &logBuffer{grown: make(chan struct{}, 1)}}
 	c.Stderr = s.log
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
@@ -769,13 +787,7 @@ func TestIsolationSingleAndShared(t *testing.T) {
 	e2 := newEnv(t)
 	e2.vars = []string{"CODETERM_SECURITY_ISOLATION=shared"}
 	srv := serveLogged(t, e2)
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(srv.log.String(), "security.isolation is shared") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no warning in shared mode: %s", srv.log)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	srv.log.waitFor(t, "security.isolation is shared", 10*time.Second)
 }
 
 // TestIsolationAccountsNeedsPrivilege: accounts mode refuses to start
