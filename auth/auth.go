@@ -19,6 +19,10 @@ type Service struct {
 	TokenTTL     time.Duration // default life of a token
 	LoginCodeTTL time.Duration // life of a login code
 	Now          func() time.Time
+	// OneUser, if set, is the error AddUser returns once a user exists
+	// (security.isolation: single), whoever adds it: the CLI or a GitHub
+	// sign-in.
+	OneUser error
 }
 
 // New returns a Service with the given secret and lifetimes.

@@ -323,3 +323,18 @@ func TestLimiter(t *testing.T) {
 		t.Fatal("refill should allow exactly one after 20s at 3/min")
 	}
 }
+
+// TestOneUser: with OneUser set (single mode) no second user is added,
+// whoever asks.
+func TestOneUser(t *testing.T) {
+	s, _, _ := newService(t) // it has made a first user
+	one := errors.New("one user only")
+	s.OneUser = one
+	if _, err := s.AddUser(context.Background(), "second"); !errors.Is(err, one) {
+		t.Fatalf("second user: %v", err)
+	}
+	s.OneUser = nil
+	if _, err := s.AddUser(context.Background(), "second"); err != nil {
+		t.Fatal(err)
+	}
+}

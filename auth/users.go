@@ -58,6 +58,15 @@ func (s *Service) AddUser(ctx context.Context, name string) (*store.User, error)
 	if err := ValidateUserName(name); err != nil {
 		return nil, err
 	}
+	if s.OneUser != nil {
+		users, err := s.Store.Users(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(users) > 0 {
+			return nil, fmt.Errorf("add user %q: %w", name, s.OneUser)
+		}
+	}
 	u, err := s.Store.CreateUser(ctx, name)
 	if errors.Is(err, store.ErrExists) {
 		return nil, fmt.Errorf("user %q already exists", name)

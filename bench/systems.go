@@ -149,7 +149,7 @@ func startCodeterm(ctx context.Context, e *env, data string) (*codetermServer, e
 	c.cmd.Stderr = logFile
 	c.cmd.Env = append(os.Environ(), "HOME="+e.home, "CODETERM_LOG_LEVEL=info",
 		"CODETERM_SESSIONS_MAX_PER_USER=5000", fmt.Sprintf("CODETERM_SESSIONS_MAX_PER_WORKSPACE=%d", maxPerWorkspace),
-		"CODETERM_HTTP_EVENTS_PER_SECOND=1000000")
+		"CODETERM_HTTP_EVENTS_PER_SECOND=1000000", "CODETERM_SECURITY_ISOLATION=single")
 	stdout, err := c.cmd.StdoutPipe()
 	if err != nil {
 		return nil, err

@@ -22,6 +22,8 @@ type Config struct {
 	Sessions   Sessions   `yaml:"sessions"`
 	Workspaces Workspaces `yaml:"workspaces"`
 	GitHub     GitHub     `yaml:"github"`
+	Security   Security   `yaml:"security"`
+	Limits     Limits     `yaml:"limits"`
 }
 
 // Log configures log/slog output.
@@ -88,6 +90,20 @@ type GitHub struct {
 	AllowedUsers []string `yaml:"allowed_users"`
 }
 
+// Security configures how users are kept apart by the OS.
+type Security struct {
+	// Isolation: auto (accounts when the server runs as root, else
+	// single), accounts, single or shared.
+	Isolation string `yaml:"isolation" check:"oneof=auto|accounts|single|shared"`
+}
+
+// Limits are resource limits per user, enforced with cgroups where the
+// server may write them; 0 is unlimited.
+type Limits struct {
+	Memory int `yaml:"memory" check:"nonnegative"` // bytes
+	Pids   int `yaml:"pids" check:"nonnegative"`   // processes and threads
+}
+
 // Default returns the built-in settings.
 func Default() *Config {
 	return &Config{
@@ -128,6 +144,7 @@ func Default() *Config {
 			APIURL: "https://api.github.com/",
 			WebURL: "https://github.com/",
 		},
+		Security: Security{Isolation: "auto"},
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/codeterm/codeterm/isolation"
 )
 
 // AgentDialer opens a stream to a client's SSH agent (for the SSH front-end,
@@ -27,12 +29,23 @@ type agentRelay struct {
 	dialers []*AgentDialer // most recent last
 }
 
-func newAgentRelay() (*agentRelay, error) {
+// newAgentRelay listens in a directory of its own (0700), both given to
+// acct so that only the shell's OS account reaches the agent.
+func newAgentRelay(acct *isolation.Account) (*agentRelay, error) {
 	dir, err := os.MkdirTemp("", "codeterm-agent-")
 	if err != nil {
 		return nil, fmt.Errorf("agent socket: %w", err)
 	}
 	ln, err := net.Listen("unix", filepath.Join(dir, "agent.sock"))
+	if err == nil {
+		err = acct.GiveSocket(ln.Addr().String())
+		if err == nil {
+			err = acct.Chown(dir)
+		}
+		if err != nil {
+			ln.Close()
+		}
+	}
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("agent socket: %w", err)

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/codeterm/codeterm/isolation"
 	"github.com/codeterm/codeterm/store"
 )
 
@@ -60,6 +61,8 @@ type SpawnOptions struct {
 	Cols, Rows  int      // initial size; 0 = 80x24
 	Home, User  string   // HOME and USER/LOGNAME of the shell; default the server's
 	Env         []string // client variables (LANG, LC_*, TERM, COLORTERM, GIT_PROTOCOL), filtered again (see Environ)
+	// Account is the OS account the shell runs as; nil: the server's own.
+	Account *isolation.Account
 }
 
 // Manager owns the live sessions. Its methods are safe for concurrent use.
@@ -194,6 +197,30 @@ func (m *Manager) HistFile(workspaceID string) string {
 	return filepath.Join(m.cfg.HistoryDir, "history-"+safeName(workspaceID))
 }
 
+// historyFile is where a shell keeps its history: HistFile, or for a shell
+// that runs as an OS account of its own, a file in a directory of that
+// account's under HistoryDir (which the server owns, so the account cannot
+// redirect the directory elsewhere).
+func (m *Manager) historyFile(opts SpawnOptions) (string, error) {
+	if m.cfg.HistoryDir == "" {
+		return "", nil
+	}
+	if err := os.MkdirAll(m.cfg.HistoryDir, 0o700); err != nil {
+		return "", fmt.Errorf("history dir: %w", err)
+	}
+	if opts.Account == nil {
+		return m.HistFile(opts.WorkspaceID), nil
+	}
+	if err := os.Chmod(m.cfg.HistoryDir, 0o711); err != nil {
+		return "", fmt.Errorf("history dir: %w", err)
+	}
+	dir := filepath.Join(m.cfg.HistoryDir, safeName(opts.Account.Name))
+	if err := opts.Account.MkdirPrivate(dir); err != nil {
+		return "", fmt.Errorf("history dir: %w", err)
+	}
+	return filepath.Join(dir, "history-"+safeName(opts.WorkspaceID)), nil
+}
+
 // safeName keeps an id usable as a file name whatever it contains.
 func safeName(s string) string {
 	return strings.Map(func(r rune) rune {
@@ -209,6 +236,9 @@ func (m *Manager) spawn(ctx context.Context, opts SpawnOptions, shellName, shell
 	if dir == "" {
 		dir = opts.Home
 	}
+	if dir == "" && opts.Account != nil {
+		dir = opts.Account.Home
+	}
 	if dir == "" {
 		dir, _ = os.UserHomeDir()
 	}
@@ -216,21 +246,22 @@ func (m *Manager) spawn(ctx context.Context, opts SpawnOptions, shellName, shell
 		return nil, fmt.Errorf("%w: working directory %q: not a directory", ErrSpawn, dir)
 	}
 	env := Environ(opts, shellPath)
-	if hf := m.HistFile(opts.WorkspaceID); hf != "" {
-		if err := os.MkdirAll(m.cfg.HistoryDir, 0o700); err != nil {
-			return nil, fmt.Errorf("%w: history dir: %w", ErrSpawn, err)
-		}
+	hf, err := m.historyFile(opts)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSpawn, err)
+	}
+	if hf != "" {
 		env = append(env, historyEnv(shellName, hf, opts.WorkspaceID)...)
 	}
 	id := m.newID()
 	env = append(env, m.gitCredentialEnv(opts.UserID, id)...)
-	agent, err := newAgentRelay()
+	agent, err := newAgentRelay(opts.Account)
 	if err != nil {
 		m.log.Warn("session without agent socket", "err", err)
 	} else {
 		env = append(env, "SSH_AUTH_SOCK="+agent.path())
 	}
-	c, err := startShell(shellName, shellPath, dir, env, opts.Cols, opts.Rows)
+	c, err := startShell(shellName, shellPath, dir, env, opts.Cols, opts.Rows, opts.Account)
 	if err != nil {
 		if agent != nil {
 			agent.close()

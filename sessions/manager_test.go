@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/codeterm/codeterm/isolation"
 	"github.com/codeterm/codeterm/store"
 )
 
@@ -259,5 +260,23 @@ func TestEnviron(t *testing.T) {
 	}
 	if fmt.Sprint(historyEnv("fish", "/x", "a/b.c")) != "[fish_history=codeterm_a_b_c]" {
 		t.Error(historyEnv("fish", "/x", "a/b.c"))
+	}
+}
+
+// TestEnvironAccount: a shell of an OS account gets that account's HOME and
+// name, never the server's.
+func TestEnvironAccount(t *testing.T) {
+	t.Setenv("HOME", "/root")
+	t.Setenv("USER", "root")
+	t.Setenv("PATH", "/root/go/bin:/usr/bin")
+	acct := &isolation.Account{Name: "ct-alice", UID: 1234, GID: 1234, Home: "/data/homes/alice"}
+	env := strings.Join(Environ(SpawnOptions{Account: acct}, "/bin/bash"), "\n")
+	for _, want := range []string{"HOME=/data/homes/alice", "USER=ct-alice", "LOGNAME=ct-alice", "PATH=" + defaultPath} {
+		if !strings.Contains(env, want+"\n") {
+			t.Errorf("no %s in\n%s", want, env)
+		}
+	}
+	if strings.Contains(env, "/root") {
+		t.Errorf("the server's HOME reached the account's shell:\n%s", env)
 	}
 }

@@ -15,6 +15,8 @@ import (
 
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
+
+	"github.com/codeterm/codeterm/isolation"
 )
 
 // allowedShells are the shells a client may ask for by name.
@@ -93,6 +95,9 @@ func envAllowed(name string) bool {
 	return strings.HasPrefix(name, "LC_")
 }
 
+// defaultPath is the PATH of a shell that gets none from the server.
+const defaultPath = "/usr/local/bin:/usr/bin:/bin"
+
 // GitCredentialVar is the one codeterm variable a shell gets, deliberately
 // outside the allow-list so that neither the server's nor a client's
 // environment can set it: the session's credential id, which `codeterm
@@ -170,12 +175,24 @@ func Environ(opts SpawnOptions, shellPath string) []string {
 			set(k, v)
 		}
 	}
-	if opts.Home != "" {
-		set("HOME", opts.Home)
+	home, login := opts.Home, opts.User
+	if a := opts.Account; a != nil {
+		// Never the server's: a user's shell sees its own account.
+		if home == "" {
+			home = a.Home
+		}
+		if login == "" {
+			login = a.Name
+		}
+		// The server's PATH names the operator's directories (/root/go/bin).
+		set("PATH", defaultPath)
 	}
-	if opts.User != "" {
-		set("USER", opts.User)
-		set("LOGNAME", opts.User)
+	if home != "" {
+		set("HOME", home)
+	}
+	if login != "" {
+		set("USER", login)
+		set("LOGNAME", login)
 	}
 	if _, ok := vars["USER"]; !ok {
 		if name := osUserName(); name != "" {
@@ -191,7 +208,7 @@ func Environ(opts SpawnOptions, shellPath string) []string {
 		set("SHELL", shellPath)
 	}
 	if _, ok := vars["PATH"]; !ok {
-		set("PATH", "/usr/local/bin:/usr/bin:/bin")
+		set("PATH", defaultPath)
 	}
 	if _, ok := vars["TERM"]; !ok {
 		set("TERM", "xterm-256color")
@@ -257,11 +274,17 @@ type child struct {
 }
 
 // startShell runs shellPath as a login shell ("-bash") on a new PTY, in a
-// new session whose controlling terminal is that PTY.
-func startShell(shellName, shellPath, dir string, env []string, cols, rows int) (*child, error) {
+// new session whose controlling terminal is that PTY, as acct (nil: the
+// server's user).
+func startShell(shellName, shellPath, dir string, env []string, cols, rows int, acct *isolation.Account) (*child, error) {
 	ptmx, tty, err := pty.Open()
 	if err != nil {
 		return nil, fmt.Errorf("open pty: %w", err)
+	}
+	if err := GiveTTY(tty, acct); err != nil {
+		ptmx.Close()
+		tty.Close()
+		return nil, err
 	}
 	// pty.Open leaves the master in blocking mode (it calls Fd). Use a
 	// non-blocking duplicate instead, which os.NewFile puts on the poller.
@@ -296,13 +319,14 @@ func startShell(shellName, shellPath, dir string, env []string, cols, rows int) 
 			Ctty:    0, // the child's stdin
 		},
 	}
+	acct.Apply(cmd)
 	raw, err := master.SyscallConn()
 	if err != nil {
 		tty.Close()
 		master.Close()
 		return nil, fmt.Errorf("pty: %w", err)
 	}
-	err = cmd.Start()
+	err = acct.Start(cmd)
 	// Our copy of the slave must go now: the master reports EIO (our end of
 	// output) only once every slave descriptor is closed.
 	tty.Close()
@@ -311,6 +335,28 @@ func startShell(shellName, shellPath, dir string, env []string, cols, rows int) 
 		return nil, fmt.Errorf("start %s: %w", shellPath, err)
 	}
 	return &child{cmd: cmd, master: master, raw: raw}, nil
+}
+
+// GiveTTY hands a PTY's slave to the account its programs run as, as
+// sshd does (owner the user, group tty, mode 0620), so that they may open
+// it again by name (ssh and gpg prompts, tty(1)). A nil account keeps it.
+func GiveTTY(tty *os.File, acct *isolation.Account) error {
+	if acct == nil {
+		return nil
+	}
+	gid := int(acct.GID)
+	if g, err := user.LookupGroup("tty"); err == nil {
+		if n, err := strconv.Atoi(g.Gid); err == nil {
+			gid = n
+		}
+	}
+	if err := tty.Chown(int(acct.UID), gid); err != nil {
+		return fmt.Errorf("chown pty: %w", err)
+	}
+	if err := tty.Chmod(0o620); err != nil {
+		return fmt.Errorf("chmod pty: %w", err)
+	}
+	return nil
 }
 
 // setWinsize resizes the PTY through the raw conn: calling Fd would switch

@@ -16,6 +16,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 	"golang.org/x/sys/unix"
 
+	"github.com/codeterm/codeterm/isolation"
 	"github.com/codeterm/codeterm/sessions"
 	"github.com/codeterm/codeterm/store"
 )
@@ -39,12 +40,14 @@ func (s *Server) exec(sess ssh.Session, u *store.User, ws *store.Workspace, comm
 		cmd = exec.Command(shellPath, "-c", command)
 	}
 	cmd.Dir = ws.LocalPath
+	acct := accountOf(sess)
+	acct.Apply(cmd)
 	// Registered with the core for as long as it runs, so that git in it
 	// gets GitHub credentials as a session's shell does.
 	credEnv, done := s.Sessions.Exec(u.ID)
 	defer done()
 	cmd.Env = append(s.execEnv(sess, u, shellPath), credEnv...)
-	if sock, bin, err := s.localSocket(u); err != nil {
+	if sock, bin, err := s.localSocket(u, acct); err != nil {
 		s.Log.Warn("attach socket", "user", u.Name, "err", err)
 	} else {
 		// codeterm attach, for mosh and plain shells: the command on PATH
@@ -52,7 +55,7 @@ func (s *Server) exec(sess ssh.Session, u *store.User, ws *store.Workspace, comm
 		cmd.Env = append(prependPath(cmd.Env, bin), AttachSockVar+"="+sock)
 	}
 	if ssh.AgentRequested(sess) {
-		sock, stop, err := forwardAgent(sess)
+		sock, stop, err := forwardAgent(sess, acct)
 		if err != nil {
 			s.Log.Warn("agent forwarding", "err", err)
 		} else {
@@ -64,9 +67,9 @@ func (s *Server) exec(sess ssh.Session, u *store.User, ws *store.Workspace, comm
 
 	var werr error
 	if p, ok := s.pty(sess); ok {
-		werr = runWithPty(sess, cmd, p)
+		werr = runWithPty(sess, cmd, p, acct)
 	} else {
-		werr = runPiped(sess, cmd)
+		werr = runPiped(sess, cmd, acct)
 	}
 	// The command's credential ends with it, before the client hears of
 	// the end (done is idempotent; the defer covers the early returns).
@@ -88,7 +91,7 @@ func (s *Server) hasPty(sess ssh.Session) bool { _, ok := s.pty(sess); return ok
 // execEnv is the allow-listed environment plus what OpenSSH sets for a session.
 func (s *Server) execEnv(sess ssh.Session, u *store.User, shellPath string) []string {
 	cenv := clientEnv(sess)
-	env := sessions.Environ(sessions.SpawnOptions{Home: s.home(u), Env: cenv}, shellPath)
+	env := sessions.Environ(sessions.SpawnOptions{Home: s.home(u), Env: cenv, Account: accountOf(sess)}, shellPath)
 	if !hasVar(cenv, "TERM") {
 		// Without a PTY and no TERM from the client, leave TERM (and a
 		// COLORTERM the client did not send) unset as sshd does, so
@@ -119,15 +122,18 @@ func prependPath(env []string, dir string) []string {
 // runPiped runs cmd on the channel's streams. stdin is copied by hand so that
 // a client that never closes stdin cannot keep Wait from returning, and EOF
 // from the client closes the child's stdin.
-func runPiped(sess ssh.Session, cmd *exec.Cmd) error {
+func runPiped(sess ssh.Session, cmd *exec.Cmd, acct *isolation.Account) error {
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return err
 	}
 	cmd.Stdout = sess
 	cmd.Stderr = sess.Stderr()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setsid = true
+	if err := acct.Start(cmd); err != nil {
 		return fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
 	go func() {
@@ -140,8 +146,8 @@ func runPiped(sess ssh.Session, cmd *exec.Cmd) error {
 }
 
 // runWithPty runs cmd on a PTY of its own, passing raw bytes both ways.
-func runWithPty(sess ssh.Session, cmd *exec.Cmd, p ssh.Pty) error {
-	f, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: uint16(p.Window.Width), Rows: uint16(p.Window.Height)})
+func runWithPty(sess ssh.Session, cmd *exec.Cmd, p ssh.Pty, acct *isolation.Account) error {
+	f, err := startPty(cmd, p.Window, acct)
 	if err != nil {
 		return fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
@@ -226,13 +232,52 @@ var signals = map[ssh.Signal]syscall.Signal{
 	ssh.SIGUSR2: syscall.SIGUSR2,
 }
 
-// forwardAgent serves the client's agent on a fresh unix socket.
-func forwardAgent(sess ssh.Session) (sock string, stop func(), err error) {
+// startPty starts cmd as acct on a new PTY of the window's size, in a new
+// session whose controlling terminal it is, and returns the master.
+func startPty(cmd *exec.Cmd, w ssh.Window, acct *isolation.Account) (*os.File, error) {
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer tty.Close() // the child holds its own copy
+	if err := sessions.GiveTTY(tty, acct); err != nil {
+		ptmx.Close()
+		return nil, err
+	}
+	if err := pty.Setsize(ptmx, &pty.Winsize{Cols: uint16(w.Width), Rows: uint16(w.Height)}); err != nil {
+		ptmx.Close()
+		return nil, err
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setsid, cmd.SysProcAttr.Setctty, cmd.SysProcAttr.Ctty = true, true, 0
+	if err := acct.Start(cmd); err != nil {
+		ptmx.Close()
+		return nil, err
+	}
+	return ptmx, nil
+}
+
+// forwardAgent serves the client's agent on a fresh unix socket, in a
+// directory of acct's own (mode 0700, the socket 0600) so that only the
+// account's processes reach it.
+func forwardAgent(sess ssh.Session, acct *isolation.Account) (sock string, stop func(), err error) {
 	l, err := ssh.NewAgentListener()
 	if err != nil {
 		return "", nil, err
 	}
-	go ssh.ForwardAgentConnections(l, sess)
 	sock = l.Addr().String()
-	return sock, func() { l.Close(); os.RemoveAll(filepath.Dir(sock)) }, nil
+	stop = func() { l.Close(); os.RemoveAll(filepath.Dir(sock)) }
+	if err := acct.GiveSocket(sock); err != nil {
+		stop()
+		return "", nil, err
+	}
+	if err := acct.Chown(filepath.Dir(sock)); err != nil {
+		stop()
+		return "", nil, err
+	}
+	go ssh.ForwardAgentConnections(l, sess)
+	return sock, stop, nil
 }

@@ -49,8 +49,12 @@ func (s *Server) directStreamLocal(_ *ssh.Server, _ *gossh.ServerConn, newChan g
 		newChan.Reject(gossh.ConnectionFailed, "malformed direct-streamlocal request")
 		return
 	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", req.SocketPath)
+	acct, err := s.connAccount(ctx, nil)
+	if err != nil {
+		newChan.Reject(gossh.ConnectionFailed, "no OS account")
+		return
+	}
+	conn, err := s.dialUnixAs(ctx, acct, req.SocketPath)
 	if err != nil {
 		newChan.Reject(gossh.ConnectionFailed, err.Error())
 		return

@@ -10,6 +10,7 @@ import (
 	"github.com/charmbracelet/ssh"
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/codeterm/codeterm/isolation"
 	"github.com/codeterm/codeterm/store"
 )
 
@@ -34,7 +35,11 @@ type localUserKey struct{}
 // localSocket returns the path of the user's attach socket, listening from
 // its first use until Shutdown, and the directory that holds a "codeterm"
 // command for PATH.
-func (s *Server) localSocket(u *store.User) (sock, binDir string, err error) {
+//
+// With OS accounts the directory is 0711 (each user reaches only the socket
+// they are given), the socket is the account's, mode 0600, and a connection
+// from any other uid is refused: the socket stands in for the user's key.
+func (s *Server) localSocket(u *store.User, acct *isolation.Account) (sock, binDir string, err error) {
 	s.localMu.Lock()
 	defer s.localMu.Unlock()
 	if s.localDir == "" {
@@ -48,6 +53,10 @@ func (s *Server) localSocket(u *store.User) (sock, binDir string, err error) {
 				os.RemoveAll(dir)
 				return "", "", fmt.Errorf("attach: codeterm binary: %w", err)
 			}
+		}
+		if err := os.Chmod(dir, 0o711); err != nil {
+			os.RemoveAll(dir)
+			return "", "", fmt.Errorf("attach socket dir: %w", err)
 		}
 		bin := filepath.Join(dir, "bin")
 		if err := os.Mkdir(bin, 0o755); err != nil {
@@ -72,16 +81,16 @@ func (s *Server) localSocket(u *store.User) (sock, binDir string, err error) {
 	if err != nil {
 		return "", "", fmt.Errorf("attach socket: %w", err)
 	}
-	if err := os.Chmod(sock, 0o600); err != nil {
+	if err := acct.GiveSocket(sock); err != nil {
 		ln.Close()
 		return "", "", fmt.Errorf("attach socket: %w", err)
 	}
 	s.locals[u.ID] = ln
-	go s.serveLocal(ln, u.ID)
+	go s.serveLocal(ln, u.ID, acct)
 	return sock, binDir, nil
 }
 
-func (s *Server) serveLocal(ln net.Listener, userID string) {
+func (s *Server) serveLocal(ln net.Listener, userID string, acct *isolation.Account) {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -89,6 +98,13 @@ func (s *Server) serveLocal(ln net.Listener, userID string) {
 				s.Log.Warn("attach socket", "err", err)
 			}
 			return
+		}
+		if uc, ok := c.(*net.UnixConn); ok {
+			if uid, err := isolation.PeerUID(uc); err != nil || !acct.Owns(uid) {
+				s.Log.Warn("attach socket: connection from another OS user refused", "uid", uid)
+				c.Close()
+				continue
+			}
 		}
 		go s.srv.HandleConn(&localConn{Conn: c, userID: userID})
 	}

@@ -29,6 +29,9 @@ func (s *Server) route(ssh.Handler) ssh.Handler {
 			s.fail(sess, "codeterm: %v", err)
 			return
 		}
+		if !s.resolveAccount(sess, u) {
+			return
+		}
 		_, wsName := splitLogin(sess.User())
 		raw := strings.TrimSpace(sess.RawCommand())
 		pty, hasPty := s.pty(sess)
@@ -111,7 +114,7 @@ func (s *Server) workspace(sess ssh.Session, u *store.User, name string) (*store
 		s.fail(sess, "codeterm: no workspace %q (ssh %s lists yours)", name, s.sshTarget(sess, u))
 		return nil, false
 	}
-	if err := workspaces.LinkInHome(s.homeDir(u), ws); err != nil {
+	if err := workspaces.LinkInHome(s.homeDir(sess, u), ws, accountOf(sess)); err != nil {
 		s.Log.Warn("workspace link in HOME", "user", u.Name, "workspace", ws.Name, "err", err)
 	}
 	return ws, true
@@ -198,6 +201,7 @@ func (s *Server) spawnOptions(sess ssh.Session, u *store.User, ws *store.Workspa
 		Rows:        rows,
 		Home:        s.home(u),
 		Env:         clientEnv(sess),
+		Account:     accountOf(sess),
 	}
 }
 
@@ -208,8 +212,12 @@ func (s *Server) home(u *store.User) string {
 	return ""
 }
 
-// homeDir is the HOME a user's processes get: their own, or the server's.
-func (s *Server) homeDir(u *store.User) string {
+// homeDir is the HOME a user's processes get: their OS account's, their
+// own under the data dir, or the server's.
+func (s *Server) homeDir(sess ssh.Session, u *store.User) string {
+	if a := accountOf(sess); a != nil && a.Home != "" {
+		return a.Home
+	}
 	if h := s.home(u); h != "" {
 		return h
 	}

@@ -18,6 +18,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/codeterm/codeterm/auth"
+	"github.com/codeterm/codeterm/isolation"
 	"github.com/codeterm/codeterm/sessions"
 	"github.com/codeterm/codeterm/store"
 	"github.com/codeterm/codeterm/workspaces"
@@ -40,11 +41,18 @@ type Server struct {
 	KeepaliveMax      int
 	// AuthLimiter limits failed authentications per source address.
 	AuthLimiter *auth.Limiter
-	// HomeFor returns the HOME of a user's shells; nil: the server's own HOME.
+	// HomeFor returns the HOME of a user's shells; nil: the server's own HOME
+	// (or the OS account's, see Accounts).
 	HomeFor func(u *store.User) string
-	// Executable is the codeterm binary that commands on the workspace
-	// login find on their PATH as "codeterm" (for codeterm attach); "": the
-	// running one.
+	// Accounts maps users to the OS accounts everything started for them
+	// runs as; nil runs it all as the server's user.
+	Accounts *isolation.Accounts
+	// Executable is the codeterm binary. It runs the sftp subsystem
+	// (`codeterm sftp-server`) and opens unix-socket forwards (`codeterm
+	// dial-unix`) as a user's OS account, needed with Accounts (without
+	// Accounts both run in the server process); and commands on the
+	// workspace login find it on their PATH as "codeterm" (for codeterm
+	// attach), where "" means the running program.
 	Executable string
 
 	localMu  sync.Mutex

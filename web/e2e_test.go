@@ -49,7 +49,10 @@ func TestBrowserE2E(t *testing.T) {
 	home := filepath.Join(tmp, "home")
 	data := filepath.Join(tmp, "data")
 	keyPath := writeSSHKey(t, home)
-	env := append(os.Environ(), "HOME="+home, "XDG_DATA_HOME="+filepath.Join(home, ".local/share"), "XDG_CONFIG_HOME="+filepath.Join(home, ".config"))
+	// One user, as the OS user running the tests (accounts mode is
+	// cmd/server's isolation tests' subject).
+	env := append(os.Environ(), "HOME="+home, "XDG_DATA_HOME="+filepath.Join(home, ".local/share"), "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
+		"CODETERM_SECURITY_ISOLATION=single")
 
 	srv := exec.CommandContext(ctx, bin, "serve", "--data", data, "--http-addr", "127.0.0.1:0", "--ssh-addr", "127.0.0.1:0")
 	srv.Env = env

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/codeterm/codeterm/auth"
+	"github.com/codeterm/codeterm/gitcred"
 	"github.com/codeterm/codeterm/webbridge/socketio"
 	"github.com/codeterm/codeterm/workspaces"
 )
@@ -211,4 +212,23 @@ func (c *client) gitAuth(workspaceID string) workspaces.Auth {
 		return workspaces.Auth{}
 	}
 	return workspaces.Auth{Token: token}
+}
+
+// startGitCredentials serves the credential socket when configured. A
+// failure only disables the helper; the rest of the server runs on.
+func (s *Server) startGitCredentials() {
+	if s.GitHub == nil || s.GitHub.CredentialSocket == "" {
+		return
+	}
+	cs := &gitcred.Server{Auth: s.Auth, Sessions: s.Sessions, Accounts: s.Accounts, Origin: s.GitHub.Repos.GitOrigin, Log: s.Log}
+	ln, err := cs.Listen(s.GitHub.CredentialSocket)
+	if err != nil {
+		s.Log.Error("git credential socket: helper disabled", "err", err)
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		cs.Serve(s.ctx, ln)
+	}()
 }

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/codeterm/codeterm/auth"
+	"github.com/codeterm/codeterm/gitcred"
 	"github.com/codeterm/codeterm/store"
 	"github.com/codeterm/codeterm/workspaces"
 
@@ -39,7 +40,7 @@ func TestMain(m *testing.M) {
 		fs := flag.NewFlagSet("git-credential", flag.ExitOnError)
 		socket := fs.String("socket", "", "")
 		fs.Parse(os.Args[2:])
-		if err := GitCredentialHelper(fs.Arg(0), *socket, os.Environ(), os.Stdin, os.Stdout, os.Stderr); err != nil {
+		if err := gitcred.Helper(fs.Arg(0), *socket, os.Environ(), os.Stdin, os.Stdout, os.Stderr); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -636,14 +637,14 @@ func TestGitHubCloneAndCredentialHelper(t *testing.T) {
 
 	// At the socket: a forged id (alice's user with bob's session) and an
 	// ended session's id are refused.
-	ask := func(cred string) GitCredentialResponse {
+	ask := func(cred string) gitcred.Response {
 		conn, err := net.Dial("unix", gh.CredentialSocket)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		json.NewEncoder(conn).Encode(GitCredentialRequest{Credential: cred, Protocol: "http", Host: strings.TrimPrefix(f.web.URL, "http://")})
-		var resp GitCredentialResponse
+		json.NewEncoder(conn).Encode(gitcred.Request{Credential: cred, Protocol: "http", Host: strings.TrimPrefix(f.web.URL, "http://")})
+		var resp gitcred.Response
 		json.NewDecoder(conn).Decode(&resp)
 		return resp
 	}

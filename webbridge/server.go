@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/codeterm/codeterm/auth"
+	"github.com/codeterm/codeterm/isolation"
 	"github.com/codeterm/codeterm/sessions"
 	"github.com/codeterm/codeterm/store"
 	"github.com/codeterm/codeterm/web"
@@ -42,8 +43,13 @@ type Server struct {
 	// AllowedHosts are more host names the server answers to, such as the
 	// name in its listen address.
 	AllowedHosts []string
-	// HomeFor gives a user's shells their HOME; nil keeps the server's.
+	// HomeFor gives a user's shells their HOME; nil keeps the server's (or
+	// the OS account's, see Accounts).
 	HomeFor func(*store.User) string
+	// Accounts maps users to the OS accounts their shells run as and that
+	// the git credential socket checks callers against; nil runs everything
+	// as the server's user.
+	Accounts *isolation.Accounts
 	// Socket tunes the Socket.IO bridge; zero values are the defaults.
 	Socket SocketConfig
 	// GitHub turns on the GitHub integration; nil leaves it off.

@@ -325,6 +325,11 @@ func (c *client) createTerminal(m *socketio.Message, r *reply) {
 		if c.srv.HomeFor != nil {
 			opts.Home = c.srv.HomeFor(c.user)
 		}
+		if opts.Account, err = c.srv.Accounts.For(ctx, c.user); err != nil {
+			c.log.Error("create terminal: os account", "err", err)
+			r.fail(sessionError("", err))
+			return
+		}
 		sess, err := c.srv.Sessions.Create(ctx, opts)
 		if err != nil {
 			if e := sessionError("", err); e.Code == CodeInternal {

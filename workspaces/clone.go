@@ -109,7 +109,11 @@ func (m *Manager) Create(ctx context.Context, user *store.User, opts CreateOptio
 		m.mu.Unlock()
 	}()
 
-	if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
+	acct, err := m.cfg.Accounts.For(ctx, user)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if err := m.prepareUserDir(filepath.Dir(target), acct); err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	tmp, err := os.MkdirTemp(filepath.Dir(target), partialPrefix+opts.Name+"-")
@@ -152,6 +156,9 @@ func (m *Manager) Create(ctx context.Context, user *store.User, opts CreateOptio
 		return nil, fmt.Errorf("%s: %w: %w", what, ErrCloneFailed, err)
 	}
 
+	if err := acct.GiveTree(tmp); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
 	if err := os.Rename(tmp, target); err != nil {
 		// Another process finished the same name first.
 		return nil, fmt.Errorf("%w: %q: %w", ErrExists, opts.Name, err)

@@ -20,7 +20,7 @@ func TestLinkInHome(t *testing.T) {
 	alice := mk("alice", "demo")
 	link := filepath.Join(home, "ws", "demo")
 	for i := 0; i < 2; i++ { // idempotent
-		if err := LinkInHome(home, alice); err != nil {
+		if err := LinkInHome(home, alice, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -29,7 +29,7 @@ func TestLinkInHome(t *testing.T) {
 	}
 	// Another user's live workspace of the same name keeps the link.
 	bob := mk("bob", "demo")
-	if err := LinkInHome(home, bob); !errors.Is(err, fs.ErrExist) {
+	if err := LinkInHome(home, bob, nil); !errors.Is(err, fs.ErrExist) {
 		t.Fatalf("second owner: %v", err)
 	}
 	if got, _ := os.Readlink(link); got != alice.LocalPath {
@@ -37,7 +37,7 @@ func TestLinkInHome(t *testing.T) {
 	}
 	// A deleted workspace's link is replaced.
 	os.RemoveAll(alice.LocalPath)
-	if err := LinkInHome(home, bob); err != nil {
+	if err := LinkInHome(home, bob, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := os.Readlink(link); got != bob.LocalPath {
@@ -46,7 +46,23 @@ func TestLinkInHome(t *testing.T) {
 	// A real directory is never touched.
 	other := mk("carol", "real")
 	os.MkdirAll(filepath.Join(home, "ws", "real"), 0o755)
-	if err := LinkInHome(home, other); !errors.Is(err, fs.ErrExist) {
+	if err := LinkInHome(home, other, nil); !errors.Is(err, fs.ErrExist) {
 		t.Fatalf("over a directory: %v", err)
+	}
+}
+
+// The server links as its own user inside a HOME the user writes to: a
+// "ws" the user turned into a link elsewhere must not make it write there.
+func TestLinkInHomePlantedLink(t *testing.T) {
+	home, elsewhere, root := t.TempDir(), t.TempDir(), t.TempDir()
+	if err := os.Symlink(elsewhere, filepath.Join(home, "ws")); err != nil {
+		t.Fatal(err)
+	}
+	ws := &store.Workspace{ID: "x", Name: "demo", LocalPath: root}
+	if err := LinkInHome(home, ws, nil); err == nil {
+		t.Fatal("linked through a planted ws link")
+	}
+	if entries, _ := os.ReadDir(elsewhere); len(entries) != 0 {
+		t.Fatalf("wrote %d entries outside HOME: %v", len(entries), entries)
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/codeterm/codeterm/isolation"
 	"github.com/codeterm/codeterm/store"
 	"github.com/fsnotify/fsnotify"
 )
@@ -76,6 +77,10 @@ type Config struct {
 	CoalesceWindow time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// Accounts, if not nil, gives each user's workspaces to the user's OS
+	// account: <Root>/<user> is the server's, mode 0710 with the account's
+	// group, and each workspace in it the account's, mode 0700.
+	Accounts *isolation.Accounts
 }
 
 // Manager is the workspace registry. It is safe for concurrent use, also
@@ -194,6 +199,25 @@ func (m *Manager) Path(user *store.User, name string) (string, error) {
 		return "", err
 	}
 	return filepath.Join(dir, name), nil
+}
+
+// prepareUserDir creates the directory of the user's workspaces. With an
+// OS account it stays the server's (so the account can never swap what the
+// server works on for a symlink) and only the account's group may enter it.
+func (m *Manager) prepareUserDir(dir string, acct *isolation.Account) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if acct == nil {
+		return nil
+	}
+	if err := os.Chmod(m.cfg.Root, 0o711); err != nil {
+		return err
+	}
+	if err := os.Chown(dir, os.Getuid(), int(acct.GID)); err != nil {
+		return err
+	}
+	return os.Chmod(dir, 0o710)
 }
 
 func (m *Manager) userDir(user *store.User) (string, error) {

@@ -19,6 +19,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
+
+	"github.com/codeterm/codeterm/isolation"
 )
 
 // GitStatus is the git part of workspace-status.
@@ -58,19 +60,26 @@ func (m *Manager) Status(ctx context.Context, userID, id string) (GitStatus, err
 	if err != nil {
 		return GitStatus{}, fmt.Errorf("status: %w", err)
 	}
-	r, err := m.status(ctx, ws.LocalPath)
+	r, err := m.status(ctx, ws.LocalPath, userID)
 	if err != nil {
 		return GitStatus{}, fmt.Errorf("status of %q: %w", ws.Name, err)
 	}
 	return r.GitStatus, nil
 }
 
-func (m *Manager) status(ctx context.Context, dir string) (statusReport, error) {
+func (m *Manager) status(ctx context.Context, dir, userID string) (statusReport, error) {
 	if _, err := os.Stat(dir); err != nil {
 		return statusReport{}, err
 	}
 	if m.git != "" {
-		r, err := statusGit(ctx, m.git, dir)
+		// As the workspace's owner: git runs what a repository's config
+		// names (core.fsmonitor and the like), and refuses another user's
+		// repository anyway.
+		acct, err := m.cfg.Accounts.ForUserID(ctx, userID)
+		if err != nil {
+			return statusReport{}, err
+		}
+		r, err := statusGit(ctx, m.git, dir, acct)
 		if !errors.Is(err, exec.ErrNotFound) && !errors.Is(err, os.ErrNotExist) {
 			return r, err
 		}
@@ -82,10 +91,14 @@ func (m *Manager) status(ctx context.Context, dir string) (statusReport, error) 
 // statusGit runs git status in porcelain v2. --no-optional-locks keeps it
 // from rewriting the index, so it never fights a user's own git commands in
 // a terminal for index.lock.
-func statusGit(ctx context.Context, gitBin, dir string) (statusReport, error) {
+func statusGit(ctx context.Context, gitBin, dir string, acct *isolation.Account) (statusReport, error) {
 	cmd := exec.CommandContext(ctx, gitBin, "--no-optional-locks", "-C", dir,
 		"status", "--porcelain=v2", "--branch", "--untracked-files=all", "-z")
 	cmd.Env = append(os.Environ(), "LC_ALL=C", "GIT_TERMINAL_PROMPT=0")
+	if acct != nil {
+		cmd.Env = []string{"HOME=" + acct.Home, "PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C", "GIT_TERMINAL_PROMPT=0"}
+		acct.Apply(cmd)
+	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -249,7 +262,7 @@ func readExcludes(file string) []gitignore.Pattern {
 // listings: the short commit id when HEAD is detached, "" when dir is not a
 // readable repository. It reads HEAD only, so it is far cheaper than Status.
 func CurrentBranch(dir string) string {
-	repo, err := git.PlainOpen(dir)
+	repo, err := openBounded(dir) // a user's .git/HEAD may be a symlink to anything
 	if err != nil {
 		return ""
 	}

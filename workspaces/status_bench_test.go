@@ -44,7 +44,7 @@ func BenchmarkStatus(b *testing.B) {
 		fn   func() (statusReport, error)
 	}{
 		{"go-git", func() (statusReport, error) { return statusGoGit(ctx, dir) }},
-		{"git-binary", func() (statusReport, error) { return statusGit(ctx, gitPath, dir) }},
+		{"git-binary", func() (statusReport, error) { return statusGit(ctx, gitPath, dir, nil) }},
 	}
 	for _, impl := range impls {
 		b.Run(impl.name, func(b *testing.B) {

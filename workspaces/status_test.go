@@ -54,7 +54,7 @@ func TestStatusImplementationsAgree(t *testing.T) {
 
 	check := func(name string, want GitStatus) {
 		t.Helper()
-		a, err := statusGit(ctx, gitPath, dir)
+		a, err := statusGit(ctx, gitPath, dir, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package workspaces
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -12,13 +13,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-git/go-billy/v5/osfs"
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/format/index"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/go-git/go-git/v5/utils/merkletrie"
 )
 
@@ -61,10 +65,22 @@ func (m *Manager) Sync(ctx context.Context, userID, id, op string, auth Auth) (S
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", op, err)
 	}
-	s, err := m.openSync(ws.LocalPath, auth)
+	acct, err := m.cfg.Accounts.ForUserID(ctx, userID)
+	if err != nil {
+		return res, fmt.Errorf("%s %q: %w", op, ws.Name, err)
+	}
+	s, err := m.openSync(ws.LocalPath, auth, acct != nil)
 	if err != nil {
 		return res, fmt.Errorf("%s %q: %w: %w", op, ws.Name, ErrSyncFailed, err)
 	}
+	s.userID = userID
+	// go-git writes as the server: what it created, whether the sync
+	// succeeded or not, belongs to the user.
+	defer func() {
+		if err := acct.ReclaimTree(ws.LocalPath); err != nil {
+			m.log.Warn("workspace sync: give files to the user", "workspace", ws.ID, "err", err)
+		}
+	}()
 	var ch changeCounts
 	switch op {
 	case OpFetch:
@@ -94,6 +110,7 @@ func (m *Manager) Sync(ctx context.Context, userID, id, op string, auth Auth) (S
 
 // syncer is one open repository with the remote and branch a sync works on.
 type syncer struct {
+	userID     string // the workspace's owner
 	dir        string
 	repo       *git.Repository
 	auth       transport.AuthMethod
@@ -104,8 +121,30 @@ type syncer struct {
 	tracking   plumbing.ReferenceName // its remote-tracking ref here
 }
 
-func (m *Manager) openSync(dir string, a Auth) (*syncer, error) {
-	repo, err := git.PlainOpen(dir)
+// openBounded opens the repository in dir with every path of it resolved
+// inside dir: a symlink planted in the worktree or in .git never leads
+// outside (to a file only the server may read or write).
+func openBounded(dir string) (*git.Repository, error) {
+	wt := osfs.New(dir, osfs.WithBoundOS())
+	dot, err := wt.Chroot(git.GitDirName)
+	if err != nil {
+		return nil, err
+	}
+	return git.Open(filesystem.NewStorage(dot, cache.NewObjectLRUDefault()), wt)
+}
+
+// openSync opens the repository in dir for a sync. bounded (a workspace
+// of another OS account than the server's) resolves every path of the
+// repository inside it, so that a symlink its owner planted in .git cannot
+// lead the server's writes elsewhere.
+func (m *Manager) openSync(dir string, a Auth, bounded bool) (*syncer, error) {
+	var repo *git.Repository
+	var err error
+	if bounded {
+		repo, err = openBounded(dir)
+	} else {
+		repo, err = git.PlainOpen(dir)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open repository: %w", err)
 	}
@@ -203,7 +242,7 @@ func (m *Manager) pull(ctx context.Context, s *syncer) (changeCounts, error) {
 	if err != nil {
 		return changeCounts{}, err
 	}
-	st, err := m.status(ctx, s.dir)
+	st, err := m.status(ctx, s.dir, s.userID)
 	if err != nil {
 		return changeCounts{}, err
 	}
@@ -362,6 +401,13 @@ func overlapping(changes object.Changes, dirty map[string]bool) []string {
 // refuses whenever the worktree has any unstaged change, however unrelated.
 // Deletions go first so that a file can become a directory.
 func applyChanges(repo *git.Repository, dir string, changes object.Changes) error {
+	// Every path is resolved inside dir: a symlink in the worktree (the
+	// user's, who may have planted one) never leads a write outside it.
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
 	idx, err := repo.Storer.Index()
 	if err != nil {
 		return err
@@ -379,17 +425,17 @@ func applyChanges(repo *git.Repository, dir string, changes object.Changes) erro
 		}
 		if a == merkletrie.Delete {
 			name := ch.From.Name
-			if err := os.Remove(filepath.Join(dir, filepath.FromSlash(name))); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := root.Remove(filepath.FromSlash(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return err
 			}
-			removeEmptyParents(dir, name)
+			removeEmptyParents(root, name)
 			if _, err := idx.Remove(name); err != nil && !errors.Is(err, index.ErrEntryNotFound) {
 				return err
 			}
 			continue
 		}
 		name, te := ch.To.Name, ch.To.TreeEntry
-		if err := checkoutEntry(repo, dir, name, te); err != nil {
+		if err := checkoutEntry(repo, root, name, te); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		e, err := idx.Entry(name)
@@ -397,7 +443,7 @@ func applyChanges(repo *git.Repository, dir string, changes object.Changes) erro
 			e = idx.Add(name)
 		}
 		e.Hash, e.Mode = te.Hash, te.Mode
-		if fi, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(name))); err == nil && te.Mode != filemode.Submodule {
+		if fi, err := root.Lstat(filepath.FromSlash(name)); err == nil && te.Mode != filemode.Submodule {
 			// Matching stat data lets git trust the entry without rehashing.
 			e.ModifiedAt, e.Size = fi.ModTime(), uint32(fi.Size())
 			fillStat(e, fi)
@@ -406,13 +452,13 @@ func applyChanges(repo *git.Repository, dir string, changes object.Changes) erro
 	return repo.Storer.SetIndex(idx)
 }
 
-func checkoutEntry(repo *git.Repository, dir, name string, te object.TreeEntry) error {
-	p := filepath.Join(dir, filepath.FromSlash(name))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+func checkoutEntry(repo *git.Repository, root *os.Root, name string, te object.TreeEntry) error {
+	p := filepath.FromSlash(name)
+	if err := root.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
 	if te.Mode == filemode.Submodule {
-		return os.MkdirAll(p, 0o755)
+		return root.MkdirAll(p, 0o755)
 	}
 	blob, err := repo.BlobObject(te.Hash)
 	if err != nil {
@@ -428,17 +474,18 @@ func checkoutEntry(repo *git.Repository, dir, name string, te object.TreeEntry) 
 		if err != nil {
 			return err
 		}
-		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := root.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
-		return os.Symlink(string(target), p)
+		return root.Symlink(string(target), p)
 	}
 	perm := os.FileMode(0o644)
 	if te.Mode == filemode.Executable {
 		perm = 0o755
 	}
 	// Write beside and rename, so an editor or a crash never sees half a file.
-	f, err := os.CreateTemp(filepath.Dir(p), ".codeterm-pull-*")
+	tmp := filepath.Join(filepath.Dir(p), ".codeterm-pull-"+rand.Text())
+	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
@@ -447,20 +494,20 @@ func checkoutEntry(repo *git.Repository, dir, name string, te object.TreeEntry) 
 		err = cerr
 	}
 	if err == nil {
-		err = os.Chmod(f.Name(), perm)
+		err = root.Chmod(tmp, perm)
 	}
 	if err == nil {
-		err = os.Rename(f.Name(), p)
+		err = root.Rename(tmp, p)
 	}
 	if err != nil {
-		os.Remove(f.Name())
+		root.Remove(tmp)
 	}
 	return err
 }
 
-func removeEmptyParents(root, name string) {
+func removeEmptyParents(root *os.Root, name string) {
 	for d := path.Dir(name); d != "."; d = path.Dir(d) {
-		if os.Remove(filepath.Join(root, filepath.FromSlash(d))) != nil {
+		if root.Remove(filepath.FromSlash(d)) != nil {
 			return // not empty (or gone): stop
 		}
 	}

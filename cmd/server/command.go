@@ -12,6 +12,8 @@ import (
 
 	"github.com/codeterm/codeterm/auth"
 	"github.com/codeterm/codeterm/config"
+	"github.com/codeterm/codeterm/isolation"
+	"github.com/codeterm/codeterm/sshd"
 	"github.com/codeterm/codeterm/store"
 	"github.com/codeterm/codeterm/workspaces"
 )
@@ -44,6 +46,14 @@ func (c *command) dispatch(ctx context.Context, args []string) error {
 		return c.gitCredential(ctx, rest)
 	case "attach":
 		return c.attach(ctx, rest)
+	case "sftp-server":
+		// Started by the server as a user's OS account, on the channel's streams.
+		return sshd.ServeSFTPStdio()
+	case "dial-unix":
+		if len(rest) != 1 {
+			return fmt.Errorf("dial-unix PATH: %w", errUsage)
+		}
+		return sshd.DialUnixHelper(rest[0])
 	case "version", "--version":
 		fmt.Fprintln(c.stdout, "codeterm", version)
 		return nil
@@ -61,6 +71,10 @@ type app struct {
 	auth   *auth.Service
 	secret []byte
 	log    *slog.Logger
+	// mode is the effective security.isolation; accounts is set in
+	// accounts mode only.
+	mode     isolation.Mode
+	accounts *isolation.Accounts
 }
 
 // open loads the configuration and opens the data directory, creating it and
@@ -70,7 +84,16 @@ func (c *command) open(ctx context.Context, f *flags) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := auth.EnsureDataDir(cfg.DataDir); err != nil {
+	mode, err := isolation.Resolve(isolation.Mode(cfg.Security.Isolation))
+	if err != nil {
+		return nil, err
+	}
+	if mode == isolation.ModeAccounts {
+		err = openDataDir(cfg.DataDir)
+	} else {
+		err = auth.EnsureDataDir(cfg.DataDir)
+	}
+	if err != nil {
 		return nil, err
 	}
 	secret, _, err := auth.LoadOrCreateSecret(filepath.Join(cfg.DataDir, "jwt.secret"))
@@ -81,13 +104,25 @@ func (c *command) open(ctx context.Context, f *flags) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &app{
+	a := &app{
 		cfg:    cfg,
 		store:  st,
 		auth:   auth.New(st, secret, cfg.Auth.TokenTTL, cfg.Auth.LoginCodeTTL),
 		secret: secret,
 		log:    newLogger(cfg.Log, c.stderr),
-	}, nil
+		mode:   mode,
+	}
+	if mode == isolation.ModeSingle {
+		a.auth.OneUser = isolation.ErrSingleUser
+	}
+	if mode == isolation.ModeAccounts {
+		limits := isolation.Limits{Memory: int64(cfg.Limits.Memory), Pids: cfg.Limits.Pids}
+		if a.accounts, err = isolation.NewAccounts(st, cfg.DataDir, limits, a.log.With("component", "isolation")); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	return a, nil
 }
 
 func (a *app) close() { a.store.Close() }
@@ -102,6 +137,7 @@ func (a *app) workspaces(ctx context.Context, killer workspaces.SessionKiller, c
 		IgnoreDirs:  a.cfg.Workspaces.Ignore,
 		UseSSHAgent: cli,
 		Logger:      a.log.With("component", "workspaces"),
+		Accounts:    a.accounts,
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/codeterm/codeterm/auth"
 	"github.com/codeterm/codeterm/config"
+	"github.com/codeterm/codeterm/gitcred"
 	"github.com/codeterm/codeterm/webbridge"
 	"github.com/codeterm/codeterm/workspaces"
 )
@@ -37,7 +38,7 @@ func (c *command) gitCredential(ctx context.Context, args []string) error {
 		}
 		*socket = credentialSocket(cfg.DataDir)
 	}
-	return webbridge.GitCredentialHelper(pos[0], *socket, c.environ, os.Stdin, c.stdout, c.stderr)
+	return gitcred.Helper(pos[0], *socket, c.environ, os.Stdin, c.stdout, c.stderr)
 }
 
 // githubIntegration builds the bridge's GitHub part: nil when

@@ -12,8 +12,8 @@ import (
 
 	"github.com/codeterm/codeterm/auth"
 	"github.com/codeterm/codeterm/config"
+	"github.com/codeterm/codeterm/gitcred"
 	"github.com/codeterm/codeterm/sessions"
-	"github.com/codeterm/codeterm/webbridge"
 )
 
 // TestGitCredentialCommand drives the real binary as git would, against a
@@ -26,17 +26,17 @@ func TestGitCredentialCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	reqs := make(chan webbridge.GitCredentialRequest, 4)
+	reqs := make(chan gitcred.Request, 4)
 	go func() {
 		for {
 			conn, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			var req webbridge.GitCredentialRequest
+			var req gitcred.Request
 			json.NewDecoder(bufio.NewReader(conn)).Decode(&req)
 			reqs <- req
-			json.NewEncoder(conn).Encode(webbridge.GitCredentialResponse{Username: "x-access-token", Password: "gho_fromserver"})
+			json.NewEncoder(conn).Encode(gitcred.Response{Username: "x-access-token", Password: "gho_fromserver"})
 			conn.Close()
 		}
 	}()

@@ -30,6 +30,8 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
+	// Users' OS accounts run it too (sftp-server, git-credential).
+	os.Chmod(dir, 0o755)
 	binary = filepath.Join(dir, "codeterm")
 	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
 	if err != nil {
@@ -47,6 +49,7 @@ type env struct {
 	data    string
 	home    string
 	keyFile string
+	vars    []string // more environment for every command (isolation_test.go)
 }
 
 func newEnv(t *testing.T) *env {
@@ -74,7 +77,10 @@ func (e *env) newKey(name string) string {
 
 func (e *env) cmd(args ...string) *exec.Cmd {
 	c := exec.Command(binary, append(args, "--data", e.data)...)
-	c.Env = []string{"HOME=" + e.home, "PATH=" + os.Getenv("PATH"), "USER=root"}
+	// Several users on one OS account: these tests are about the commands,
+	// isolation_test.go about accounts mode.
+	c.Env = []string{"HOME=" + e.home, "PATH=" + os.Getenv("PATH"), "USER=root", "CODETERM_SECURITY_ISOLATION=shared"}
+	c.Env = append(c.Env, e.vars...)
 	return c
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/codeterm/codeterm/auth"
 	"github.com/codeterm/codeterm/config"
+	"github.com/codeterm/codeterm/isolation"
 	"github.com/codeterm/codeterm/sessions"
 	"github.com/codeterm/codeterm/sshd"
 	"github.com/codeterm/codeterm/store"
@@ -34,6 +35,28 @@ func (c *command) serve(ctx context.Context, args []string) error {
 	}
 	defer a.close()
 	log := a.log
+	if err := hardenServer(); err != nil {
+		log.Warn("server hardening", "err", err)
+	}
+	switch a.mode {
+	case isolation.ModeShared:
+		log.Warn("security.isolation is shared: every user runs as this server's OS user and can read the others' files and this server's data; use accounts to separate them")
+	case isolation.ModeSingle:
+		if users, err := a.store.Users(ctx); err != nil {
+			return err
+		} else if len(users) > 1 {
+			return fmt.Errorf("%d users, but %w (or shared, to keep them all on this OS account; see the README's threat model)", len(users), isolation.ErrSingleUser)
+		}
+	case isolation.ModeAccounts:
+		// Users' accounts run this program for sftp, unix-socket forwards
+		// and git's credential helper.
+		if exe := helperExecutable(); exe == "" {
+			log.Warn("cannot find this program: sftp and unix-socket forwards will fail for users")
+		} else if p, mode, err := closedAncestor(exe); err != nil || p != "" {
+			log.Warn("users' OS accounts cannot run this program: sftp, unix-socket forwards and git credentials will fail for them; install it where they can (e.g. /usr/local/bin)", "path", exe, "closed", p, "mode", fmt.Sprintf("%04o", mode), "err", err)
+		}
+	}
+	log.Info("isolation", "mode", string(a.mode))
 
 	hostKey, hostKeyCreated, err := auth.LoadOrCreateHostKey(filepath.Join(a.cfg.DataDir, "ssh_host_ed25519_key"))
 	if err != nil {
@@ -84,7 +107,9 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		KeepaliveInterval: cfg.SSH.KeepaliveInterval,
 		KeepaliveMax:      cfg.SSH.KeepaliveMax,
 		AuthLimiter:       auth.NewLimiter(cfg.SSH.AuthFailuresPerMinute),
-		HomeFor:           homeFor(cfg),
+		HomeFor:           homeFor(cfg, a.accounts),
+		Accounts:          a.accounts,
+		Executable:        helperExecutable(),
 	}
 	sshLn, err := net.Listen("tcp", cfg.SSH.Addr)
 	if err != nil {
@@ -104,7 +129,8 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		Log:          log.With("component", "http"),
 		Version:      version,
 		LoginLimiter: auth.NewLimiter(a.cfg.Auth.LoginsPerMinute),
-		HomeFor:      homeFor(cfg),
+		HomeFor:      homeFor(cfg, a.accounts),
+		Accounts:     a.accounts,
 		GitHub:       gh,
 		Socket: webbridge.SocketConfig{
 			PingInterval:       cfg.HTTP.PingInterval,
@@ -188,9 +214,10 @@ func recordDir(cfg *config.Config) string {
 }
 
 // homeFor gives each user a HOME under the data dir when ssh.user_homes is
-// set (so ~/.vscode-server is per user); otherwise shells get the server's HOME.
-func homeFor(cfg *config.Config) func(*store.User) string {
-	if !cfg.SSH.UserHomes {
+// set (so ~/.vscode-server is per user); otherwise shells get the server's
+// HOME. With OS accounts the account's own HOME is used instead.
+func homeFor(cfg *config.Config, accounts *isolation.Accounts) func(*store.User) string {
+	if !cfg.SSH.UserHomes || accounts != nil {
 		return nil
 	}
 	root := filepath.Join(cfg.DataDir, "homes")
@@ -214,4 +241,14 @@ func currentUser() (name, home string) {
 		name = os.Getenv("USER")
 	}
 	return name, home
+}
+
+// helperExecutable is this program, which runs the sftp subsystem and
+// unix-socket dials as users' OS accounts; "" when it cannot be found.
+func helperExecutable() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	return exe
 }

@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/codeterm/codeterm/auth"
+	"github.com/codeterm/codeterm/isolation"
 )
 
 func (c *command) user(ctx context.Context, args []string) error {
@@ -21,7 +24,7 @@ func (c *command) user(ctx context.Context, args []string) error {
 		sub, args = "key "+args[0], args[1:]
 	}
 	f := newFlags("user " + sub)
-	var keyFile *string
+	var keyFile, osUser *string
 	want := map[string][2]int{"add": {1, 1}, "key add": {2, 2}, "key rm": {2, 2}, "list": {0, 0}, "rm": {1, 1}, "revoke": {1, 1}}
 	n, ok := want[sub]
 	if !ok {
@@ -29,6 +32,7 @@ func (c *command) user(ctx context.Context, args []string) error {
 	}
 	if sub == "add" {
 		keyFile = f.String("key", "", "public key file")
+		osUser = f.String("os-user", "", "existing OS account the user runs as (accounts mode; default: a new ct-NAME account)")
 	}
 	pos, err := f.parse(args, n[0], n[1])
 	if err != nil {
@@ -48,6 +52,9 @@ func (c *command) user(ctx context.Context, args []string) error {
 				return err
 			}
 		}
+		if *osUser != "" && a.accounts == nil {
+			return fmt.Errorf("user add --os-user: security.isolation is %s; OS accounts are used in accounts mode only", a.mode)
+		}
 		u, err := a.auth.AddUser(ctx, pos[0])
 		if err != nil {
 			return err
@@ -56,7 +63,21 @@ func (c *command) user(ctx context.Context, args []string) error {
 			a.store.DeleteUser(ctx, u.ID)
 			return err
 		}
-		fmt.Fprintf(c.stdout, "added user %s with %d key(s)\n", u.Name, len(keys))
+		account := ""
+		if a.accounts != nil {
+			var acct *isolation.Account
+			if *osUser != "" {
+				acct, err = a.accounts.Map(ctx, u, *osUser)
+			} else {
+				acct, err = a.accounts.For(ctx, u)
+			}
+			if err != nil {
+				a.store.DeleteUser(ctx, u.ID)
+				return err
+			}
+			account = fmt.Sprintf(", OS account %s (uid %d)", acct.Name, acct.UID)
+		}
+		fmt.Fprintf(c.stdout, "added user %s with %d key(s)%s\n", u.Name, len(keys), account)
 	case "key add":
 		u, err := a.auth.User(ctx, pos[0])
 		if err != nil {
@@ -91,7 +112,7 @@ func (c *command) user(ctx context.Context, args []string) error {
 			return err
 		}
 		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tKEYS\tCREATED")
+		fmt.Fprintln(tw, "NAME\tKEYS\tCREATED\tOS ACCOUNT")
 		for _, u := range users {
 			keys, err := a.store.SSHKeys(ctx, u.ID)
 			if err != nil {
@@ -101,7 +122,11 @@ func (c *command) user(ctx context.Context, args []string) error {
 			for _, k := range keys {
 				fps = append(fps, k.Fingerprint)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, strings.Join(fps, " "), u.CreatedAt.Format("2006-01-02"))
+			osAcct, err := a.osAccountOf(ctx, u)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, strings.Join(fps, " "), u.CreatedAt.Format("2006-01-02"), osAcct)
 		}
 		return tw.Flush()
 	case "rm":
@@ -109,10 +134,29 @@ func (c *command) user(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
+		// The account's processes end and the account goes first: its
+		// files are then removed, so that no later account given the same
+		// uid inherits them.
+		osName, deleted, err := a.accounts.Remove(ctx, u)
+		if err != nil {
+			return err
+		}
+		if deleted {
+			if err := os.RemoveAll(filepath.Join(a.cfg.DataDir, "workspaces", u.Name)); err != nil {
+				return fmt.Errorf("remove workspaces of %s: %w", u.Name, err)
+			}
+		}
 		if err := a.store.DeleteUser(ctx, u.ID); err != nil {
 			return err
 		}
-		fmt.Fprintf(c.stdout, "removed user %s\n", u.Name)
+		switch {
+		case deleted:
+			fmt.Fprintf(c.stdout, "removed user %s and OS account %s\n", u.Name, osName)
+		case osName != "":
+			fmt.Fprintf(c.stdout, "removed user %s (OS account %s kept: codeterm did not create it)\n", u.Name, osName)
+		default:
+			fmt.Fprintf(c.stdout, "removed user %s\n", u.Name)
+		}
 	case "revoke":
 		u, err := a.auth.User(ctx, pos[0])
 		if err != nil {

@@ -1,4 +1,10 @@
-package webbridge
+// Package gitcred is the git credential socket: git in a user's shell runs
+// `codeterm git-credential` (Helper), which presents the shell's credential
+// id (sessions.GitCredentialVar) on the server's unix socket (Server) and
+// gets back the session user's GitHub token. SSH sessions and browser
+// terminals use it alike, so it lives beside auth and workspaces, not in a
+// front-end.
+package gitcred
 
 import (
 	"bufio"
@@ -13,14 +19,14 @@ import (
 	"github.com/codeterm/codeterm/sessions"
 )
 
-// GitCredentialHelper is `codeterm git-credential ACTION`, a git credential
+// Helper is `codeterm git-credential ACTION`, a git credential
 // helper (git help credential). For "get" it reads git's request from in,
 // asks the server on socket with the session's credential id from environ,
 // and prints username and password to out. "store" and "erase" are
 // accepted and ignored: the server is the only place the token lives.
 // Without a session credential, or for a host that is not GitHub's, it
 // prints nothing so git goes on to its other helpers or its prompt.
-func GitCredentialHelper(action, socket string, environ []string, in io.Reader, out, diag io.Writer) error {
+func Helper(action, socket string, environ []string, in io.Reader, out, diag io.Writer) error {
 	req, err := readCredentialRequest(in)
 	if err != nil {
 		return fmt.Errorf("git-credential: read request: %w", err)
@@ -46,7 +52,7 @@ func GitCredentialHelper(action, socket string, environ []string, in io.Reader, 
 	if err := json.NewEncoder(conn).Encode(req); err != nil {
 		return fmt.Errorf("git-credential: send request: %w", err)
 	}
-	var resp GitCredentialResponse
+	var resp Response
 	if err := json.NewDecoder(bufio.NewReader(io.LimitReader(conn, 64<<10))).Decode(&resp); err != nil {
 		return fmt.Errorf("git-credential: read answer: %w", err)
 	}
@@ -67,8 +73,8 @@ func GitCredentialHelper(action, socket string, environ []string, in io.Reader, 
 
 // readCredentialRequest reads git's key=value lines up to a blank line or
 // the end of input.
-func readCredentialRequest(in io.Reader) (GitCredentialRequest, error) {
-	var req GitCredentialRequest
+func readCredentialRequest(in io.Reader) (Request, error) {
+	var req Request
 	sc := bufio.NewScanner(io.LimitReader(in, 64<<10))
 	for sc.Scan() {
 		line := sc.Text()
