@@ -357,7 +357,8 @@ func TestIsolationAccounts(t *testing.T) {
 		}
 		// OpenSSH's sftp stats before it reads: the kernel's EACCES on
 		// bob's directory reaches alice as "not found" or "denied".
-		for _, path := range []string{"../../bob/ws/secret.txt", bobWS + "/secret.txt", "link/secret.txt"} {
+		// sftp starts in HOME (<data>/homes/alice); the workspace is ~/ws/ws.
+		for _, path := range []string{"../../workspaces/bob/ws/secret.txt", bobWS + "/secret.txt", "ws/ws/link/secret.txt"} {
 			args := append(srv.sshArgs(alice), "-P", srv.port, "-b", "-", alice.name+"+ws@127.0.0.1")
 			out, errs, code := srv.run("get "+path+" "+dst+"/got\n", "sftp", args...)
 			if code == 0 || !regexp.MustCompile(`ermission denied|not found`).MatchString(errs) {
@@ -373,7 +374,7 @@ func TestIsolationAccounts(t *testing.T) {
 		if out, errs, code := srv.run("put "+src+" "+bobWS+"/up.txt\n", "sftp", args...); code == 0 {
 			t.Errorf("sftp put into bob's workspace: %s %s", out, errs)
 		}
-		if out, errs, code := srv.run("put "+src+" up.txt\n", "sftp", args...); code != 0 {
+		if out, errs, code := srv.run("put "+src+" ws/ws/up.txt\n", "sftp", args...); code != 0 {
 			t.Fatalf("sftp put: %s %s", out, errs)
 		}
 		if uid := ownerOf(t, filepath.Join(aliceWS, "up.txt")); uid != alice.uid {
