@@ -83,6 +83,10 @@ type Manager struct {
 	watchers map[*Changes]struct{}
 
 	execs map[string]string // live exec scopes (see Exec): id → user id; under mu
+
+	// handover is held for writing by Export until the exec or Resume;
+	// creating a session and ending one hold it for reading (handover.go).
+	handover sync.RWMutex
 }
 
 type primaryCall struct {
@@ -135,6 +139,8 @@ func (m *Manager) Create(ctx context.Context, opts SpawnOptions) (*Session, erro
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSpawn, err)
 	}
+	m.handover.RLock()
+	defer m.handover.RUnlock()
 	if err := m.reserve(opts.UserID, opts.WorkspaceID); err != nil {
 		return nil, err
 	}
