@@ -1,6 +1,7 @@
 package engineio
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -188,6 +189,35 @@ func (s *Server) Close() {
 	clear(s.conns) // sessions lingering for a last poll
 	s.mu.Unlock()
 	s.wg.Wait()
+}
+
+// DisconnectAll closes every connection as Close does (clients reconnect
+// on their own) but goes on accepting new ones, for a server about to be
+// replaced in place. It waits until they have flushed, or ctx ends.
+func (s *Server) DisconnectAll(ctx context.Context) {
+	s.init()
+	s.mu.Lock()
+	conns := make([]*Conn, 0, len(s.conns))
+	for _, c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.close(ReasonServerShutdown, true, closePacket)
+	}
+	for _, c := range conns {
+		c.mu.Lock()
+		held := c.holds > 0
+		c.mu.Unlock()
+		if !held {
+			continue // never got a goroutine, so gone never closes
+		}
+		select {
+		case <-c.gone:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // ConnCount reports the number of open connections.

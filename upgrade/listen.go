@@ -1,0 +1,112 @@
+package upgrade
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"time"
+)
+
+// listener is a listening socket that an upgrade hands over. While an
+// upgrade is under way Accept waits instead of accepting: new connections
+// queue in the kernel's backlog for the next image, none is refused and
+// none is accepted by an image about to go.
+type listener struct {
+	net.Listener
+	name, addr string
+	tcp        *net.TCPListener
+	u          *Upgrader
+}
+
+// Listen returns the listener the previous image handed over under name if
+// it was listening for the same configured addr, else a new one on addr.
+func (u *Upgrader) Listen(name, addr string) (net.Listener, error) {
+	ln, err := u.inherited(name, addr)
+	if err != nil {
+		return nil, err
+	}
+	if ln == nil {
+		if ln, err = net.Listen("tcp", addr); err != nil {
+			return nil, fmt.Errorf("%s listen: %w", name, err)
+		}
+	}
+	tcp, ok := ln.(*net.TCPListener)
+	if !ok {
+		ln.Close()
+		return nil, fmt.Errorf("%s listen on %s: not TCP", name, addr)
+	}
+	l := &listener{Listener: ln, name: name, addr: addr, tcp: tcp, u: u}
+	u.mu.Lock()
+	u.listeners = append(u.listeners, l)
+	u.mu.Unlock()
+	return l, nil
+}
+
+func (u *Upgrader) inherited(name, addr string) (net.Listener, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.in == nil {
+		return nil, nil
+	}
+	for _, ls := range u.in.Listeners {
+		f := u.inFiles[ls.FD]
+		if ls.Name != name || ls.Addr != addr || f == nil {
+			continue // a changed address: Ready closes the old socket
+		}
+		delete(u.inFiles, ls.FD)
+		ln, err := net.FileListener(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: inherited listener: %w", name, err)
+		}
+		return ln, nil
+	}
+	return nil, nil
+}
+
+func (l *listener) Accept() (net.Conn, error) {
+	for {
+		if p := l.u.pausedCh(); p != nil {
+			<-p
+			continue
+		}
+		c, err := l.Listener.Accept()
+		if err != nil && l.u.pausedCh() != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue // woken by pause
+			}
+		}
+		return c, err
+	}
+}
+
+func (l *listener) file() (*os.File, error) { return l.tcp.File() }
+
+func (u *Upgrader) pausedCh() chan struct{} {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.paused
+}
+
+// pause stops every Accept until resume; one blocked in the kernel is
+// woken by a deadline in the past.
+func (u *Upgrader) pause() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.paused = make(chan struct{})
+	for _, l := range u.listeners {
+		l.tcp.SetDeadline(time.Unix(1, 0))
+	}
+}
+
+func (u *Upgrader) resume() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, l := range u.listeners {
+		l.tcp.SetDeadline(time.Time{})
+	}
+	close(u.paused)
+	u.paused = nil
+}
