@@ -84,8 +84,12 @@ func (m *Manager) Export() (*Handover, error) {
 	m.mu.Unlock()
 	slices.SortFunc(list, func(a, b *Session) int { return int(a.order - b.order) })
 	h := &Handover{m: m, frozen: list}
+	// All at once: each pump parks as soon as its read returns.
 	for _, s := range list {
-		s.gate.freeze(s)
+		s.gate.request(s)
+	}
+	for _, s := range list {
+		s.gate.await(s)
 	}
 	st := handoverState{Version: HandoverVersion}
 	for _, s := range list {
@@ -256,7 +260,7 @@ func (m *Manager) importSession(ctx context.Context, hs handoverSession, master 
 			viewers++
 		}
 	}
-	m.log.Info("session taken over", "session", s.id, "pid", s.pid, "seq", s.seq,
+	m.log.Info("session taken over", "session", s.id, "pid", s.pid, "seq", hs.Seq,
 		"clients", len(hs.Attachments)-viewers, "viewers", viewers)
 	m.changed(s)
 	return nil
@@ -286,12 +290,16 @@ type pumpGate struct {
 
 func (g *pumpGate) requested() bool { return g.req.Load() }
 
-// freeze asks the pump to park and waits until it has (or has ended).
-func (g *pumpGate) freeze(s *Session) {
+// request asks the pump to park.
+func (g *pumpGate) request(s *Session) {
 	g.parked, g.resume = make(chan struct{}), make(chan struct{})
 	g.req.Store(true)
 	// A read in progress returns at once; the pump sees req before the next.
 	s.master.SetReadDeadline(time.Unix(1, 0))
+}
+
+// await waits until the pump has parked (or has ended).
+func (g *pumpGate) await(s *Session) {
 	select {
 	case <-g.parked:
 	case <-s.pumpDone:

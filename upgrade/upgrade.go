@@ -196,9 +196,11 @@ func (u *Upgrader) Run(ctx context.Context) error {
 // It returns only if the upgrade did not happen, with the reason; the state
 // is then unfrozen.
 func (u *Upgrader) Upgrade(ctx context.Context) error {
+	start := time.Now()
 	if err := u.check(ctx); err != nil {
 		return err
 	}
+	checked := time.Now()
 	u.mu.Lock()
 	parts := append([]part(nil), u.parts...)
 	listeners := append([]*listener(nil), u.listeners...)
@@ -263,7 +265,8 @@ func (u *Upgrader) Upgrade(ctx context.Context) error {
 	// process with every shell: an ignored signal stays ignored across
 	// execve until the next image asks for it again.
 	signal.Ignore(syscall.SIGHUP)
-	u.log.Info("upgrade: switching to the new program", "path", u.path, "parts", len(parts), "descriptors", len(files))
+	u.log.Info("upgrade: switching to the new program", "path", u.path, "parts", len(parts), "descriptors", len(files),
+		"check", checked.Sub(start).Round(time.Millisecond), "freeze", time.Since(checked).Round(time.Millisecond))
 	err = syscall.Exec(u.path, u.args, environ)
 	u.mu.Lock()
 	if u.sigs != nil {

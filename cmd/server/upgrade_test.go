@@ -26,7 +26,7 @@ import (
 // upgradeServer is `codeterm serve` run from a copy of the binary (so a
 // test may replace it), with its output kept line by line.
 type upgradeServer struct {
-	t       *testing.T
+	t       testing.TB
 	e       *env
 	bin     string
 	cmd     *exec.Cmd
@@ -42,7 +42,9 @@ type upgradeServer struct {
 	changed chan struct{}
 }
 
-func startUpgradeServer(t *testing.T) *upgradeServer {
+// startUpgradeServer starts it with extra CODETERM_* settings in its
+// environment.
+func startUpgradeServer(t testing.TB, environ ...string) *upgradeServer {
 	t.Helper()
 	e := newEnv(t)
 	s := &upgradeServer{t: t, e: e, bin: filepath.Join(t.TempDir(), "codeterm"), changed: make(chan struct{})}
@@ -64,7 +66,7 @@ func startUpgradeServer(t *testing.T) *upgradeServer {
 	s.token = strings.TrimSpace(e.ok("token", "alice"))
 
 	s.cmd = exec.Command(s.bin, "serve", "--data", e.data, "--http-addr", "127.0.0.1:0", "--ssh-addr", "127.0.0.1:0")
-	s.cmd.Env = []string{"HOME=" + e.home, "PATH=" + os.Getenv("PATH"), "USER=root"}
+	s.cmd.Env = append([]string{"HOME=" + e.home, "PATH=" + os.Getenv("PATH"), "USER=root"}, environ...)
 	stdout, _ := s.cmd.StdoutPipe()
 	stderr, _ := s.cmd.StderrPipe()
 	if err := s.cmd.Start(); err != nil {
@@ -80,7 +82,7 @@ func startUpgradeServer(t *testing.T) *upgradeServer {
 			s.cmd.Process.Kill()
 			<-done
 		}
-		if t.Failed() {
+		if t.Failed() || os.Getenv("UPGRADE_LOG") != "" {
 			t.Logf("server output:\n%s", strings.Join(s.lines, "\n"))
 		}
 	})
@@ -213,7 +215,7 @@ func (s *upgradeServer) fds() []string {
 
 // sshTerm is an interactive SSH client attached to the workspace.
 type sshTerm struct {
-	t      *testing.T
+	t      testing.TB
 	client *ssh.Client
 	sess   *ssh.Session
 	in     io.Writer
