@@ -245,10 +245,7 @@ func (m *Manager) importSession(ctx context.Context, hs handoverSession, master 
 		m.log.Warn("imported session not saved", "session", s.id, "err", err)
 	}
 	m.mu.Lock()
-	m.created++
-	s.order = m.created
-	m.sessions[s.id] = s
-	m.wg.Add(1)
+	m.addLocked(s)
 	m.mu.Unlock()
 	s.start()
 	if hs.Killed {

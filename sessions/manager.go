@@ -256,14 +256,19 @@ func (m *Manager) spawn(ctx context.Context, opts SpawnOptions, shellName, shell
 		return nil, fmt.Errorf("create session: %w", ErrClosed)
 	}
 	m.release(opts.UserID, opts.WorkspaceID) // the session itself counts from now on
-	m.created++
-	s.order = m.created
-	m.sessions[s.id] = s
-	m.wg.Add(1)
+	m.addLocked(s)
 	m.mu.Unlock()
 	s.start()
 	m.changed(s)
 	return s, nil
+}
+
+// addLocked registers s as the newest session; Shutdown waits for it.
+func (m *Manager) addLocked(s *Session) {
+	m.created++
+	s.order = m.created
+	m.sessions[s.id] = s
+	m.wg.Add(1)
 }
 
 // persist writes a session's metadata to the store.

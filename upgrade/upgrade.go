@@ -185,9 +185,9 @@ func (u *Upgrader) Run(ctx context.Context) error {
 		case <-u.sigs:
 			start := time.Now()
 			u.log.Info("upgrade: SIGHUP received; checking the program", "path", u.path)
-			if err := u.Upgrade(ctx); err != nil {
-				u.log.Error("upgrade failed; still running as before", "err", err, "after", time.Since(start).Round(time.Millisecond))
-			}
+			// Upgrade returns only when the exec did not happen.
+			err := u.Upgrade(ctx)
+			u.log.Error("upgrade failed; still running as before", "err", err, "after", time.Since(start).Round(time.Millisecond))
 		}
 	}
 }

@@ -177,6 +177,18 @@ func (s *Server) Close() {
 	s.init()
 	s.mu.Lock()
 	s.closed = true
+	s.mu.Unlock()
+	s.closeConns()
+	s.mu.Lock()
+	clear(s.conns) // sessions lingering for a last poll
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// closeConns closes every connection, letting it flush what is queued, and
+// returns them.
+func (s *Server) closeConns() []*Conn {
+	s.mu.Lock()
 	conns := make([]*Conn, 0, len(s.conns))
 	for _, c := range s.conns {
 		conns = append(conns, c)
@@ -185,10 +197,7 @@ func (s *Server) Close() {
 	for _, c := range conns {
 		c.close(ReasonServerShutdown, true, closePacket)
 	}
-	s.mu.Lock()
-	clear(s.conns) // sessions lingering for a last poll
-	s.mu.Unlock()
-	s.wg.Wait()
+	return conns
 }
 
 // DisconnectAll closes every connection as Close does (clients reconnect
@@ -196,24 +205,9 @@ func (s *Server) Close() {
 // replaced in place. It waits until they have flushed, or ctx ends.
 func (s *Server) DisconnectAll(ctx context.Context) {
 	s.init()
-	s.mu.Lock()
-	conns := make([]*Conn, 0, len(s.conns))
-	for _, c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-	for _, c := range conns {
-		c.close(ReasonServerShutdown, true, closePacket)
-	}
-	for _, c := range conns {
-		c.mu.Lock()
-		held := c.holds > 0
-		c.mu.Unlock()
-		if !held {
-			continue // never got a goroutine, so gone never closes
-		}
+	for _, c := range s.closeConns() {
 		select {
-		case <-c.gone:
+		case <-c.gone: // registered connections always had a hold, released at the end
 		case <-ctx.Done():
 			return
 		}
