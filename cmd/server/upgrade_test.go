@@ -29,6 +29,7 @@ type upgradeServer struct {
 	t       testing.TB
 	e       *env
 	bin     string
+	config  string // the configuration file the server reads
 	cmd     *exec.Cmd
 	base    string
 	sshPort string
@@ -65,7 +66,11 @@ func startUpgradeServer(t testing.TB, environ ...string) *upgradeServer {
 	e.ok("workspace", "create", "demo", "--owner", "alice")
 	s.token = strings.TrimSpace(e.ok("token", "alice"))
 
-	s.cmd = exec.Command(s.bin, "serve", "--data", e.data, "--http-addr", "127.0.0.1:0", "--ssh-addr", "127.0.0.1:0")
+	s.config = filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(s.config, []byte("log:\n  format: text\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.cmd = exec.Command(s.bin, "serve", "--data", e.data, "--config", s.config, "--http-addr", "127.0.0.1:0", "--ssh-addr", "127.0.0.1:0")
 	s.cmd.Env = append([]string{"HOME=" + e.home, "PATH=" + os.Getenv("PATH"), "USER=root"}, environ...)
 	stdout, _ := s.cmd.StdoutPipe()
 	stderr, _ := s.cmd.StderrPipe()
@@ -375,9 +380,11 @@ func TestUpgradeInPlace(t *testing.T) {
 	again.waitFor("SSH-JOB-ALIVE")
 }
 
-// TestUpgradeRefusedAndRepeated: a broken program at the path is refused
-// before anything stops (the server logs why and keeps its clients); ten
-// upgrades in a row (one through `codeterm reload`) leak no descriptor.
+// TestUpgradeRefusedAndRepeated: a broken program at the path, or a
+// configuration it cannot load, is refused before anything stops (the
+// server logs why and keeps its clients); a changed configuration takes
+// effect at the switch; ten upgrades in a row (one through `codeterm
+// reload`) leak no descriptor.
 func TestUpgradeRefusedAndRepeated(t *testing.T) {
 	s := startUpgradeServer(t)
 	term := s.attach("demo")
@@ -409,12 +416,24 @@ func TestUpgradeRefusedAndRepeated(t *testing.T) {
 	term.waitFor("AFTER-1")
 
 	replace(good)
+	os.WriteFile(s.config, []byte("log:\n  format: yaml\n"), 0o600)
+	from = s.mark()
+	s.cmd.Process.Signal(syscall.SIGHUP)
+	if failed := s.line(s.waitLog(from, "upgrade failed")); !strings.Contains(failed, "log.format") {
+		t.Fatalf("a bad configuration is not named: %s", failed)
+	}
+	term.input("echo \"CONFIG-$KEEP\"\r")
+	term.waitFor("CONFIG-1")
+
+	os.WriteFile(s.config, []byte("log:\n  format: json\n"), 0o600)
 	sessions := s.terminals()
 	from = s.mark()
 	if out := s.e.ok("reload"); !strings.Contains(out, fmt.Sprint(s.cmd.Process.Pid)) {
 		t.Fatalf("reload: %q", out)
 	}
-	s.waitLog(from, "now serving as the new program")
+	if l := s.line(s.waitLog(from, "now serving as the new program")); !strings.HasPrefix(l, "{") {
+		t.Fatalf("the new configuration (JSON logs) is not in effect: %s", l)
+	}
 	baseline := s.fds()
 	for range 10 {
 		s.upgrade()
