@@ -156,6 +156,7 @@ func (c *command) serve(ctx context.Context, args []string) error {
 	// would wait for them. Closing the bridge tells clients to reconnect.
 	httpSrv.RegisterOnShutdown(func() { web.Close() })
 	up.BeforeExec(web.Restarting)
+	up.BeforeExec(sshSrv.Restarting)
 	up.Ready()
 
 	code, err := a.auth.NewLoginCode(ctx, owner.ID)

@@ -367,6 +367,7 @@ func TestUpgradeInPlace(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the SSH client was not disconnected")
 	}
+	term.waitFor("codeterm is restarting; reconnect")
 
 	done := step("done")
 	if done["restartNotices"].(float64) < 1 || done["connects"].(float64) < 2 || done["repaints"].(float64) != 0 {
