@@ -254,8 +254,13 @@ func (u *Upgrader) Upgrade(ctx context.Context) error {
 	for _, f := range notify {
 		f()
 	}
+	// No fork may happen from here to the exec: a child started now would
+	// inherit every terminal and the state (with per-user accounts, a
+	// process of another user).
+	syscall.ForkLock.Lock()
 	for _, f := range files {
 		if err := keepOnExec(f); err != nil {
+			syscall.ForkLock.Unlock()
 			undo()
 			return fmt.Errorf("upgrade: %w", err)
 		}
@@ -268,6 +273,7 @@ func (u *Upgrader) Upgrade(ctx context.Context) error {
 	u.log.Info("upgrade: switching to the new program", "path", u.path, "parts", len(parts), "descriptors", len(files),
 		"check", checked.Sub(start).Round(time.Millisecond), "freeze", time.Since(checked).Round(time.Millisecond))
 	err = syscall.Exec(u.path, u.args, environ)
+	syscall.ForkLock.Unlock()
 	u.mu.Lock()
 	if u.sigs != nil {
 		signal.Notify(u.sigs, syscall.SIGHUP)

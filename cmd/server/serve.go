@@ -66,7 +66,7 @@ func (c *command) serve(ctx context.Context, args []string) error {
 	}
 	if n, err := a.store.MarkStaleSessions(ctx); err != nil {
 		return err
-	} else if n > 0 {
+	} else if n > 0 && !up.Upgraded() { // an upgrade's sessions are taken over below
 		log.Info("sessions of a previous run marked terminated", "count", n)
 	}
 
