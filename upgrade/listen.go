@@ -20,15 +20,30 @@ type listener struct {
 }
 
 // Listen returns the listener the previous image handed over under name if
-// it was listening for the same configured addr, else a new one on addr.
+// it was listening for the same configured addr, else a new one on addr. If
+// a changed addr cannot be listened on, the handed-over socket is kept (and
+// the error logged): an upgrade must not end the server, and its shells,
+// over an address.
 func (u *Upgrader) Listen(name, addr string) (net.Listener, error) {
-	ln, err := u.inherited(name, addr)
+	old, oldAddr, err := u.inherited(name)
 	if err != nil {
 		return nil, err
 	}
-	if ln == nil {
-		if ln, err = net.Listen("tcp", addr); err != nil {
+	var ln net.Listener
+	switch {
+	case old != nil && oldAddr == addr:
+		ln = old
+	default:
+		ln, err = net.Listen("tcp", addr)
+		if err == nil && old != nil {
+			old.Close()
+		}
+		if err != nil && old == nil {
 			return nil, fmt.Errorf("%s listen: %w", name, err)
+		}
+		if err != nil {
+			u.log.Error("upgrade: the new address is unusable; keeping the old one", "listener", name, "addr", addr, "old", oldAddr, "err", err)
+			ln, addr = old, oldAddr
 		}
 	}
 	tcp, ok := ln.(*net.TCPListener)
@@ -43,26 +58,28 @@ func (u *Upgrader) Listen(name, addr string) (net.Listener, error) {
 	return l, nil
 }
 
-func (u *Upgrader) inherited(name, addr string) (net.Listener, error) {
+// inherited returns the socket the previous image listened on as name, and
+// the address it was configured with.
+func (u *Upgrader) inherited(name string) (net.Listener, string, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.in == nil {
-		return nil, nil
+		return nil, "", nil
 	}
 	for _, ls := range u.in.Listeners {
 		f := u.inFiles[ls.FD]
-		if ls.Name != name || ls.Addr != addr || f == nil {
-			continue // a changed address: Ready closes the old socket
+		if ls.Name != name || f == nil {
+			continue
 		}
 		delete(u.inFiles, ls.FD)
 		ln, err := net.FileListener(f)
 		f.Close()
 		if err != nil {
-			return nil, fmt.Errorf("%s: inherited listener: %w", name, err)
+			return nil, "", fmt.Errorf("%s: inherited listener: %w", name, err)
 		}
-		return ln, nil
+		return ln, ls.Addr, nil
 	}
-	return nil, nil
+	return nil, "", nil
 }
 
 func (l *listener) Accept() (net.Conn, error) {

@@ -1,6 +1,7 @@
 package upgrade
 
 import (
+	"log/slog"
 	"net"
 	"os"
 	"strings"
@@ -86,4 +87,53 @@ func TestPausedListenerQueues(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("not accepted after resume")
 	}
+}
+
+// handedOver makes an Upgrader as the next image sees it, with one
+// listening socket handed over as name for addr.
+func handedOver(t *testing.T, name, addr string) (*Upgrader, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	f, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd := fdOf(f)
+	return &Upgrader{
+		log:     slog.New(slog.DiscardHandler),
+		in:      &envelope{Format: Version, Listeners: []listenerState{{Name: name, Addr: addr, FD: fd}}},
+		inFiles: map[int]*os.File{fd: f},
+	}, ln.Addr().String()
+}
+
+func TestListenTakesOverOrMoves(t *testing.T) {
+	// The same configured address: the very socket, port ":0" and all.
+	u, port := handedOver(t, "http", "127.0.0.1:0")
+	ln, err := u.Listen("http", "127.0.0.1:0")
+	if err != nil || ln.Addr().String() != port {
+		t.Fatalf("same address: %v, %v (handed over %s)", ln, err, port)
+	}
+	ln.Close()
+
+	// A new address that is free: moved there.
+	u, port = handedOver(t, "http", "127.0.0.1:1")
+	ln, err = u.Listen("http", "127.0.0.1:0")
+	if err != nil || ln.Addr().String() == port {
+		t.Fatalf("changed address: %v, %v", ln, err)
+	}
+	ln.Close()
+
+	// A new address that cannot be used: the old socket stays.
+	busy, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer busy.Close()
+	u, port = handedOver(t, "http", "127.0.0.1:0")
+	ln, err = u.Listen("http", busy.Addr().String())
+	if err != nil || ln.Addr().String() != port {
+		t.Fatalf("unusable new address: %v, %v; want the old socket %s", ln, err, port)
+	}
+	ln.Close()
 }
