@@ -218,6 +218,23 @@ func (s *upgradeServer) fds() []string {
 	return out
 }
 
+// childWith returns the server's child whose command line contains want, or 0.
+func (s *upgradeServer) childWith(want string) int {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", s.cmd.Process.Pid))
+	for _, task := range tasks {
+		b, _ := os.ReadFile(task)
+		for _, f := range strings.Fields(string(b)) {
+			cmdline, _ := os.ReadFile("/proc/" + f + "/cmdline")
+			if strings.Contains(strings.ReplaceAll(string(cmdline), "\x00", " "), want) {
+				var pid int
+				fmt.Sscan(f, &pid)
+				return pid
+			}
+		}
+	}
+	return 0
+}
+
 // sshTerm is an interactive SSH client attached to the workspace.
 type sshTerm struct {
 	t      testing.TB
@@ -348,6 +365,28 @@ func TestUpgradeInPlace(t *testing.T) {
 	if len(before) != 2 {
 		t.Fatalf("sessions before: %v", before)
 	}
+	// A command over SSH (not a session) outlives its client's connection:
+	// the new program must reap it, or it stays a zombie.
+	execClient, err := ssh.Dial("tcp", "127.0.0.1:"+s.sshPort, &ssh.ClientConfig{
+		User: "alice", Auth: []ssh.AuthMethod{ssh.PublicKeys(s.key)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer execClient.Close()
+	execSess, _ := execClient.NewSession()
+	if err := execSess.Start("demo sleep 1.5"); err != nil {
+		t.Fatal(err)
+	}
+	var stray int
+	for deadline := time.Now().Add(20 * time.Second); stray == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		stray = s.childWith("sleep 1.5")
+	}
+	if stray == 0 {
+		t.Fatal("the SSH command did not start")
+	}
+
 	took := s.upgrade()
 	io.WriteString(nodeIn, "go\n")
 	start := time.Now()
@@ -368,6 +407,16 @@ func TestUpgradeInPlace(t *testing.T) {
 		t.Fatal("the SSH client was not disconnected")
 	}
 	term.waitFor("codeterm is restarting; reconnect")
+
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", stray)); err != nil {
+			break // reaped
+		}
+		if time.Now().After(deadline) {
+			st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", stray))
+			t.Fatalf("the old program's child %d was never reaped: %s", stray, st)
+		}
+	}
 
 	done := step("done")
 	if done["restartNotices"].(float64) < 1 || done["connects"].(float64) < 2 || done["repaints"].(float64) != 0 {
