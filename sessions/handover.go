@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/codeterm/codeterm/sessions/vt"
 )
 
 // A hand-over moves every live session to a new image of the server
@@ -233,7 +231,8 @@ func (m *Manager) importSession(ctx context.Context, hs handoverSession, master 
 	s.seq = hs.Seq
 	s.ring.end = hs.Seq - int64(len(hs.Ring))
 	s.ring.write(hs.Ring)
-	s.screen.term = vt.New(hs.Cols, hs.Rows, m.cfg.Scrollback)
+	// The repaint redraws the screen, and its scrollback scrolls into the
+	// new emulator's own.
 	s.screen.term.Write(hs.Screen)
 	s.screen.fed.Store(hs.Seq)
 	s.screen.claimed = hs.Seq

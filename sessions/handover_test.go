@@ -147,3 +147,42 @@ func TestHandoverRefusesUnknownFormat(t *testing.T) {
 		t.Fatalf("unused file left open: %v", err)
 	}
 }
+
+// TestHandoverKeepsScreenAndScrollback: a client that attaches after the
+// switch gets the same screen, the scrollback above it and the title.
+func TestHandoverKeepsScreenAndScrollback(t *testing.T) {
+	e := newTestEnv(t, Config{})
+	s := e.create(0)
+	c := collect(t, attach(t, s, AttachOptions{LastSeq: -1}))
+	input(t, c.a, "printf '\\033]2;my-title\\007'; for i in $(seq 1 60); do echo row-$i; done; echo sh\"\"own\n")
+	c.waitFor("shown")
+	h, err := e.m.Export()
+	if err != nil {
+		t.Fatal(err)
+	}
+	forget(e.m)
+	m2 := NewManager(Config{}, nil, slog.New(slog.DiscardHandler))
+	t.Cleanup(func() { m2.Shutdown(context.Background()) })
+	if _, err := m2.Import(context.Background(), h.Data, h.Files); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := m2.Get(e.user.ID, s.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if title := s2.Info().Title; title != "my-title" {
+		t.Fatalf("title %q", title)
+	}
+	v := collect(t, attach(t, s2, AttachOptions{LastSeq: -1, ReadOnly: true, Scrollback: 100}))
+	first := v.chunk0()
+	if first.Kind != ChunkRepaint {
+		t.Fatalf("first chunk %v", first.Kind)
+	}
+	for _, want := range []string{"row-1\r", "row-30\r", "row-60", "shown"} {
+		if !bytes.Contains(first.Data, []byte(want)) {
+			t.Fatalf("repaint after the switch lacks %q:\n%q", want, first.Data)
+		}
+	}
+	input(t, c.a, "exit\n") // the old image's attachment still writes to the same terminal
+	v.waitExit()
+}
