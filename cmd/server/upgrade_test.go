@@ -359,7 +359,11 @@ func TestUpgradeInPlace(t *testing.T) {
 		}
 		return m
 	}
-	step("streaming")
+	streaming := step("streaming")
+	if l, _ := streaming["terminals"].([]any); len(l) != 2 {
+		t.Fatalf("list-terminals before the switch: %v", streaming["terminals"])
+	}
+	listed := fmt.Sprint(streaming["terminals"])
 
 	before := s.terminals()
 	if len(before) != 2 {
@@ -419,6 +423,9 @@ func TestUpgradeInPlace(t *testing.T) {
 	}
 
 	done := step("done")
+	if after := fmt.Sprint(done["terminals"]); after != listed {
+		t.Fatalf("list-terminals before the switch %s, after %s", listed, after)
+	}
 	if done["restartNotices"].(float64) < 1 || done["connects"].(float64) < 2 || done["repaints"].(float64) != 0 {
 		t.Fatalf("socket.io-client: %v", done)
 	}

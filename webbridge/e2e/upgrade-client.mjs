@@ -1,7 +1,7 @@
 // A browser-like socket.io-client across an in-place upgrade, driven by
 // TestUpgradeInPlace (cmd/server/upgrade_test.go). It prints one JSON line
 // per step on stdout and reads the go-ahead for the next step on stdin:
-//   -> {"step":"streaming","sessionId":...}   numbered lines are flowing
+//   -> {"step":"streaming",...}               numbered lines are flowing
 //   <- any line                               (the test sent SIGHUP)
 //   -> {"step":"done",...}                    every line arrived once
 // Environment: CODETERM_URL, TOKEN, WORKSPACE.
@@ -70,7 +70,13 @@ await call('terminal-input', {
   data: `echo BE""GIN; i=1; while [ $i -le ${LINES} ]; do echo $i; i=$((i+1)); [ $((i % 100)) -eq 0 ] && sleep 0.02; done; echo DO""NE\r`,
 });
 await waitFor('\r\n200\r\n');
-say({ step: 'streaming', sessionId });
+// list-terminals as "id pid", sorted: the test compares before and after.
+const terminals = async () => {
+  const r = await call('list-terminals', { workspaceId: WORKSPACE });
+  if (!r.ok) fail(`list-terminals: ${JSON.stringify(r)}`);
+  return r.terminals.map((t) => `${t.sessionId} ${t.pid}`).sort();
+};
+say({ step: 'streaming', sessionId, terminals: await terminals() });
 await nextLine();
 await waitFor('DONE');
 
@@ -92,6 +98,6 @@ for (const c of chunks) {
 await call('terminal-input', { sessionId, data: 'echo "WEBVAR=$WEBVAR"; kill -0 $! && echo JOB-AL""IVE\r' });
 await waitFor('WEBVAR=from-web');
 await waitFor('JOB-ALIVE');
-say({ step: 'done', connects, restartNotices, repaints });
+say({ step: 'done', connects, restartNotices, repaints, terminals: await terminals() });
 socket.close();
 stdin.close();
