@@ -177,7 +177,7 @@ func (s *Server) Restarting() {
 			done <- struct{}{}
 		}()
 	}
-	timeout := time.NewTimer(200 * time.Millisecond)
+	timeout := time.NewTimer(500 * time.Millisecond)
 	defer timeout.Stop()
 	for range list {
 		select {
