@@ -126,6 +126,9 @@ func (h *Handover) Resume() {
 			s.resumeRecording(r)
 		}
 		s.gate.thaw()
+		s.mu.Lock()
+		s.updateLatestLocked() // a size refused while frozen
+		s.mu.Unlock()
 	}
 	h.m.handover.Unlock()
 }

@@ -120,9 +120,19 @@ func TestHandoverResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A resize while frozen waits: the exported size is the terminal's.
+	if err := c.a.Resize(100, 30); err != nil {
+		t.Fatal(err)
+	}
+	if i := s.Info(); i.Cols != 80 || i.Rows != 24 {
+		t.Fatalf("resized to %dx%d while frozen", i.Cols, i.Rows)
+	}
 	created := make(chan error, 1)
 	go func() { _, err := e.m.Create(context.Background(), e.opts(1)); created <- err }()
 	h.Resume()
+	if i := s.Info(); i.Cols != 100 || i.Rows != 30 {
+		t.Fatalf("%dx%d after resume, want the client's 100x30", i.Cols, i.Rows)
+	}
 	if err := <-created; err != nil {
 		t.Fatalf("create after resume: %v", err)
 	}

@@ -499,8 +499,8 @@ func (s *Session) updateLatestLocked() {
 
 // resizeLocked resizes the PTY and the emulator together.
 func (s *Session) resizeLocked(cols, rows int) {
-	if cols == s.cols && rows == s.rows {
-		return
+	if cols == s.cols && rows == s.rows || s.gate.requested() {
+		return // frozen for a hand-over: the next image gets the size it was told
 	}
 	if err := setWinsize(s.master, cols, rows); err != nil {
 		if !s.exiting.Load() {
