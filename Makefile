@@ -48,9 +48,11 @@ lint:
 	$(GO) run $(STATICCHECK) ./...
 
 # The Node stack codeterm is compared with (node-pty + socket.io, wetty) and
-# the socket.io-client driver; node-pty compiles a native module.
+# the socket.io-client driver; node-pty compiles a native module. The
+# upgrade benchmark's socket.io-client is webbridge/e2e's.
 bench-node:
 	cd bench/node && npm ci --no-audit --no-fund && npm rebuild node-pty --foreground-scripts
+	cd webbridge/e2e && npm ci --no-audit --no-fund
 
 # The server the official Engine.IO and Socket.IO protocol suites expect, on
 # localhost:3000 (IPv4 and IPv6).

@@ -57,6 +57,41 @@ func newAgentRelay(acct *isolation.Account) (*agentRelay, error) {
 
 func (r *agentRelay) path() string { return r.ln.Addr().String() }
 
+// file duplicates the listening socket for a hand-over to the next program
+// image; nil for no relay.
+func (r *agentRelay) file() *os.File {
+	if r == nil {
+		return nil
+	}
+	ul, ok := r.ln.(*net.UnixListener)
+	if !ok {
+		return nil
+	}
+	f, err := ul.File()
+	if err != nil {
+		return nil
+	}
+	return f
+}
+
+// agentRelayFromFile is the relay a previous program image handed over:
+// the same socket, listening in dir.
+func agentRelayFromFile(f *os.File, dir string) (*agentRelay, error) {
+	defer f.Close()
+	ln, err := net.FileListener(f)
+	if err != nil {
+		return nil, fmt.Errorf("agent socket: %w", err)
+	}
+	if ul, ok := ln.(*net.UnixListener); ok {
+		// The file stays when the listener closes in this image; close
+		// removes the directory.
+		ul.SetUnlinkOnClose(false)
+	}
+	r := &agentRelay{dir: dir, ln: ln}
+	go r.serve()
+	return r, nil
+}
+
 func (r *agentRelay) serve() {
 	for {
 		c, err := r.ln.Accept()

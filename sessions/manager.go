@@ -86,6 +86,10 @@ type Manager struct {
 	watchers map[*Changes]struct{}
 
 	execs map[string]string // live exec scopes (see Exec): id → user id; under mu
+
+	// handover is held for writing by Export until the exec or Resume;
+	// creating a session and ending one hold it for reading (handover.go).
+	handover sync.RWMutex
 }
 
 type primaryCall struct {
@@ -138,6 +142,8 @@ func (m *Manager) Create(ctx context.Context, opts SpawnOptions) (*Session, erro
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSpawn, err)
 	}
+	m.handover.RLock()
+	defer m.handover.RUnlock()
 	if err := m.reserve(opts.UserID, opts.WorkspaceID); err != nil {
 		return nil, err
 	}
@@ -291,14 +297,19 @@ func (m *Manager) spawn(ctx context.Context, opts SpawnOptions, shellName, shell
 		return nil, fmt.Errorf("create session: %w", ErrClosed)
 	}
 	m.release(opts.UserID, opts.WorkspaceID) // the session itself counts from now on
-	m.created++
-	s.order = m.created
-	m.sessions[s.id] = s
-	m.wg.Add(1)
+	m.addLocked(s)
 	m.mu.Unlock()
 	s.start()
 	m.changed(s)
 	return s, nil
+}
+
+// addLocked registers s as the newest session; Shutdown waits for it.
+func (m *Manager) addLocked(s *Session) {
+	m.created++
+	s.order = m.created
+	m.sessions[s.id] = s
+	m.wg.Add(1)
 }
 
 // persist writes a session's metadata to the store.

@@ -31,6 +31,7 @@ type recorder struct {
 
 	wake chan struct{}
 	done chan struct{}
+	tail []byte // set by run when it ends: an incomplete UTF-8 sequence not yet written
 }
 
 type recEvent struct {
@@ -66,8 +67,27 @@ func newRecorder(dir, sessionID, shell string, cols, rows int, log *slog.Logger)
 	w := bufio.NewWriterSize(f, 64<<10)
 	w.Write(hdr)
 	w.WriteByte('\n')
-	go r.run(f, w)
+	go r.run(f, w, nil)
 	return r, nil
+}
+
+// resumeRecorder appends to a recording that a previous program image
+// started at start (see handOff), so the file stays one cast.
+func resumeRecorder(path string, start time.Time, tail []byte, log *slog.Logger) (*recorder, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return nil, fmt.Errorf("resume recording: %w", err)
+	}
+	r := &recorder{path: path, log: log, start: start, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go r.run(f, bufio.NewWriterSize(f, 64<<10), tail)
+	return r, nil
+}
+
+// handOff writes everything pending and closes the file like close, and
+// returns what resumeRecorder needs besides the path and start.
+func (r *recorder) handOff() (tail []byte) {
+	r.close()
+	return r.tail
 }
 
 // output records p. Called by the pump; never blocks on I/O.
@@ -119,13 +139,13 @@ func (r *recorder) close() {
 	<-r.done
 }
 
-func (r *recorder) run(f *os.File, w *bufio.Writer) {
+func (r *recorder) run(f *os.File, w *bufio.Writer, carry []byte) {
 	defer close(r.done)
 	tick := time.NewTicker(recordFlushEvery)
 	defer tick.Stop()
 	var data []byte
 	var events []recEvent
-	var carry []byte // an incomplete UTF-8 sequence at the end of the last event
+	// carry is an incomplete UTF-8 sequence at the end of the last event.
 	var line []byte
 	reported := int64(0)
 	for {
@@ -166,6 +186,7 @@ func (r *recorder) run(f *os.File, w *bufio.Writer) {
 			r.log.Warn("recording write failed", "file", r.path, "err", err)
 		}
 		if closed {
+			r.tail = carry
 			if err := f.Close(); err != nil {
 				r.log.Warn("recording close failed", "file", r.path, "err", err)
 			}

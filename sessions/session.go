@@ -49,8 +49,9 @@ type Session struct {
 	cmd                            *exec.Cmd
 	master                         *os.File
 	rawMaster                      syscall.RawConn
-	rec                            *recorder   // nil: not recorded
-	agent                          *agentRelay // the shell's SSH_AUTH_SOCK; nil: none
+	rec                            *recorder          // nil: not recorded
+	agent                          *agentRelay        // the shell's SSH_AUTH_SOCK; nil: none
+	recHandoff                     *handoverRecording // the recording while frozen for a hand-over
 
 	lastOutput, lastInput, lastDetach atomic.Int64 // unix nanoseconds
 	latestFast                        atomic.Pointer[Attachment]
@@ -59,6 +60,7 @@ type Session struct {
 	writeMu sync.Mutex // whole input writes from different clients never interleave
 
 	filter queryFilter // the pump's alone
+	gate   pumpGate    // parks the pump for a hand-over (handover.go)
 
 	// mu guards the ring, the offset and the attachment list, and the
 	// screen's catching up, so that a repaint or a replay and the offset it
@@ -254,6 +256,10 @@ func (s *Session) pump() {
 	rc := s.rawMaster
 	deadline := false
 	for {
+		if s.gate.requested() {
+			s.gate.park(s.master)
+			deadline = false
+		}
 		// A sequence cut at the end of the last read is held back until its
 		// end arrives; if the program stops there, let it through soon.
 		if held := s.filter.held(); held != deadline {
@@ -292,7 +298,9 @@ func (s *Session) pump() {
 			return true
 		})
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			s.publish(s.filter.flush(), nil)
+			if !s.gate.requested() { // else the bytes stay held, to be handed over
+				s.publish(s.filter.flush(), nil)
+			}
 			continue
 		}
 		if err == nil && rerr == nil && n > 0 {
@@ -360,7 +368,12 @@ func (s *Session) publish(out []byte, qs []query) {
 // wait reaps the shell, lets the pump read everything the shell's processes
 // wrote, then delivers the exit.
 func (s *Session) wait() {
-	awaitExit(s.pid)
+	if awaitExit(s.pid) {
+		// A hand-over must find its shells unreaped (the next image waits
+		// for them), so the reaping and the end wait for it to finish.
+		s.m.handover.RLock()
+		defer s.m.handover.RUnlock()
+	}
 	err := s.cmd.Wait()
 	s.reaped.Store(true)
 	s.exiting.Store(true)
@@ -514,8 +527,8 @@ func (s *Session) updateViewsLocked() {
 
 // resizeLocked resizes the PTY and the emulator together.
 func (s *Session) resizeLocked(cols, rows int) {
-	if cols == s.cols && rows == s.rows {
-		return
+	if cols == s.cols && rows == s.rows || s.gate.requested() {
+		return // frozen for a hand-over: the next image gets the size it was told
 	}
 	if err := setWinsize(s.master, cols, rows); err != nil {
 		if !s.exiting.Load() {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -182,6 +183,37 @@ func (s *Server) serverConfig(ctx ssh.Context) *gossh.ServerConfig {
 	}
 	localAuth(ctx, cfg)
 	return cfg
+}
+
+// restartNotice ends an interactive client's screen when the server
+// restarts in place: its connection cannot move to the next program.
+const restartNotice = "\r\n\x1b[0m[codeterm is restarting; reconnect to pick up where you were]\r\n"
+
+// Restarting tells every client with a terminal that the server is about to
+// restart in place (the connections end with it; the sessions do not).
+// A client that reads nothing (its window full) is not waited for long.
+func (s *Server) Restarting() {
+	var list []ssh.Session
+	s.ptys.Range(func(k, _ any) bool {
+		list = append(list, k.(ssh.Session))
+		return true
+	})
+	done := make(chan struct{}, len(list))
+	for _, sess := range list {
+		go func() {
+			io.WriteString(sess, restartNotice)
+			done <- struct{}{}
+		}()
+	}
+	timeout := time.NewTimer(500 * time.Millisecond)
+	defer timeout.Stop()
+	for range list {
+		select {
+		case <-done:
+		case <-timeout.C:
+			return
+		}
+	}
 }
 
 func (s *Server) rememberPty(_ ssh.Context, sess ssh.Session, p ssh.Pty) (func() error, error) {

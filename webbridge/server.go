@@ -199,6 +199,26 @@ func (s *Server) Close() error {
 	return nil
 }
 
+// Restarting tells every connected browser that the server is restarting
+// in place (the event server-restart) and disconnects it: it reconnects on
+// its own to the next program image and resumes its terminals from their
+// offsets. Unlike Close, new connections are still served.
+func (s *Server) Restarting() {
+	if s.io == nil {
+		return
+	}
+	for _, cs := range s.hub.clientsByUser() {
+		for _, c := range cs {
+			c.emit("server-restart", map[string]any{"reason": "upgrade"})
+		}
+	}
+	// Bounded: a client that does not read learns of it by the dropped
+	// connection instead.
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	s.io.DisconnectAll(ctx)
+}
+
 func securityHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Content-Type-Options", "nosniff")

@@ -32,6 +32,8 @@ func (c *command) dispatch(ctx context.Context, args []string) error {
 	switch name {
 	case "serve":
 		return c.serve(ctx, rest)
+	case "reload":
+		return c.reload(ctx, rest)
 	case "user":
 		return c.user(ctx, rest)
 	case "workspace":

@@ -18,6 +18,7 @@ const usage = `codeterm: an SSH-first workspace server.
 
 Usage:
   codeterm serve [--ssh-addr HOST:PORT] [--http-addr HOST:PORT]
+  codeterm reload                 (the running server upgrades in place, as on SIGHUP)
   codeterm user add NAME [--key FILE] [--os-user ACCOUNT]
   codeterm user key add NAME FILE
   codeterm user key rm NAME FINGERPRINT

@@ -45,14 +45,14 @@ func TestMain(m *testing.M) {
 
 // env is a temporary installation: a data dir and a HOME with an SSH key.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	data    string
 	home    string
 	keyFile string
 	vars    []string // more environment for every command (isolation_test.go)
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	root := t.TempDir()
 	e := &env{t: t, data: filepath.Join(root, "data"), home: filepath.Join(root, "home")}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -19,6 +20,7 @@ import (
 	"github.com/codeterm/codeterm/sessions"
 	"github.com/codeterm/codeterm/sshd"
 	"github.com/codeterm/codeterm/store"
+	"github.com/codeterm/codeterm/upgrade"
 	"github.com/codeterm/codeterm/webbridge"
 )
 
@@ -26,8 +28,12 @@ func (c *command) serve(ctx context.Context, args []string) error {
 	f := newFlags("serve")
 	f.configFlag("ssh-addr", "ssh.addr", "SSH listen address")
 	f.configFlag("http-addr", "http.addr", "HTTP listen address")
+	checkUpgrade := f.String(strings.TrimPrefix(upgrade.CheckFlag, "--"), "", "answer a running server about to upgrade to this program")
 	if _, err := f.parse(args, 0, 0); err != nil {
 		return err
+	}
+	if *checkUpgrade != "" {
+		return c.checkUpgrade(f, *checkUpgrade)
 	}
 	a, err := c.open(ctx, f)
 	if err != nil {
@@ -57,6 +63,18 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		}
 	}
 	log.Info("isolation", "mode", string(a.mode))
+	// Before anything starts a child process: the previous image's
+	// children are told apart from ours.
+	up, err := upgrade.New(log.With("component", "upgrade"))
+	if err != nil {
+		log.Error("state of the previous program image lost", "err", err)
+	}
+	up.Environ = c.environ // as started, before hardenServer cleared the secrets
+	removePID, err := upgrade.WritePID(a.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer removePID()
 
 	hostKey, hostKeyCreated, err := auth.LoadOrCreateHostKey(filepath.Join(a.cfg.DataDir, "ssh_host_ed25519_key"))
 	if err != nil {
@@ -72,7 +90,7 @@ func (c *command) serve(ctx context.Context, args []string) error {
 	}
 	if n, err := a.store.MarkStaleSessions(ctx); err != nil {
 		return err
-	} else if n > 0 {
+	} else if n > 0 && !up.Upgraded() { // an upgrade's sessions are taken over below
 		log.Info("sessions of a previous run marked terminated", "count", n)
 	}
 
@@ -90,6 +108,19 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		HistoryDir:      filepath.Join(cfg.DataDir, "history"),
 		GitCredential:   gitCredentialFunc(cfg, a.auth),
 	}, a.store, log.With("component", "sessions"))
+	if data, files, ok, err := up.Take("sessions", sessions.HandoverVersion); err != nil {
+		log.Error("sessions of the previous program image lost", "err", err)
+	} else if ok {
+		n, err := mgr.Import(ctx, data, files)
+		log.Info("upgraded in place: sessions taken over", "count", n, "err", err)
+	}
+	up.Handle("sessions", sessions.HandoverVersion, func() (*upgrade.State, error) {
+		h, err := mgr.Export()
+		if err != nil {
+			return nil, err
+		}
+		return &upgrade.State{Data: h.Data, Files: h.Files, PIDs: h.PIDs, Resume: h.Resume}, nil
+	})
 	wsm, err := a.workspaces(ctx, mgr, false)
 	if err != nil {
 		return err
@@ -111,9 +142,9 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		Accounts:          a.accounts,
 		Executable:        helperExecutable(),
 	}
-	sshLn, err := net.Listen("tcp", cfg.SSH.Addr)
+	sshLn, err := up.Listen("ssh", cfg.SSH.Addr)
 	if err != nil {
-		return fmt.Errorf("ssh listen: %w", err)
+		return err
 	}
 	cfg.SSH.Addr = sshLn.Addr().String()
 
@@ -143,9 +174,9 @@ func (c *command) serve(ctx context.Context, args []string) error {
 			ConnectTimeout:     cfg.HTTP.ConnectTimeout,
 		},
 	}
-	httpLn, err := net.Listen("tcp", a.cfg.HTTP.Addr)
+	httpLn, err := up.Listen("http", a.cfg.HTTP.Addr)
 	if err != nil {
-		return fmt.Errorf("http listen: %w", err)
+		return err
 	}
 	a.cfg.HTTP.Addr = httpLn.Addr().String() // the real port when the flag asked for :0
 	web.PublicURL = a.publicURL()
@@ -154,6 +185,9 @@ func (c *command) serve(ctx context.Context, args []string) error {
 	// Socket.IO connections are hijacked or long polls: Shutdown alone
 	// would wait for them. Closing the bridge tells clients to reconnect.
 	httpSrv.RegisterOnShutdown(func() { web.Close() })
+	up.BeforeExec(web.Restarting)
+	up.BeforeExec(sshSrv.Restarting)
+	up.Ready()
 
 	code, err := a.auth.NewLoginCode(ctx, owner.ID)
 	if err != nil {
@@ -177,6 +211,7 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		return nil
 	})
 	g.Go(func() error { return sshSrv.Serve(sshLn) })
+	g.Go(func() error { return up.Run(gctx) })
 	g.Go(func() error {
 		// As often as the browser bridge looks for revoked users.
 		wsm.WatchDeleted(gctx, 2*time.Second)
@@ -190,6 +225,38 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		return errors.Join(sshSrv.Shutdown(sctx), httpSrv.Shutdown(sctx), mgr.Shutdown(sctx))
 	})
 	return g.Wait()
+}
+
+// checkUpgrade answers a running server that is about to execute this
+// program in its place: the configuration must load as the server would
+// load it, and every part of the state must be in a format this program reads.
+func (c *command) checkUpgrade(f *flags, spec string) error {
+	if _, err := config.Load(*f.config, c.environ, f.overrides()); err != nil {
+		return err
+	}
+	if err := upgrade.Check(spec, map[string]int{"sessions": sessions.HandoverVersion}); err != nil {
+		return err
+	}
+	fmt.Fprintln(c.stdout, "codeterm", version, "can take over")
+	return nil
+}
+
+// reload asks the running server to upgrade in place (as SIGHUP does).
+func (c *command) reload(ctx context.Context, args []string) error {
+	f := newFlags("reload")
+	if _, err := f.parse(args, 0, 0); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*f.config, c.environ, f.overrides())
+	if err != nil {
+		return err
+	}
+	pid, err := upgrade.Signal(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "asked codeterm (pid %d) to reload; its log says how it went\n", pid)
+	return nil
 }
 
 // sshTarget is the "-p PORT user@host" part of the ssh command to print.

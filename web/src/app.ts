@@ -221,6 +221,7 @@ export class App {
       status: (s) => this.renderStatus(s),
       authLost: (msg) => this.authLost(msg),
       resumed: () => this.view?.resumed?.(),
+      restarted: () => this.toasts.info('Server restarted', 'Your terminals kept running.'),
       problem: (msg) => this.toasts.error(msg),
     });
     conn.on('terminal-output', (p: OutputPayload) => this.view?.output?.(p));

@@ -19,6 +19,9 @@ export interface ConnectionHooks {
   authLost(message: string): void;
   /** Connected again after a drop: re-attach terminals, re-join rooms. */
   resumed(): void;
+  /** Back after the server restarted in place (it said so before it went):
+   * news, not a failure. Comes after resumed. */
+  restarted(): void;
   /** An ack that never came or a transport failure, for the toasts. */
   problem(message: string): void;
 }
@@ -32,6 +35,7 @@ export class Connection {
   private retryTimer = 0;
   private retryDelay = 500;
   private closed = false;
+  private restarting = false;
 
   constructor(
     /** The token this connection authenticates with. */
@@ -54,10 +58,20 @@ export class Connection {
       this.set({ state: 'connected', attempt: 0 });
       if (this.everConnected) this.hooks.resumed();
       this.everConnected = true;
+      if (this.restarting) {
+        this.restarting = false;
+        this.hooks.restarted();
+      }
+    });
+    // The server is about to re-execute itself in place: the drop that
+    // follows is expected, and the sessions go on.
+    s.on('server-restart', () => {
+      this.restarting = true;
     });
     s.on('disconnect', (reason) => {
       if (this.closed) return;
-      this.set({ state: 'reconnecting', attempt: 0, reason: describeDisconnect(reason) });
+      const why = this.restarting ? 'server restarting' : describeDisconnect(reason);
+      this.set({ state: 'reconnecting', attempt: 0, reason: why });
       // The client reconnects by itself except when the server closed the
       // socket on purpose; sessions outlive us, so we come back anyway.
       if (reason === 'io server disconnect') this.retryLater();

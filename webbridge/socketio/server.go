@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -130,6 +131,12 @@ func (s *Server) namespace(name string) *Namespace {
 func (s *Server) Close() {
 	s.init()
 	s.engine.Close()
+}
+
+// DisconnectAll disconnects every client like Close but keeps accepting.
+func (s *Server) DisconnectAll(ctx context.Context) {
+	s.init()
+	s.engine.DisconnectAll(ctx)
 }
 
 // ConnCount reports the number of open Engine.IO connections.

@@ -68,7 +68,8 @@ type Conn struct {
 	pongDeadline time.Time
 	nextPing     time.Time // when the fixed-cadence ping is due
 	registered   bool
-	holds        int // goroutines still using c; the last one releases srv.wg
+	holds        int // goroutines still using c; the last one releases srv.wg and closes gone
+	gone         chan struct{}
 }
 
 // acquire counts one more goroutine working for c, unless c is closed.
@@ -88,6 +89,7 @@ func (c *Conn) release() {
 	last := c.holds == 0
 	c.mu.Unlock()
 	if last {
+		close(c.gone)
 		c.srv.wg.Done()
 	}
 }
@@ -101,6 +103,7 @@ func (s *Server) newConn(r *http.Request, transport string) *Conn {
 		req:       req,
 		q:         newOutQueue(s.cfg.queueBytes),
 		done:      make(chan struct{}),
+		gone:      make(chan struct{}),
 		transport: transport,
 	}
 }

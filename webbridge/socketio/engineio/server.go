@@ -1,6 +1,7 @@
 package engineio
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -181,6 +182,18 @@ func (s *Server) Close() {
 	s.init()
 	s.mu.Lock()
 	s.closed = true
+	s.mu.Unlock()
+	s.closeConns()
+	s.mu.Lock()
+	clear(s.conns) // sessions lingering for a last poll
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// closeConns closes every connection, letting it flush what is queued, and
+// returns them.
+func (s *Server) closeConns() []*Conn {
+	s.mu.Lock()
 	conns := make([]*Conn, 0, len(s.conns))
 	for _, c := range s.conns {
 		conns = append(conns, c)
@@ -189,10 +202,21 @@ func (s *Server) Close() {
 	for _, c := range conns {
 		c.close(ReasonServerShutdown, true, closePacket)
 	}
-	s.mu.Lock()
-	clear(s.conns) // sessions lingering for a last poll
-	s.mu.Unlock()
-	s.wg.Wait()
+	return conns
+}
+
+// DisconnectAll closes every connection as Close does (clients reconnect
+// on their own) but goes on accepting new ones, for a server about to be
+// replaced in place. It waits until they have flushed, or ctx ends.
+func (s *Server) DisconnectAll(ctx context.Context) {
+	s.init()
+	for _, c := range s.closeConns() {
+		select {
+		case <-c.gone: // registered connections always had a hold, released at the end
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // ConnCount reports the number of open connections.

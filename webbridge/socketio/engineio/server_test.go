@@ -490,6 +490,29 @@ func TestServerCloseFlushesAndCloses(t *testing.T) {
 	}
 }
 
+// TestServerDisconnectAllKeepsServing: for a restart in place, every client
+// is closed, and new clients are still served.
+func TestServerDisconnectAllKeepsServing(t *testing.T) {
+	srv := &Server{}
+	_, ts := newEchoServer(t, srv)
+	srv.OnConnection = func(c *Conn) { _ = c.Send(Message{Data: []byte("hello")}) }
+	ws := dialWS(t, wsURL(ts, ""))
+	readWS(t, ws)
+	if _, msg := readWS(t, ws); msg != "4hello" {
+		t.Fatalf("got %q", msg)
+	}
+	srv.DisconnectAll(context.Background())
+	expectClosed(t, ws)
+	if srv.ConnCount() != 0 {
+		t.Fatalf("ConnCount after DisconnectAll = %d", srv.ConnCount())
+	}
+	again := dialWS(t, wsURL(ts, ""))
+	readWS(t, again)
+	if _, msg := readWS(t, again); msg != "4hello" {
+		t.Fatalf("a new client after DisconnectAll got %q", msg)
+	}
+}
+
 func TestCompression(t *testing.T) {
 	_, ts := newEchoServer(t, &Server{EnableCompression: true})
 	var wire atomic.Int64 // bytes read from the server, as sent
