@@ -38,6 +38,8 @@ type SSH struct {
 	KeepaliveMax          int           `yaml:"keepalive_max" check:"positive"`
 	AuthFailuresPerMinute int           `yaml:"auth_failures_per_minute" check:"positive"`
 	UserHomes             bool          `yaml:"user_homes"`
+	AuthFailureMaxDelay   time.Duration `yaml:"auth_failure_max_delay" check:"positive"`
+	MaxChannels           int           `yaml:"max_channels" check:"positive"`
 }
 
 // HTTP configures the web front-end and the Socket.IO bridge.
@@ -94,6 +96,8 @@ func Default() *Config {
 			KeepaliveInterval:     15 * time.Second,
 			KeepaliveMax:          3,
 			AuthFailuresPerMinute: 10,
+			AuthFailureMaxDelay:   10 * time.Second,
+			MaxChannels:           64,
 		},
 		HTTP: HTTP{
 			Addr:            "127.0.0.1:8080",

@@ -1,6 +1,7 @@
 package sshd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -28,13 +29,22 @@ func (s *Server) exec(sess ssh.Session, u *store.User, ws *store.Workspace, comm
 		s.fail(sess, "codeterm: no shell: %v", err)
 		return
 	}
+	// A closed connection leaves the command running, as with OpenSSH;
+	// withdrawn access (user or key removed, user revoked) kills it.
+	var withdrawn context.Context = sess.Context()
+	if c := connOf(sess.Context()); c != nil {
+		withdrawn = c.withdrawn
+	}
 	var cmd *exec.Cmd
 	if command == "" {
-		cmd = exec.Command(shellPath)
+		cmd = exec.CommandContext(withdrawn, shellPath)
 		cmd.Args[0] = "-" + filepath.Base(shellPath) // a login shell, as sshd starts one
 	} else {
-		cmd = exec.Command(shellPath, "-c", command)
+		cmd = exec.CommandContext(withdrawn, shellPath, "-c", command)
 	}
+	// Both ways of running start a new session: its process group is the
+	// command and whatever it started.
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.Dir = ws.LocalPath
 	// Registered with the core for as long as it runs, so that git in it
 	// gets GitHub credentials as a session's shell does.
@@ -127,13 +137,13 @@ func runPiped(sess ssh.Session, cmd *exec.Cmd) (int, error) {
 
 // runWithPty runs cmd on a PTY of its own, passing raw bytes both ways.
 func runWithPty(sess ssh.Session, cmd *exec.Cmd, p ssh.Pty) (int, error) {
-	f, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: uint16(p.Window.Width), Rows: uint16(p.Window.Height)})
+	f, err := pty.StartWithSize(cmd, winsize(p.Window))
 	if err != nil {
 		return 0, fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
 	defer f.Close()
 	stopWindows := onWindowChange(sess, func(w ssh.Window) {
-		pty.Setsize(f, &pty.Winsize{Cols: uint16(w.Width), Rows: uint16(w.Height)})
+		pty.Setsize(f, winsize(w))
 	})
 	defer stopWindows() // before f.Close: deferred calls run last-in first-out
 	go io.Copy(f, sess)
@@ -143,6 +153,13 @@ func runWithPty(sess ssh.Session, cmd *exec.Cmd, p ssh.Pty) (int, error) {
 	// exits, and only then is every byte of output read.
 	io.Copy(sess, f)
 	return waitStatus(cmd.Wait())
+}
+
+// winsize is a client's window size, bounded as shared sessions bound it:
+// a PTY of 65535 columns would cost every full-screen program dearly.
+func winsize(w ssh.Window) *pty.Winsize {
+	cols, rows := sessions.ClampSize(w.Width, w.Height)
+	return &pty.Winsize{Cols: uint16(cols), Rows: uint16(rows)}
 }
 
 func waitStatus(err error) (int, error) {

@@ -95,6 +95,9 @@ func (s *Server) sessionUser(sess ssh.Session) (*store.User, error) {
 	if id == "" {
 		return nil, errors.New("not authenticated")
 	}
+	if !s.allowed(sess.Context()) {
+		return nil, errors.New("access withdrawn")
+	}
 	return s.Store.UserByID(sess.Context(), id)
 }
 

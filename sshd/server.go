@@ -38,13 +38,27 @@ type Server struct {
 	// KeepaliveMax keepalives in a row unanswered is dropped. Zero: 15s and 3.
 	KeepaliveInterval time.Duration
 	KeepaliveMax      int
-	// AuthLimiter limits failed authentications per source address.
-	AuthLimiter *auth.Limiter
+	// AuthThrottle delays failed authentications per source address and
+	// per attempted user; a good key is never delayed or refused.
+	AuthThrottle *auth.Throttle
+	// MaxChannels is the most channels (sessions, forwards, sftp) one
+	// connection may have open at once. Zero: 64.
+	MaxChannels int
+	// AccessCheckInterval is how often connections are checked against the
+	// store for removed users and keys and revoked users. Zero: 1s.
+	AccessCheckInterval time.Duration
+	// SocketOwner, when set, gives the OS account that owns the unix
+	// sockets of a user's -R forwards; ok false leaves the server's.
+	SocketOwner func(u *store.User) (uid, gid int, ok bool)
 	// HomeFor returns the HOME of a user's shells; nil: the server's own HOME.
 	HomeFor func(u *store.User) string
 
 	srv  *ssh.Server
 	ptys sync.Map // ssh.Session → ssh.Pty: the library keeps PTY requests per connection, not per channel
+
+	connsMu sync.Mutex
+	conns   map[*conn]struct{}
+	ports   ports // loopback ports bound by -R, by user
 }
 
 // Serve accepts connections on ln until Shutdown.
@@ -54,6 +68,9 @@ func (s *Server) Serve(ln net.Listener) error {
 		return err
 	}
 	s.srv = srv
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go s.watchAccess(ctx, s.AccessCheckInterval)
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, ssh.ErrServerClosed) {
 		return fmt.Errorf("ssh serve: %w", err)
 	}
@@ -80,10 +97,15 @@ func (s *Server) build() (*ssh.Server, error) {
 	if s.KeepaliveMax <= 0 {
 		s.KeepaliveMax = 3
 	}
-	if s.AuthLimiter == nil {
-		s.AuthLimiter = auth.NewLimiter(10)
+	if s.AuthThrottle == nil {
+		s.AuthThrottle = auth.NewThrottle(10)
 	}
-	fwd := &ssh.ForwardedTCPHandler{}
+	if s.MaxChannels <= 0 {
+		s.MaxChannels = 64
+	}
+	if s.AccessCheckInterval <= 0 {
+		s.AccessCheckInterval = time.Second
+	}
 	srv, err := wish.NewServer(
 		wish.WithPublicKeyAuth(s.publicKey),
 		wish.WithVersion("codeterm"),
@@ -96,18 +118,21 @@ func (s *Server) build() (*ssh.Server, error) {
 			// emulated: the pty request is remembered and the raw bytes of our
 			// own PTYs go to the client unchanged (no \n → \r\n rewriting).
 			srv.PtyHandler = s.rememberPty
-			srv.LocalPortForwardingCallback = s.allowLocalForward
-			srv.ReversePortForwardingCallback = s.allowReverseForward
 			srv.ChannelHandlers = map[string]ssh.ChannelHandler{
-				"session":                        ssh.DefaultSessionHandler,
-				"direct-tcpip":                   ssh.DirectTCPIPHandler,
-				"direct-streamlocal@openssh.com": s.directStreamLocal,
+				"session":                        s.limitChannels(ssh.DefaultSessionHandler),
+				"direct-tcpip":                   s.limitChannels(s.directTCPIP),
+				"direct-streamlocal@openssh.com": s.limitChannels(s.directStreamLocal),
 			}
+			// Forwards belong to the connection that asked for them (see
+			// conn.listeners), never to a handler shared by all.
 			srv.RequestHandlers = map[string]ssh.RequestHandler{
-				"tcpip-forward":        fwd.HandleSSHRequest,
-				"cancel-tcpip-forward": fwd.HandleSSHRequest,
+				"tcpip-forward":                          s.tcpipForward,
+				"cancel-tcpip-forward":                   s.cancelTCPIPForward,
+				"streamlocal-forward@openssh.com":        s.streamLocalForward,
+				"cancel-streamlocal-forward@openssh.com": s.cancelStreamLocalForward,
 			}
 			srv.ConnCallback = func(ctx ssh.Context, conn net.Conn) net.Conn {
+				s.track(ctx, conn)
 				go s.watchConn(ctx, conn)
 				return conn
 			}

@@ -83,7 +83,8 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		PublicURL:         a.publicURL(),
 		KeepaliveInterval: cfg.SSH.KeepaliveInterval,
 		KeepaliveMax:      cfg.SSH.KeepaliveMax,
-		AuthLimiter:       auth.NewLimiter(cfg.SSH.AuthFailuresPerMinute),
+		AuthThrottle:      sshThrottle(cfg),
+		MaxChannels:       cfg.SSH.MaxChannels,
 		HomeFor:           homeFor(cfg),
 	}
 	sshLn, err := net.Listen("tcp", cfg.SSH.Addr)
@@ -211,4 +212,11 @@ func currentUser() (name, home string) {
 		name = os.Getenv("USER")
 	}
 	return name, home
+}
+
+// sshThrottle holds back the answers to failed SSH authentications.
+func sshThrottle(cfg *config.Config) *auth.Throttle {
+	t := auth.NewThrottle(cfg.SSH.AuthFailuresPerMinute)
+	t.Max = cfg.SSH.AuthFailureMaxDelay
+	return t
 }
