@@ -74,7 +74,8 @@ type Sessions struct {
 
 // Workspaces configures the workspace registry and file watching.
 type Workspaces struct {
-	Ignore []string `yaml:"ignore"`
+	Ignore            []string `yaml:"ignore"`
+	AllowPrivateHosts bool     `yaml:"allow_private_hosts"`
 }
 
 // GitHub configures OAuth login and repository listing; empty ClientID turns it off.

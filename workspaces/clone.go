@@ -79,6 +79,11 @@ func (m *Manager) Create(ctx context.Context, user *store.User, opts CreateOptio
 			return nil, fmt.Errorf("%s: %w: branch %q: %w", what, ErrCloneFailed, opts.Branch, err)
 		}
 	}
+	if rem.clean != "" {
+		if rem.target, err = m.checkHost(ctx, rem); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+	}
 	auth, err := m.authFor(rem, opts.Auth)
 	if rem.clean != "" && err != nil {
 		return nil, fmt.Errorf("%s: %w: %w", what, ErrCloneFailed, err)
@@ -240,7 +245,7 @@ func cloneGoGit(ctx context.Context, dir string, rem remote, opts CreateOptions,
 	}
 	repo, err := git.PlainCloneContext(ctx, dir, false, co)
 	if err != nil {
-		return "", err
+		return "", remoteSummary(err)
 	}
 	return finishRepo(repo, rem)
 }

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -68,6 +69,11 @@ type Config struct {
 	// false in the server, where it would lend the operator's keys to every
 	// user.
 	UseSSHAgent bool
+	// AllowPrivateHosts lets clones and syncs reach remotes whose host is
+	// or resolves to a loopback, private, link-local or unspecified
+	// address. Off, such remotes are refused, so that a user cannot make
+	// the server fetch from its own network (SSRF).
+	AllowPrivateHosts bool
 	// PollInterval is how often a watcher rescans the tree once inotify
 	// watches have run out (default 2s).
 	PollInterval time.Duration
@@ -88,9 +94,11 @@ type Manager struct {
 	git    string // resolved git binary, "" when Status and Create must use go-git
 	ignore map[string]bool
 
-	addWatch     func(w *fsnotify.Watcher, dir string) error // test hook, nil in production
-	cloneStarted func(cmd *exec.Cmd)                         // test hook, nil in production: a git clone started
-	limitLogged  atomic.Bool                                 // see WatchOptions.limitLogged
+	addWatch     func(w *fsnotify.Watcher, dir string) error                  // test hook, nil in production
+	cloneStarted func(cmd *exec.Cmd)                                          // test hook, nil in production: a git clone started
+	lookupHost   func(ctx context.Context, host string) ([]netip.Addr, error) // test hook, nil: the system resolver
+	isPublic     func(netip.Addr) bool                                        // test hook, nil: public
+	limitLogged  atomic.Bool                                                  // see WatchOptions.limitLogged
 
 	mu      sync.Mutex
 	clones  map[cloneKey]context.CancelFunc

@@ -61,7 +61,7 @@ func (m *Manager) Sync(ctx context.Context, userID, id, op string, auth Auth) (S
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", op, err)
 	}
-	s, err := m.openSync(ws.LocalPath, auth)
+	s, err := m.openSync(ctx, ws.LocalPath, auth)
 	if err != nil {
 		return res, fmt.Errorf("%s %q: %w: %w", op, ws.Name, ErrSyncFailed, err)
 	}
@@ -79,7 +79,7 @@ func (m *Manager) Sync(ctx context.Context, userID, id, op string, auth Auth) (S
 		case ctx.Err() != nil:
 			err = fmt.Errorf("%w: %w", ErrCancelled, ctx.Err())
 		case !errors.Is(err, ErrDiverged) && !errors.Is(err, ErrSyncFailed):
-			err = fmt.Errorf("%w: %w", ErrSyncFailed, err)
+			err = fmt.Errorf("%w: %w", ErrSyncFailed, remoteSummary(err))
 		}
 		m.log.Warn("workspace sync failed", "workspace", ws.ID, "op", op, "remote", s.remote.clean, "err", err)
 		return res, fmt.Errorf("%s %q (%s): %w", op, ws.Name, s.remote.clean, err)
@@ -104,7 +104,7 @@ type syncer struct {
 	tracking   plumbing.ReferenceName // its remote-tracking ref here
 }
 
-func (m *Manager) openSync(dir string, a Auth) (*syncer, error) {
+func (m *Manager) openSync(ctx context.Context, dir string, a Auth) (*syncer, error) {
 	repo, err := git.PlainOpen(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open repository: %w", err)
@@ -135,6 +135,9 @@ func (m *Manager) openSync(dir string, a Auth) (*syncer, error) {
 	// the same rules as a new clone, so the web UI cannot be used to read
 	// file:// or local repositories.
 	if s.remote, err = parseRemote(rc.URLs[0]); err != nil {
+		return nil, err
+	}
+	if s.remote.target, err = m.checkHost(ctx, s.remote); err != nil {
 		return nil, err
 	}
 	if s.auth, err = m.authFor(s.remote, a); err != nil {

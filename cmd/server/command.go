@@ -100,6 +100,8 @@ func (a *app) workspaces(ctx context.Context, killer workspaces.SessionKiller, c
 		IgnoreDirs:  a.cfg.Workspaces.Ignore,
 		UseSSHAgent: cli,
 		Logger:      a.log.With("component", "workspaces"),
+
+		AllowPrivateHosts: a.cfg.Workspaces.AllowPrivateHosts,
 	})
 }
 
