@@ -476,3 +476,25 @@ func TestWorkspaceRmEndsRunningShells(t *testing.T) {
 	}
 	w.Close()
 }
+
+// TestConfigSSHUsesRunningPort: with the server listening elsewhere than
+// ssh.addr says (a flag, port 0), config-ssh prints the port it really
+// listens on, and the configured one again once it is gone.
+func TestConfigSSHUsesRunningPort(t *testing.T) {
+	e := newEnv(t)
+	e.ok("user", "add", "alice")
+	e.ok("workspace", "create", "demo", "--owner", "alice")
+	c, _, _, output := serveProc(t, e)
+	m := regexp.MustCompile(`ssh -p (\d+) `).FindStringSubmatch(output.String())
+	if m == nil || m[1] == "2222" {
+		t.Fatalf("serve printed no other port: %s", output)
+	}
+	if cfg := e.ok("config-ssh", "alice"); !strings.Contains(cfg, "Port "+m[1]+"\n") || !strings.Contains(cfg, "HostName 127.0.0.1\n") {
+		t.Fatalf("config-ssh while serving on %s:\n%s", m[1], cfg)
+	}
+	c.Process.Kill()
+	c.Wait()
+	if cfg := e.ok("config-ssh", "alice"); !strings.Contains(cfg, "Port 2222\n") {
+		t.Fatalf("config-ssh after the server died:\n%s", cfg)
+	}
+}

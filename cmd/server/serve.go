@@ -122,6 +122,12 @@ func (c *command) serve(ctx context.Context, args []string) error {
 	}
 	a.cfg.HTTP.Addr = httpLn.Addr().String() // the real port when the flag asked for :0
 	web.PublicURL = a.publicURL()
+	// config-ssh reads the addresses really listened on.
+	if removeRunning, err := config.WriteRunning(cfg.DataDir, config.Running{PID: os.Getpid(), SSHAddr: cfg.SSH.Addr, HTTPAddr: a.cfg.HTTP.Addr}); err != nil {
+		log.Warn("record listen addresses", "err", err)
+	} else {
+		defer removeRunning()
+	}
 	httpSrv := &http.Server{Handler: web.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	// Socket.IO connections are hijacked or long polls: Shutdown alone
 	// would wait for them. Closing the bridge tells clients to reconnect.
