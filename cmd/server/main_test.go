@@ -498,3 +498,53 @@ func TestConfigSSHUsesRunningPort(t *testing.T) {
 		t.Fatalf("config-ssh after the server died:\n%s", cfg)
 	}
 }
+
+// TestUserRmCutsSSHConnections: `codeterm user rm` runs in a process of its
+// own and only writes the database; the running server notices and cuts
+// the user's SSH connection, exec included.
+func TestUserRmCutsSSHConnections(t *testing.T) {
+	e := newEnv(t)
+	signer, _, err := auth.LoadOrCreateHostKey(filepath.Join(t.TempDir(), "alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := filepath.Join(e.home, "alice.pub")
+	os.WriteFile(pub, ssh.MarshalAuthorizedKey(signer.PublicKey()), 0o644)
+	e.ok("user", "add", "alice", "--key", pub)
+	e.ok("workspace", "create", "demo", "--owner", "alice")
+	_, _, _, out := serveProc(t, e)
+	m := regexp.MustCompile(`ssh -p (\d+) `).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no ssh port in %q", out)
+	}
+	client, err := ssh.Dial("tcp", "127.0.0.1:"+m[1], &ssh.ClientConfig{
+		User: "alice+demo", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	sess, err := client.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, _ := sess.StdoutPipe()
+	if err := sess.Start("echo started; sleep 60; echo finished"); err != nil {
+		t.Fatal(err)
+	}
+	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "started\n" {
+		t.Fatalf("exec: %q %v", line, err)
+	}
+
+	start := time.Now()
+	e.ok("user", "rm", "alice")
+	done := make(chan error, 1)
+	go func() { done <- client.Wait() }()
+	select {
+	case <-done:
+		t.Logf("connection cut %v after user rm started", time.Since(start))
+	case <-time.After(20 * time.Second):
+		t.Fatal("the connection outlived user rm")
+	}
+}
