@@ -59,19 +59,7 @@ func (s *Server) directTCPIP(_ *ssh.Server, _ *gossh.ServerConn, newChan gossh.N
 		newChan.Reject(gossh.Prohibited, "port forwarding is limited to the server's loopback interface")
 		return
 	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(req.DestAddr, strconv.FormatUint(uint64(req.DestPort), 10)))
-	if err != nil {
-		newChan.Reject(gossh.ConnectionFailed, "connect failed")
-		return
-	}
-	ch, reqs, err := newChan.Accept()
-	if err != nil {
-		conn.Close()
-		return
-	}
-	go gossh.DiscardRequests(reqs)
-	pipe(ctx, ch, conn)
+	connect(ctx, newChan, "tcp", net.JoinHostPort(req.DestAddr, strconv.FormatUint(uint64(req.DestPort), 10)))
 }
 
 // directStreamLocal serves direct-streamlocal@openssh.com: a channel to a unix
@@ -90,10 +78,16 @@ func (s *Server) directStreamLocal(_ *ssh.Server, _ *gossh.ServerConn, newChan g
 		newChan.Reject(gossh.Prohibited, "access withdrawn")
 		return
 	}
+	connect(ctx, newChan, "unix", req.SocketPath)
+}
+
+// connect dials addr and, once connected, accepts the channel and pipes
+// it to the connection.
+func connect(ctx ssh.Context, newChan gossh.NewChannel, network, addr string) {
 	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", req.SocketPath)
+	conn, err := d.DialContext(ctx, network, addr)
 	if err != nil {
-		newChan.Reject(gossh.ConnectionFailed, err.Error())
+		newChan.Reject(gossh.ConnectionFailed, "connect failed")
 		return
 	}
 	ch, reqs, err := newChan.Accept()

@@ -222,7 +222,11 @@ func (m *Manager) clone(ctx context.Context, dir string, rem remote, opts Create
 			return branch, err
 		}
 	}
-	return cloneGoGit(ctx, dir, rem, opts, auth, tr)
+	proxy, err := m.proxyFor(rem)
+	if err != nil {
+		return "", err
+	}
+	return cloneGoGit(ctx, dir, rem, opts, auth, proxy, tr)
 }
 
 // cloneGoGit fetches into dir with go-git. The URL handed to go-git is
@@ -232,10 +236,11 @@ func (m *Manager) clone(ctx context.Context, dir string, rem remote, opts Create
 //
 // go-git relays only the server's progress (counting, compressing): the
 // bar does not move while the pack downloads.
-func cloneGoGit(ctx context.Context, dir string, rem remote, opts CreateOptions, auth transport.AuthMethod, tr *progressTracker) (string, error) {
+func cloneGoGit(ctx context.Context, dir string, rem remote, opts CreateOptions, auth transport.AuthMethod, proxy transport.ProxyOptions, tr *progressTracker) (string, error) {
 	co := &git.CloneOptions{
 		URL:          rem.clean,
 		Auth:         auth,
+		ProxyOptions: proxy,
 		Depth:        opts.Depth,
 		SingleBranch: opts.Depth > 0,
 		Progress:     tr,

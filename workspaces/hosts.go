@@ -54,14 +54,7 @@ func (m *Manager) checkHost(ctx context.Context, rem remote) (target, error) {
 	if m.cfg.AllowPrivateHosts {
 		return t, nil
 	}
-	lookup, isPublic := m.lookupHost, m.isPublic
-	if lookup == nil {
-		var r net.Resolver
-		lookup = func(ctx context.Context, host string) ([]netip.Addr, error) { return r.LookupNetIP(ctx, "ip", host) }
-	}
-	if isPublic == nil {
-		isPublic = public
-	}
+	lookup, isPublic := m.resolver()
 	if a, err := netip.ParseAddr(host); err == nil {
 		t.addrs = []netip.Addr{a}
 	} else if t.addrs, err = lookup(ctx, host); err != nil || len(t.addrs) == 0 {
@@ -75,6 +68,20 @@ func (m *Manager) checkHost(ctx context.Context, rem remote) (target, error) {
 		}
 	}
 	return t, nil
+}
+
+// resolver returns how host names are resolved and which addresses count
+// as public: the system's resolver and public, unless a test says otherwise.
+func (m *Manager) resolver() (lookup func(context.Context, string) ([]netip.Addr, error), isPublic func(netip.Addr) bool) {
+	lookup, isPublic = m.lookupHost, m.isPublic
+	if lookup == nil {
+		var r net.Resolver
+		lookup = func(ctx context.Context, host string) ([]netip.Addr, error) { return r.LookupNetIP(ctx, "ip", host) }
+	}
+	if isPublic == nil {
+		isPublic = public
+	}
+	return lookup, isPublic
 }
 
 // public reports whether a is an address on the public internet, as far

@@ -3,6 +3,7 @@ package workspaces
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -82,39 +83,63 @@ func pretendPublic(m *Manager) {
 	}
 }
 
-func TestGitCloneFollowsNoRedirect(t *testing.T) {
+func TestCloneFollowsNoRedirectToPrivate(t *testing.T) {
+	bothCloners(t, testCloneFollowsNoRedirectToPrivate)
+}
+
+// testCloneFollowsNoRedirectToPrivate: a remote at a public address
+// (127.0.0.1 counts as one here) redirects to a private one (127.0.0.2):
+// the clone fails and the private address gets no request.
+func testCloneFollowsNoRedirectToPrivate(t *testing.T, cl func(*Config)) {
 	g := newGitServer(t)
 	g.newRepo(t, "demo", map[string]string{"a.txt": "1"})
-	inner, innerHits := countingServer(t, g.srv.Config.Handler.ServeHTTP)
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Skipf("no 127.0.0.2: %v", err)
+	}
+	var innerHits atomic.Int32
+	inner := &httptest.Server{Listener: ln, Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		innerHits.Add(1)
+		g.srv.Config.Handler.ServeHTTP(w, r)
+	})}}
+	inner.Start()
+	t.Cleanup(inner.Close)
 	outer, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, inner.URL+strings.Replace(r.URL.RequestURI(), "/moved.git", "/demo.git", 1), http.StatusFound)
 	})
-	e := newEnv(t, func(c *Config) { c.GitBinary, c.NoGitBinary, c.AllowPrivateHosts = gitBin(t), false, false })
-	pretendPublic(e.m)
-	_, err := e.m.Create(context.Background(), e.user, CreateOptions{Name: "w", RepoURL: outer.URL + "/moved.git"})
+	e := newEnv(t, cl, func(c *Config) { c.AllowPrivateHosts = false })
+	e.m.isPublic = func(a netip.Addr) bool { return a == netip.MustParseAddr("127.0.0.1") }
+	_, err = e.m.Create(context.Background(), e.user, CreateOptions{Name: "w", RepoURL: outer.URL + "/moved.git"})
 	if err == nil {
-		t.Fatal("a clone followed a redirect")
+		t.Fatal("a clone followed a redirect to a private address")
 	}
 	if n := innerHits.Load(); n != 0 {
-		t.Fatalf("the redirect's target got %d requests", n)
+		t.Fatalf("the private address got %d requests", n)
 	}
 	e.assertNothingWritten(t, "w")
 }
 
-func TestGitClonePinnedToCheckedAddress(t *testing.T) {
+func TestClonePinnedToCheckedAddress(t *testing.T) { bothCloners(t, testClonePinnedToCheckedAddress) }
+
+// testClonePinnedToCheckedAddress: git and go-git cannot resolve this name
+// themselves: the clone works only because it connects to the address the
+// check resolved (git through http.curloptResolve, go-git through the guard).
+func testClonePinnedToCheckedAddress(t *testing.T, cl func(*Config)) {
 	g := newGitServer(t)
 	g.newRepo(t, "demo", map[string]string{"a.txt": "1"})
-	e := newEnv(t, func(c *Config) { c.GitBinary, c.NoGitBinary, c.AllowPrivateHosts = gitBin(t), false, false })
+	e := newEnv(t, cl, func(c *Config) { c.AllowPrivateHosts = false })
 	pretendPublic(e.m)
-	// git cannot resolve this name itself: the clone works only because
-	// it connects to the address the check resolved.
 	port := g.srv.URL[strings.LastIndex(g.srv.URL, ":")+1:]
-	ws, err := e.m.Create(context.Background(), e.user, CreateOptions{Name: "w", RepoURL: "http://repo.codeterm.invalid:" + port + "/demo.git"})
+	url := "http://repo.codeterm.invalid:" + port + "/demo.git"
+	ws, err := e.m.Create(context.Background(), e.user, CreateOptions{Name: "w", RepoURL: url})
 	if err != nil {
 		t.Fatalf("pinned clone: %v", err)
 	}
-	if ws.RepoURL != "http://repo.codeterm.invalid:"+port+"/demo.git" {
+	if ws.RepoURL != url {
 		t.Fatalf("remote %q", ws.RepoURL)
+	}
+	if _, err := e.m.Sync(context.Background(), e.user.ID, ws.ID, OpFetch, Auth{}); err != nil {
+		t.Fatalf("pinned fetch: %v", err)
 	}
 }
 

@@ -94,11 +94,16 @@ type Manager struct {
 	git    string // resolved git binary, "" when Status and Create must use go-git
 	ignore map[string]bool
 
-	addWatch     func(w *fsnotify.Watcher, dir string) error                  // test hook, nil in production
-	cloneStarted func(cmd *exec.Cmd)                                          // test hook, nil in production: a git clone started
-	lookupHost   func(ctx context.Context, host string) ([]netip.Addr, error) // test hook, nil: the system resolver
-	isPublic     func(netip.Addr) bool                                        // test hook, nil: public
-	limitLogged  atomic.Bool                                                  // see WatchOptions.limitLogged
+	addWatch     func(w *fsnotify.Watcher, dir string) error // test hook, nil in production
+	cloneStarted func(cmd *exec.Cmd)                         // test hook, nil in production: a git clone started
+	limitLogged  atomic.Bool                                 // see WatchOptions.limitLogged
+
+	// Checks of remote hosts (hosts.go, guard.go).
+	lookupHost func(ctx context.Context, host string) ([]netip.Addr, error) // test hook, nil: the system resolver
+	isPublic   func(netip.Addr) bool                                        // test hook, nil: public
+	guardOnce  sync.Once
+	guard      *guard // go-git's proxy to public addresses, started on first use
+	guardErr   error
 
 	mu      sync.Mutex
 	clones  map[cloneKey]context.CancelFunc
@@ -176,6 +181,10 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 
 // Close stops every watcher and cancels every clone in flight.
 func (m *Manager) Close() error {
+	m.guardOnce.Do(func() { m.guardErr = errors.New("workspace manager closed") })
+	if m.guard != nil {
+		m.guard.close()
+	}
 	m.mu.Lock()
 	for _, cancel := range m.clones {
 		cancel()

@@ -97,6 +97,7 @@ type syncer struct {
 	dir        string
 	repo       *git.Repository
 	auth       transport.AuthMethod
+	proxy      transport.ProxyOptions // see Manager.proxyFor
 	remoteName string
 	remote     remote
 	branch     string                 // local branch, short name
@@ -140,6 +141,9 @@ func (m *Manager) openSync(ctx context.Context, dir string, a Auth) (*syncer, er
 	if s.remote.target, err = m.checkHost(ctx, s.remote); err != nil {
 		return nil, err
 	}
+	if s.proxy, err = m.proxyFor(s.remote); err != nil {
+		return nil, err
+	}
 	if s.auth, err = m.authFor(s.remote, a); err != nil {
 		return nil, err
 	}
@@ -162,7 +166,7 @@ func (s *syncer) refHash(name plumbing.ReferenceName) plumbing.Hash {
 }
 
 func (s *syncer) fetch(ctx context.Context) error {
-	err := s.repo.FetchContext(ctx, &git.FetchOptions{RemoteName: s.remoteName, Auth: s.auth})
+	err := s.repo.FetchContext(ctx, &git.FetchOptions{RemoteName: s.remoteName, Auth: s.auth, ProxyOptions: s.proxy})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return fmt.Errorf("fetch: %w", err)
 	}
@@ -236,7 +240,7 @@ func (s *syncer) push(ctx context.Context) (changeCounts, error) {
 		return changeCounts{}, err
 	}
 	before := plumbing.ZeroHash
-	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: s.auth})
+	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: s.auth, ProxyOptions: s.proxy})
 	if err != nil && !errors.Is(err, transport.ErrEmptyRemoteRepository) {
 		return changeCounts{}, fmt.Errorf("list remote: %w", err)
 	}
@@ -259,7 +263,7 @@ func (s *syncer) push(ctx context.Context) (changeCounts, error) {
 		}
 	}
 	spec := config.RefSpec(plumbing.NewBranchReferenceName(s.branch).String() + ":" + s.merge.String())
-	err = s.repo.PushContext(ctx, &git.PushOptions{RemoteName: s.remoteName, Auth: s.auth, RefSpecs: []config.RefSpec{spec}})
+	err = s.repo.PushContext(ctx, &git.PushOptions{RemoteName: s.remoteName, Auth: s.auth, ProxyOptions: s.proxy, RefSpecs: []config.RefSpec{spec}})
 	switch {
 	case errors.Is(err, git.NoErrAlreadyUpToDate):
 		return changeCounts{}, nil

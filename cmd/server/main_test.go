@@ -405,11 +405,10 @@ func TestWorkspaceCommands(t *testing.T) {
 	}
 }
 
-// TestWorkspaceRmEndsRunningShells: `codeterm workspace rm` runs in its own
-// process; the server notices and ends the workspace's shells, so an
-// attached client gets the end of the session.
-func TestWorkspaceRmEndsRunningShells(t *testing.T) {
-	e := newEnv(t)
+// aliceServing makes user alice with workspace demo, starts the server and
+// connects to it over SSH as login.
+func aliceServing(t *testing.T, e *env, login string) *ssh.Client {
+	t.Helper()
 	signer, _, err := auth.LoadOrCreateHostKey(filepath.Join(t.TempDir(), "alice"))
 	if err != nil {
 		t.Fatal(err)
@@ -424,13 +423,22 @@ func TestWorkspaceRmEndsRunningShells(t *testing.T) {
 		t.Fatalf("no ssh port in %q", out)
 	}
 	client, err := ssh.Dial("tcp", "127.0.0.1:"+m[1], &ssh.ClientConfig{
-		User: "alice", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		User: login, Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
 		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer client.Close()
+	t.Cleanup(func() { client.Close() })
+	return client
+}
+
+// TestWorkspaceRmEndsRunningShells: `codeterm workspace rm` runs in its own
+// process; the server notices and ends the workspace's shells, so an
+// attached client gets the end of the session.
+func TestWorkspaceRmEndsRunningShells(t *testing.T) {
+	e := newEnv(t)
+	client := aliceServing(t, e, "alice")
 	sess, err := client.NewSession()
 	if err != nil {
 		t.Fatal(err)
@@ -504,27 +512,7 @@ func TestConfigSSHUsesRunningPort(t *testing.T) {
 // the user's SSH connection, exec included.
 func TestUserRmCutsSSHConnections(t *testing.T) {
 	e := newEnv(t)
-	signer, _, err := auth.LoadOrCreateHostKey(filepath.Join(t.TempDir(), "alice"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub := filepath.Join(e.home, "alice.pub")
-	os.WriteFile(pub, ssh.MarshalAuthorizedKey(signer.PublicKey()), 0o644)
-	e.ok("user", "add", "alice", "--key", pub)
-	e.ok("workspace", "create", "demo", "--owner", "alice")
-	_, _, _, out := serveProc(t, e)
-	m := regexp.MustCompile(`ssh -p (\d+) `).FindStringSubmatch(out.String())
-	if m == nil {
-		t.Fatalf("no ssh port in %q", out)
-	}
-	client, err := ssh.Dial("tcp", "127.0.0.1:"+m[1], &ssh.ClientConfig{
-		User: "alice+demo", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
-		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := aliceServing(t, e, "alice+demo")
 	sess, err := client.NewSession()
 	if err != nil {
 		t.Fatal(err)
