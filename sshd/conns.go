@@ -87,7 +87,9 @@ func connOf(ctx ssh.Context) *conn {
 
 // track registers a new connection until it closes.
 func (s *Server) track(ctx ssh.Context, nc net.Conn) *conn {
-	withdrawn, withdraw := context.WithCancel(ctx)
+	// Not a child of ctx: a connection that merely closes leaves its
+	// commands running, as OpenSSH does.
+	withdrawn, withdraw := context.WithCancel(context.Background())
 	c := &conn{net: nc, ctx: ctx, withdrawn: withdrawn, withdraw: withdraw, listeners: map[string]net.Listener{}}
 	ctx.SetValue(connKey, c)
 	s.connsMu.Lock()
@@ -100,7 +102,6 @@ func (s *Server) track(ctx ssh.Context, nc net.Conn) *conn {
 		s.connsMu.Lock()
 		delete(s.conns, c)
 		s.connsMu.Unlock()
-		withdraw()
 		c.closeListeners()
 	})
 	return c
