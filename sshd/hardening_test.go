@@ -20,6 +20,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/codeterm/codeterm/auth"
+	"github.com/codeterm/codeterm/store"
 )
 
 // access is one connection of a user in use the ways removal must end:
@@ -445,5 +446,28 @@ func TestRemoteUnixSocketForward(t *testing.T) {
 		if _, err := os.Lstat(p); err == nil {
 			t.Fatalf("socket %s was made", p)
 		}
+	}
+}
+
+// TestRemoteUnixSocketOwner: the forwarded socket gets the owner
+// SocketOwner names (the user's OS account under per-user isolation).
+func TestRemoteUnixSocketOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("chown needs root")
+	}
+	h := newHarness(t, func(s *Server) {
+		s.SocketOwner = func(u *store.User) (int, int, bool) { return 65534, 65533, u.Name == "alice" }
+	})
+	svc := answerAfterEOF(t)
+	sock := filepath.Join(h.home, "owned.sock")
+	h.startSSH(t, "-R", sock+":"+svc, "alice+demo@127.0.0.1")
+	dialRetry(t, "unix", sock).Close()
+	fi, err := os.Lstat(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	if st.Uid != 65534 || st.Gid != 65533 || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("socket owner %d:%d mode %v", st.Uid, st.Gid, fi.Mode())
 	}
 }

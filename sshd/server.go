@@ -53,8 +53,9 @@ type Server struct {
 	// HomeFor returns the HOME of a user's shells; nil: the server's own HOME.
 	HomeFor func(u *store.User) string
 
-	srv  *ssh.Server
-	ptys sync.Map // ssh.Session → ssh.Pty: the library keeps PTY requests per connection, not per channel
+	srvMu sync.Mutex // Serve and Shutdown run in different goroutines
+	srv   *ssh.Server
+	ptys  sync.Map // ssh.Session → ssh.Pty: the library keeps PTY requests per connection, not per channel
 
 	connsMu sync.Mutex
 	conns   map[*conn]struct{}
@@ -67,7 +68,9 @@ func (s *Server) Serve(ln net.Listener) error {
 	if err != nil {
 		return err
 	}
+	s.srvMu.Lock()
 	s.srv = srv
+	s.srvMu.Unlock()
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	go s.watchAccess(ctx, s.AccessCheckInterval)
@@ -79,12 +82,15 @@ func (s *Server) Serve(ln net.Listener) error {
 
 // Shutdown stops accepting and closes every connection. Sessions keep running.
 func (s *Server) Shutdown(ctx context.Context) error {
-	if s.srv == nil {
+	s.srvMu.Lock()
+	srv := s.srv
+	s.srvMu.Unlock()
+	if srv == nil {
 		return nil
 	}
 	// Attached clients block in their handlers; closing the connections is
 	// what ends them, so Close rather than wait for idle.
-	return s.srv.Close()
+	return srv.Close()
 }
 
 func (s *Server) build() (*ssh.Server, error) {
