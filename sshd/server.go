@@ -53,9 +53,11 @@ type Server struct {
 	// HomeFor returns the HOME of a user's shells; nil: the server's own HOME.
 	HomeFor func(u *store.User) string
 
-	srvMu sync.Mutex // Serve and Shutdown run in different goroutines
-	srv   *ssh.Server
-	ptys  sync.Map // ssh.Session → ssh.Pty: the library keeps PTY requests per connection, not per channel
+	srvMu  sync.Mutex // Serve and Shutdown run in different goroutines
+	srv    *ssh.Server
+	ln     net.Listener
+	closed bool
+	ptys   sync.Map // ssh.Session → ssh.Pty: the library keeps PTY requests per connection, not per channel
 
 	connsMu sync.Mutex
 	conns   map[*conn]struct{}
@@ -69,7 +71,12 @@ func (s *Server) Serve(ln net.Listener) error {
 		return err
 	}
 	s.srvMu.Lock()
-	s.srv = srv
+	if s.closed {
+		s.srvMu.Unlock()
+		ln.Close()
+		return nil
+	}
+	s.srv, s.ln = srv, ln
 	s.srvMu.Unlock()
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -83,14 +90,18 @@ func (s *Server) Serve(ln net.Listener) error {
 // Shutdown stops accepting and closes every connection. Sessions keep running.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.srvMu.Lock()
-	srv := s.srv
+	srv, ln := s.srv, s.ln
+	s.closed = true // a Serve that has not started yet will not
 	s.srvMu.Unlock()
 	if srv == nil {
 		return nil
 	}
 	// Attached clients block in their handlers; closing the connections is
-	// what ends them, so Close rather than wait for idle.
-	return srv.Close()
+	// what ends them, so Close rather than wait for idle. The listener is
+	// closed here too, in case Serve had not yet handed it to srv.
+	err := srv.Close()
+	ln.Close()
+	return err
 }
 
 func (s *Server) build() (*ssh.Server, error) {
