@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -22,9 +24,10 @@ import (
 // neither a redirect (go-git follows a remote's first one) nor a DNS
 // answer that changed since checkHost can reach the server's network.
 type guard struct {
-	ln  net.Listener
-	srv *http.Server
-	tr  *http.Transport
+	ln    net.Listener // HTTP proxy, for http(s) remotes
+	socks net.Listener // SOCKS5, for ssh remotes
+	srv   *http.Server
+	tr    *http.Transport
 
 	lookup   func(ctx context.Context, host string) ([]netip.Addr, error)
 	isPublic func(netip.Addr) bool
@@ -37,21 +40,31 @@ func startGuard(lookup func(context.Context, string) ([]netip.Addr, error), isPu
 	if err != nil {
 		return nil, fmt.Errorf("git proxy: %w", err)
 	}
-	g := &guard{ln: ln, lookup: lookup, isPublic: isPublic}
+	socks, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("git proxy: %w", err)
+	}
+	g := &guard{ln: ln, socks: socks, lookup: lookup, isPublic: isPublic}
 	g.tr = &http.Transport{DialContext: g.dial, ForceAttemptHTTP2: false, DisableCompression: true,
 		ResponseHeaderTimeout: time.Minute, IdleConnTimeout: 30 * time.Second}
 	g.srv = &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second}
 	go g.srv.Serve(ln)
+	go g.serveSOCKS()
 	return g, nil
 }
 
 func (g *guard) close() {
 	g.srv.Close()
+	g.socks.Close()
 	g.tr.CloseIdleConnections()
 }
 
-// proxy is the go-git option that sends a remote's requests through g.
-func (g *guard) proxy() transport.ProxyOptions {
+// proxy is the go-git option that sends a remote's connections through g.
+func (g *guard) proxy(ssh bool) transport.ProxyOptions {
+	if ssh {
+		return transport.ProxyOptions{URL: "socks5://" + g.socks.Addr().String()}
+	}
 	return transport.ProxyOptions{URL: "http://" + g.ln.Addr().String()}
 }
 
@@ -132,41 +145,135 @@ func (g *guard) tunnel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	io.WriteString(src, "HTTP/1.1 200 Connection established\r\n\r\n")
+	// What the client sent after its CONNECT is in buf, then the rest.
+	splice(src, buf, dst)
+}
+
+// serveSOCKS serves SOCKS5 CONNECT without authentication, all go-git's
+// ssh transport asks of a proxy, until the listener closes.
+func (g *guard) serveSOCKS() {
+	for {
+		c, err := g.socks.Accept()
+		if err != nil {
+			return
+		}
+		go g.socksConn(c)
+	}
+}
+
+func (g *guard) socksConn(c net.Conn) {
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	dst, err := g.socksConnect(c)
+	if err != nil {
+		c.Close()
+		return
+	}
+	c.SetDeadline(time.Time{})
+	splice(c, c, dst)
+}
+
+// socksConnect reads a SOCKS5 greeting and CONNECT request from c, dials the
+// destination through the check and answers.
+func (g *guard) socksConnect(c net.Conn) (net.Conn, error) {
+	var hdr [2]byte
+	if _, err := io.ReadFull(c, hdr[:]); err != nil || hdr[0] != 5 {
+		return nil, errors.New("not SOCKS5")
+	}
+	methods := make([]byte, hdr[1])
+	if _, err := io.ReadFull(c, methods); err != nil {
+		return nil, err
+	}
+	c.Write([]byte{5, 0}) // no authentication
+	var req [4]byte
+	if _, err := io.ReadFull(c, req[:]); err != nil || req[0] != 5 || req[1] != 1 {
+		c.Write([]byte{5, 7, 0, 1, 0, 0, 0, 0, 0, 0}) // command not supported
+		return nil, errors.New("not a CONNECT")
+	}
+	var host string
+	switch req[3] {
+	case 1, 4: // IPv4, IPv6
+		n := net.IPv4len
+		if req[3] == 4 {
+			n = net.IPv6len
+		}
+		ip := make([]byte, n)
+		if _, err := io.ReadFull(c, ip); err != nil {
+			return nil, err
+		}
+		host = net.IP(ip).String()
+	case 3: // a name
+		var n [1]byte
+		if _, err := io.ReadFull(c, n[:]); err != nil {
+			return nil, err
+		}
+		name := make([]byte, n[0])
+		if _, err := io.ReadFull(c, name); err != nil {
+			return nil, err
+		}
+		host = string(name)
+	default:
+		return nil, errors.New("bad address type")
+	}
+	var port [2]byte
+	if _, err := io.ReadFull(c, port[:]); err != nil {
+		return nil, err
+	}
+	dst, err := g.dial(context.Background(), "tcp", net.JoinHostPort(host, strconv.Itoa(int(port[0])<<8|int(port[1]))))
+	if err != nil {
+		c.Write([]byte{5, 2, 0, 1, 0, 0, 0, 0, 0, 0}) // not allowed by ruleset
+		return nil, err
+	}
+	c.Write([]byte{5, 0, 0, 1, 0, 0, 0, 0, 0, 0})
+	return dst, nil
+}
+
+// splice copies from (src, read through in) to dst and back, passing each
+// side's end on as a half-close, then closes both.
+func splice(src net.Conn, in io.Reader, dst net.Conn) {
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		io.Copy(dst, buf) // what the client sent after its CONNECT, then the rest
-		dst.(*net.TCPConn).CloseWrite()
+		io.Copy(dst, in)
+		closeWrite(dst)
 	}()
 	go func() {
 		defer wg.Done()
 		io.Copy(src, dst)
-		src.(*net.TCPConn).CloseWrite()
+		closeWrite(src)
 	}()
 	wg.Wait()
 	src.Close()
 	dst.Close()
 }
 
+func closeWrite(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+}
+
 // proxyFor returns the go-git proxy option for a remote: the guard for a
-// checked http(s) remote, none otherwise (ssh remotes; private hosts
-// allowed; a proxy of the operator's own in the environment, which then
-// connects for us).
+// checked remote, none otherwise (private hosts allowed; a proxy of the
+// operator's own in the environment, which then connects for us).
 func (m *Manager) proxyFor(rem remote) (transport.ProxyOptions, error) {
-	if rem.ssh || !rem.target.checked {
+	if !rem.target.checked {
 		return transport.ProxyOptions{}, nil
 	}
-	u, err := url.Parse(rem.clean)
-	if err != nil {
-		return transport.ProxyOptions{}, err
-	}
-	if p, err := http.ProxyFromEnvironment(&http.Request{URL: u}); err == nil && p != nil {
+	if !rem.ssh {
+		u, err := url.Parse(rem.clean)
+		if err != nil {
+			return transport.ProxyOptions{}, err
+		}
+		if p, err := http.ProxyFromEnvironment(&http.Request{URL: u}); err == nil && p != nil {
+			return transport.ProxyOptions{}, nil
+		}
+	} else if os.Getenv("ALL_PROXY") != "" || os.Getenv("all_proxy") != "" {
 		return transport.ProxyOptions{}, nil
 	}
 	m.guardOnce.Do(func() { m.guard, m.guardErr = startGuard(m.resolver()) })
 	if m.guardErr != nil {
 		return transport.ProxyOptions{}, m.guardErr
 	}
-	return m.guard.proxy(), nil
+	return m.guard.proxy(rem.ssh), nil
 }
