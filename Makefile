@@ -26,6 +26,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeEngineIOPayload$$' -fuzztime $(FUZZTIME) ./webbridge/socketio/engineio
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSocketIOPacket$$' -fuzztime $(FUZZTIME) ./webbridge/socketio
 	$(GO) test -run '^$$' -fuzz '^FuzzRoundTrip$$' -fuzztime $(FUZZTIME) ./sessions/vt
+	$(GO) test -run '^$$' -fuzz '^FuzzParseRequest$$' -fuzztime $(FUZZTIME) ./sshd
 
 # make bench: the Go micro-benchmarks, then bench/ puts codeterm beside the raw
 # PTY, OpenSSH (needs openssh-server), node-pty + socket.io and wetty in one run

@@ -59,15 +59,3 @@ func (l *Limiter) prune(now time.Time, rate float64) {
 		}
 	}
 }
-
-// Exhausted reports whether key has no event left, without taking one.
-func (l *Limiter) Exhausted(key string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b, ok := l.buckets[key]
-	if !ok {
-		return false
-	}
-	rate := float64(l.PerMinute) / float64(time.Minute)
-	return b.tokens+float64(l.Now().Sub(b.last))*rate < 1
-}

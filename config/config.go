@@ -40,6 +40,8 @@ type SSH struct {
 	KeepaliveMax          int           `yaml:"keepalive_max" check:"positive"`
 	AuthFailuresPerMinute int           `yaml:"auth_failures_per_minute" check:"positive"`
 	UserHomes             bool          `yaml:"user_homes"`
+	AuthFailureMaxDelay   time.Duration `yaml:"auth_failure_max_delay" check:"positive"`
+	MaxChannels           int           `yaml:"max_channels" check:"positive"`
 }
 
 // HTTP configures the web front-end and the Socket.IO bridge.
@@ -78,7 +80,8 @@ type Sessions struct {
 
 // Workspaces configures the workspace registry and file watching.
 type Workspaces struct {
-	Ignore []string `yaml:"ignore"`
+	Ignore            []string `yaml:"ignore"`
+	AllowPrivateHosts bool     `yaml:"allow_private_hosts"`
 }
 
 // GitHub configures OAuth login and repository listing; empty ClientID turns it off.
@@ -114,6 +117,8 @@ func Default() *Config {
 			KeepaliveInterval:     15 * time.Second,
 			KeepaliveMax:          3,
 			AuthFailuresPerMinute: 10,
+			AuthFailureMaxDelay:   10 * time.Second,
+			MaxChannels:           64,
 		},
 		HTTP: HTTP{
 			Addr:               "127.0.0.1:8080",

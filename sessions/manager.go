@@ -124,7 +124,23 @@ const readBufSize = 64 << 10
 
 // validSize reports whether a size is acceptable from a client.
 func validSize(cols, rows int) bool {
-	return cols >= 1 && cols <= 1000 && rows >= 1 && rows <= 1000
+	return cols >= 1 && cols <= maxDim && rows >= 1 && rows <= maxDim
+}
+
+// maxDim is the most columns or rows a client may ask for.
+const maxDim = 1000
+
+// ClampSize brings a size a client asked for into the range shared
+// sessions accept, for terminals that are not refused but must stay
+// bounded (a private exec's PTY): 0 (unknown) becomes 80x24.
+func ClampSize(cols, rows int) (int, int) {
+	clamp := func(n, unknown int) int {
+		if n <= 0 {
+			return unknown
+		}
+		return min(n, maxDim)
+	}
+	return clamp(cols, 80), clamp(rows, 24)
 }
 
 // Create starts a new session.

@@ -2,7 +2,9 @@ package sshd
 
 import (
 	"net"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/ssh"
 	gossh "golang.org/x/crypto/ssh"
@@ -27,20 +29,25 @@ func remoteHost(addr net.Addr) string {
 
 // publicKey accepts a key registered to the user named in the login. The store
 // is read on every attempt, so keys added while the server runs work at once.
-// An address that failed too often is refused even with a good key until its
-// budget refills.
+// A good key is always accepted at once, whatever failed before it from
+// the same address; a failure's answer is held back once its address or
+// attempted user failed too often (see auth.Throttle).
 func (s *Server) publicKey(ctx ssh.Context, key ssh.PublicKey) bool {
 	host := remoteHost(ctx.RemoteAddr())
 	name, _ := splitLogin(ctx.User())
 	fp := gossh.FingerprintSHA256(key)
-	if s.AuthLimiter.Exhausted(host) {
-		s.Log.Warn("ssh auth refused: too many failures from address", "remote", host, "user", name)
-		return false
-	}
 	u, err := s.Auth.UserByKey(ctx, key)
 	if err != nil || u.Name != name {
-		s.AuthLimiter.Allow(host) // spend one failure
-		s.Log.Info("ssh auth failed", "remote", host, "user", name, "key", fp)
+		hold := s.AuthThrottle.Fail("addr "+host, "user "+name)
+		s.Log.Info("ssh auth failed", "remote", host, "user", name, "key", fp, "hold", hold)
+		if hold > 0 {
+			t := time.NewTimer(hold)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
+		}
 		return false
 	}
 	perms := ctx.Permissions()
@@ -48,6 +55,8 @@ func (s *Server) publicKey(ctx ssh.Context, key ssh.PublicKey) bool {
 		perms.Extensions = map[string]string{}
 	}
 	perms.Extensions[userExt] = u.ID
+	perms.Extensions[keyExt] = fp
+	perms.Extensions[authAtExt] = strconv.FormatInt(time.Now().UnixNano(), 10)
 	s.Log.Info("ssh auth ok", "remote", host, "user", name, "key", fp)
 	return true
 }

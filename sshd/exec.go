@@ -1,6 +1,7 @@
 package sshd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -32,13 +33,22 @@ func (s *Server) exec(sess ssh.Session, u *store.User, ws *store.Workspace, comm
 		s.fail(sess, "codeterm: no shell: %v", err)
 		return
 	}
+	// A closed connection leaves the command running, as with OpenSSH;
+	// withdrawn access (user or key removed, user revoked) kills it.
+	var withdrawn context.Context = sess.Context()
+	if c := connOf(sess.Context()); c != nil {
+		withdrawn = c.withdrawn
+	}
 	var cmd *exec.Cmd
 	if command == "" {
-		cmd = exec.Command(shellPath)
+		cmd = exec.CommandContext(withdrawn, shellPath)
 		cmd.Args[0] = "-" + filepath.Base(shellPath) // a login shell, as sshd starts one
 	} else {
-		cmd = exec.Command(shellPath, "-c", command)
+		cmd = exec.CommandContext(withdrawn, shellPath, "-c", command)
 	}
+	// Both ways of running start a new session: its process group is the
+	// command and whatever it started.
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.Dir = ws.LocalPath
 	acct := accountOf(sess)
 	acct.Apply(cmd)
@@ -153,7 +163,7 @@ func runWithPty(sess ssh.Session, cmd *exec.Cmd, p ssh.Pty, acct *isolation.Acco
 	}
 	defer f.Close()
 	stopWindows := onWindowChange(sess, func(w ssh.Window) {
-		pty.Setsize(f, &pty.Winsize{Cols: uint16(w.Width), Rows: uint16(w.Height)})
+		pty.Setsize(f, winsize(w))
 	})
 	defer stopWindows() // before f.Close: deferred calls run last-in first-out
 	go io.Copy(f, sess)
@@ -163,6 +173,13 @@ func runWithPty(sess ssh.Session, cmd *exec.Cmd, p ssh.Pty, acct *isolation.Acco
 	// exits, and only then is every byte of output read.
 	io.Copy(sess, f)
 	return cmd.Wait()
+}
+
+// winsize is a client's window size, bounded as shared sessions bound it:
+// a PTY of 65535 columns would cost every full-screen program dearly.
+func winsize(w ssh.Window) *pty.Winsize {
+	cols, rows := sessions.ClampSize(w.Width, w.Height)
+	return &pty.Winsize{Cols: uint16(cols), Rows: uint16(rows)}
 }
 
 // waitStatus turns Wait's error into an exit status, or the signal that
@@ -244,7 +261,7 @@ func startPty(cmd *exec.Cmd, w ssh.Window, acct *isolation.Account) (*os.File, e
 		ptmx.Close()
 		return nil, err
 	}
-	if err := pty.Setsize(ptmx, &pty.Winsize{Cols: uint16(w.Width), Rows: uint16(w.Height)}); err != nil {
+	if err := pty.Setsize(ptmx, winsize(w)); err != nil {
 		ptmx.Close()
 		return nil, err
 	}

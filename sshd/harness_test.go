@@ -88,7 +88,7 @@ func newHarness(t testing.TB, tweak ...func(*Server)) *harness {
 	hostKey, _ := gossh.NewSignerFromKey(hostPriv)
 	h.srv = &Server{
 		HostKey: hostKey, Auth: h.auth, Store: st, Sessions: h.sessions, Workspaces: h.ws, Log: log,
-		PublicURL: "http://codeterm.test", AuthLimiter: auth.NewLimiter(100),
+		PublicURL: "http://codeterm.test", AuthThrottle: auth.NewThrottle(100),
 		HomeFor: func(*store.User) string { return h.home },
 	}
 	for _, f := range tweak {

@@ -6,6 +6,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"time"
 
 	"github.com/charmbracelet/ssh"
 	gossh "golang.org/x/crypto/ssh"
@@ -23,6 +25,10 @@ import (
 // AttachSockVar names the socket in the environment of commands on the
 // workspace login.
 const AttachSockVar = "CODETERM_ATTACH_SOCK"
+
+// localKey stands for the key of a connection from an attach socket: it
+// holds while its user exists and is not revoked.
+const localKey = "attach-socket"
 
 // localConn is a connection accepted on a user's attach socket.
 type localConn struct {
@@ -131,6 +137,10 @@ func localAuth(ctx ssh.Context, cfg *gossh.ServerConfig) {
 	}
 	cfg.NoClientAuth = true
 	cfg.NoClientAuthCallback = func(gossh.ConnMetadata) (*gossh.Permissions, error) {
-		return &gossh.Permissions{Extensions: map[string]string{userExt: id}}, nil
+		return &gossh.Permissions{Extensions: map[string]string{
+			userExt:   id,
+			keyExt:    localKey,
+			authAtExt: strconv.FormatInt(time.Now().UnixNano(), 10),
+		}}, nil
 	}
 }

@@ -32,17 +32,16 @@ func (s *Server) route(ssh.Handler) ssh.Handler {
 		if !s.resolveAccount(sess, u) {
 			return
 		}
-		_, wsName := splitLogin(sess.User())
-		raw := strings.TrimSpace(sess.RawCommand())
+		req := parseRequest(sess.User(), sess.RawCommand())
 		pty, hasPty := s.pty(sess)
-		if wsName != "" {
-			ws, ok := s.workspace(sess, u, wsName)
+		if req.plain {
+			ws, ok := s.workspace(sess, u, req.workspace)
 			if !ok {
 				return
 			}
 			switch {
-			case raw != "":
-				s.exec(sess, u, ws, raw)
+			case req.command != "":
+				s.exec(sess, u, ws, req.command)
 			case hasPty:
 				s.attach(sess, u, ws, "", pty)
 			default:
@@ -51,9 +50,8 @@ func (s *Server) route(ssh.Handler) ssh.Handler {
 			return
 		}
 
-		first, rest := splitWord(raw)
-		switch first {
-		case "":
+		switch req.builtin {
+		case "list":
 			if hasPty {
 				s.picker(sess, u, pty)
 			} else {
@@ -63,25 +61,66 @@ func (s *Server) route(ssh.Handler) ssh.Handler {
 		case "login":
 			s.login(sess, u)
 			return
-		case "help", "--help", "-h":
+		case "help":
 			s.usage(sess.Stderr(), u)
 			sess.Exit(0)
 			return
 		}
-		wsName, sessionRef, _ := strings.Cut(first, "/")
-		ws, ok := s.workspace(sess, u, wsName)
+		ws, ok := s.workspace(sess, u, req.workspace)
 		if !ok {
 			return
 		}
 		switch {
-		case rest != "":
-			s.exec(sess, u, ws, rest)
+		case req.command != "":
+			s.exec(sess, u, ws, req.command)
 		case hasPty:
-			s.attach(sess, u, ws, sessionRef, pty)
+			s.attach(sess, u, ws, req.session, pty)
 		default:
-			s.fail(sess, "codeterm: attaching to %s needs a terminal: ssh -t %s %s", first, s.sshTarget(sess, u), first)
+			ref := req.workspace
+			if req.session != "" {
+				ref += "/" + req.session
+			}
+			s.fail(sess, "codeterm: attaching to %s needs a terminal: ssh -t %s %s", ref, s.sshTarget(sess, u), ref)
 		}
 	}
+}
+
+// request is what a session channel asks for, read from its login name
+// and command line.
+type request struct {
+	user      string
+	plain     bool   // user+WORKSPACE: plain OpenSSH behaviour in the workspace
+	workspace string // the workspace named by the login or the first word
+	session   string // WORKSPACE/SESSION: a session id or prefix
+	command   string // what to run; "" for a shell or an attach
+	builtin   string // "list" (no command), "login" or "help"; then no workspace
+}
+
+// parseRequest reads the login name ("alice" or "alice+WORKSPACE") and the
+// command line of a session channel.
+func parseRequest(login, raw string) request {
+	var r request
+	r.user, r.workspace = splitLogin(login)
+	raw = strings.TrimSpace(raw)
+	if r.workspace != "" {
+		r.plain, r.command = true, raw
+		return r
+	}
+	first, rest := splitWord(raw)
+	switch first {
+	case "":
+		r.builtin = "list"
+		return r
+	case "login":
+		r.builtin = "login"
+		return r
+	case "help", "--help", "-h":
+		r.builtin = "help"
+		return r
+	}
+	r.workspace, r.session, _ = strings.Cut(first, "/")
+	r.command = rest
+	return r
 }
 
 // splitWord splits the first space-separated word off a command line.
@@ -98,6 +137,9 @@ func (s *Server) sessionUser(sess ssh.Session) (*store.User, error) {
 	id := sess.Permissions().Extensions[userExt]
 	if id == "" {
 		return nil, errors.New("not authenticated")
+	}
+	if !s.allowed(sess.Context()) {
+		return nil, errors.New("access withdrawn")
 	}
 	return s.Store.UserByID(sess.Context(), id)
 }

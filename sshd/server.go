@@ -40,8 +40,18 @@ type Server struct {
 	// KeepaliveMax keepalives in a row unanswered is dropped. Zero: 15s and 3.
 	KeepaliveInterval time.Duration
 	KeepaliveMax      int
-	// AuthLimiter limits failed authentications per source address.
-	AuthLimiter *auth.Limiter
+	// AuthThrottle delays failed authentications per source address and
+	// per attempted user; a good key is never delayed or refused.
+	AuthThrottle *auth.Throttle
+	// MaxChannels is the most channels (sessions, forwards, sftp) one
+	// connection may have open at once. Zero: 64.
+	MaxChannels int
+	// AccessCheckInterval is how often connections are checked against the
+	// store for removed users and keys and revoked users. Zero: 1s.
+	AccessCheckInterval time.Duration
+	// SocketOwner, when set, gives the OS account that owns the unix
+	// sockets of a user's -R forwards; ok false leaves the server's.
+	SocketOwner func(u *store.User) (uid, gid int, ok bool)
 	// HomeFor returns the HOME of a user's shells; nil: the server's own HOME
 	// (or the OS account's, see Accounts).
 	HomeFor func(u *store.User) string
@@ -60,8 +70,15 @@ type Server struct {
 	localDir string                  // attach sockets and bin/codeterm; "" until first used
 	locals   map[string]net.Listener // user id → attach socket
 
-	srv  *ssh.Server
-	ptys sync.Map // ssh.Session → ssh.Pty: the library keeps PTY requests per connection, not per channel
+	srvMu  sync.Mutex // Serve and Shutdown run in different goroutines
+	srv    *ssh.Server
+	ln     net.Listener
+	closed bool
+	ptys   sync.Map // ssh.Session → ssh.Pty: the library keeps PTY requests per connection, not per channel
+
+	connsMu sync.Mutex
+	conns   map[*conn]struct{}
+	ports   ports // loopback ports bound by -R, by user
 }
 
 // Serve accepts connections on ln until Shutdown.
@@ -70,7 +87,17 @@ func (s *Server) Serve(ln net.Listener) error {
 	if err != nil {
 		return err
 	}
-	s.srv = srv
+	s.srvMu.Lock()
+	if s.closed {
+		s.srvMu.Unlock()
+		ln.Close()
+		return nil
+	}
+	s.srv, s.ln = srv, ln
+	s.srvMu.Unlock()
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go s.watchAccess(ctx, s.AccessCheckInterval)
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, ssh.ErrServerClosed) {
 		return fmt.Errorf("ssh serve: %w", err)
 	}
@@ -79,13 +106,20 @@ func (s *Server) Serve(ln net.Listener) error {
 
 // Shutdown stops accepting and closes every connection. Sessions keep running.
 func (s *Server) Shutdown(ctx context.Context) error {
-	if s.srv == nil {
+	s.srvMu.Lock()
+	srv, ln := s.srv, s.ln
+	s.closed = true // a Serve that has not started yet will not
+	s.srvMu.Unlock()
+	if srv == nil {
 		return nil
 	}
 	// Attached clients block in their handlers; closing the connections is
-	// what ends them, so Close rather than wait for idle.
+	// what ends them, so Close rather than wait for idle. The listener is
+	// closed here too, in case Serve had not yet handed it to srv.
 	s.closeLocal()
-	return s.srv.Close()
+	err := srv.Close()
+	ln.Close()
+	return err
 }
 
 func (s *Server) build() (*ssh.Server, error) {
@@ -98,10 +132,15 @@ func (s *Server) build() (*ssh.Server, error) {
 	if s.KeepaliveMax <= 0 {
 		s.KeepaliveMax = 3
 	}
-	if s.AuthLimiter == nil {
-		s.AuthLimiter = auth.NewLimiter(10)
+	if s.AuthThrottle == nil {
+		s.AuthThrottle = auth.NewThrottle(10)
 	}
-	fwd := &ssh.ForwardedTCPHandler{}
+	if s.MaxChannels <= 0 {
+		s.MaxChannels = 64
+	}
+	if s.AccessCheckInterval <= 0 {
+		s.AccessCheckInterval = time.Second
+	}
 	srv, err := wish.NewServer(
 		wish.WithPublicKeyAuth(s.publicKey),
 		wish.WithVersion("codeterm"),
@@ -114,21 +153,24 @@ func (s *Server) build() (*ssh.Server, error) {
 			// emulated: the pty request is remembered and the raw bytes of our
 			// own PTYs go to the client unchanged (no \n → \r\n rewriting).
 			srv.PtyHandler = s.rememberPty
-			srv.LocalPortForwardingCallback = s.allowLocalForward
-			srv.ReversePortForwardingCallback = s.allowReverseForward
 			srv.ChannelHandlers = map[string]ssh.ChannelHandler{
-				"session":                        ssh.DefaultSessionHandler,
-				"direct-tcpip":                   ssh.DirectTCPIPHandler,
-				"direct-streamlocal@openssh.com": s.directStreamLocal,
+				"session":                        s.limitChannels(ssh.DefaultSessionHandler),
+				"direct-tcpip":                   s.limitChannels(s.directTCPIP),
+				"direct-streamlocal@openssh.com": s.limitChannels(s.directStreamLocal),
 			}
+			// Forwards belong to the connection that asked for them (see
+			// conn.listeners), never to a handler shared by all.
 			srv.RequestHandlers = map[string]ssh.RequestHandler{
-				"tcpip-forward":        fwd.HandleSSHRequest,
-				"cancel-tcpip-forward": fwd.HandleSSHRequest,
+				"tcpip-forward":                          s.tcpipForward,
+				"cancel-tcpip-forward":                   s.cancelTCPIPForward,
+				"streamlocal-forward@openssh.com":        s.streamLocalForward,
+				"cancel-streamlocal-forward@openssh.com": s.cancelStreamLocalForward,
 			}
 			srv.ConnCallback = func(ctx ssh.Context, conn net.Conn) net.Conn {
 				if lc, ok := conn.(*localConn); ok {
 					ctx.SetValue(localUserKey{}, lc.userID)
 				}
+				s.track(ctx, conn)
 				go s.watchConn(ctx, conn)
 				return conn
 			}

@@ -74,8 +74,9 @@ func newEnv(t *testing.T, o envOptions) *testEnv {
 		defer cancel()
 		mgr.Shutdown(sctx)
 	})
+	// AllowPrivateHosts: the test remotes are git http-backend on 127.0.0.1.
 	wsm, err := workspaces.New(ctx, workspaces.Config{Root: filepath.Join(dir, "workspaces"), Store: st, Sessions: mgr,
-		CoalesceWindow: 20 * time.Millisecond, Logger: o.log})
+		CoalesceWindow: 20 * time.Millisecond, Logger: o.log, AllowPrivateHosts: true})
 	if err != nil {
 		t.Fatal(err)
 	}

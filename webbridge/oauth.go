@@ -82,7 +82,7 @@ func (s *Server) githubCallback(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, r, http.StatusNotFound, CodeGitHubNotConfigured, "GitHub sign-in is not configured on this server")
 		return
 	}
-	if s.LoginLimiter != nil && !s.LoginLimiter.Allow(clientIP(r)) {
+	if s.LoginLimiter != nil && !s.LoginLimiter.Allow(loginLimitKey(r, "github "+r.URL.Query().Get("state"))) {
 		oauthError(w, r, http.StatusTooManyRequests, CodeRateLimited, "too many login attempts; wait a minute")
 		return
 	}

@@ -270,17 +270,30 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
+// loginLimitKey is what login attempts are counted under: the address and
+// the first characters of the code (or OAuth state). Guessing a 256-bit
+// code is hopeless at any rate; what the limit must not allow is one
+// client behind a shared address (NAT, a proxy) using up everyone's
+// attempts, and a real code's prefix is one of 4096 the guesser would
+// all have to exhaust.
+func loginLimitKey(r *http.Request, code string) string {
+	if len(code) > 2 {
+		code = code[:2]
+	}
+	return clientIP(r) + " " + code
+}
+
 // exchange turns a one-time login code into a token.
 func (s *Server) exchange(w http.ResponseWriter, r *http.Request) {
-	if s.LoginLimiter != nil && !s.LoginLimiter.Allow(clientIP(r)) {
-		writeError(w, http.StatusTooManyRequests, "RATE_LIMITED", "too many login attempts; wait a minute")
-		return
-	}
 	var body struct {
 		Code string `json:"code"`
 	}
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&body); err != nil || body.Code == "" {
 		writeError(w, http.StatusBadRequest, "INVALID_PAYLOAD", `want a JSON body {"code": "..."}`)
+		return
+	}
+	if s.LoginLimiter != nil && !s.LoginLimiter.Allow(loginLimitKey(r, body.Code)) {
+		writeError(w, http.StatusTooManyRequests, "RATE_LIMITED", "too many login attempts; wait a minute")
 		return
 	}
 	tok, u, err := s.Auth.ExchangeCode(r.Context(), body.Code)

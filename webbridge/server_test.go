@@ -88,6 +88,32 @@ func TestExchangeRateLimited(t *testing.T) {
 	}
 }
 
+// TestExchangeLimitSparesOtherCodes: one client guessing from an address
+// does not use up the attempts of a real code's owner at the same address.
+func TestExchangeLimitSparesOtherCodes(t *testing.T) {
+	ts, a, u := newTestServer(t, 3)
+	code, _ := a.NewLoginCode(context.Background(), u.ID)
+	// Guesses under prefixes near the real code's own, never it.
+	flip := func(b byte) string {
+		if b == 'A' {
+			return "B"
+		}
+		return "A"
+	}
+	for _, prefix := range []string{flip(code[0]) + code[1:2], code[:1] + flip(code[1])} {
+		for i := 0; i < 4; i++ {
+			post(t, ts.URL+"/api/auth/exchange", `{"code":"`+prefix+`-guess-`+string(rune('a'+i))+`"}`)
+		}
+		if status, body := post(t, ts.URL+"/api/auth/exchange", `{"code":"`+prefix+`-guess-z"}`); status != http.StatusTooManyRequests {
+			t.Fatalf("guesses under %s are not limited: %d %v", prefix, status, body)
+		}
+	}
+	status, body := post(t, ts.URL+"/api/auth/exchange", `{"code":"`+code+`"}`)
+	if status != 200 || body["token"] == "" {
+		t.Fatalf("a real code after others' guesses: %d %v", status, body)
+	}
+}
+
 func TestBearer(t *testing.T) {
 	ts, a, u := newTestServer(t, 100)
 	get := func(tok string) int {

@@ -79,6 +79,11 @@ func (m *Manager) Create(ctx context.Context, user *store.User, opts CreateOptio
 			return nil, fmt.Errorf("%s: %w: branch %q: %w", what, ErrCloneFailed, opts.Branch, err)
 		}
 	}
+	if rem.clean != "" {
+		if rem.target, err = m.checkHost(ctx, rem); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+	}
 	auth, err := m.authFor(rem, opts.Auth)
 	if rem.clean != "" && err != nil {
 		return nil, fmt.Errorf("%s: %w: %w", what, ErrCloneFailed, err)
@@ -224,7 +229,11 @@ func (m *Manager) clone(ctx context.Context, dir string, rem remote, opts Create
 			return branch, err
 		}
 	}
-	return cloneGoGit(ctx, dir, rem, opts, auth, tr)
+	proxy, err := m.proxyFor(rem)
+	if err != nil {
+		return "", err
+	}
+	return cloneGoGit(ctx, dir, rem, opts, auth, proxy, tr)
 }
 
 // cloneGoGit fetches into dir with go-git. The URL handed to go-git is
@@ -234,10 +243,11 @@ func (m *Manager) clone(ctx context.Context, dir string, rem remote, opts Create
 //
 // go-git relays only the server's progress (counting, compressing): the
 // bar does not move while the pack downloads.
-func cloneGoGit(ctx context.Context, dir string, rem remote, opts CreateOptions, auth transport.AuthMethod, tr *progressTracker) (string, error) {
+func cloneGoGit(ctx context.Context, dir string, rem remote, opts CreateOptions, auth transport.AuthMethod, proxy transport.ProxyOptions, tr *progressTracker) (string, error) {
 	co := &git.CloneOptions{
 		URL:          rem.clean,
 		Auth:         auth,
+		ProxyOptions: proxy,
 		Depth:        opts.Depth,
 		SingleBranch: opts.Depth > 0,
 		Progress:     tr,
@@ -247,7 +257,7 @@ func cloneGoGit(ctx context.Context, dir string, rem remote, opts CreateOptions,
 	}
 	repo, err := git.PlainCloneContext(ctx, dir, false, co)
 	if err != nil {
-		return "", err
+		return "", remoteSummary(err)
 	}
 	return finishRepo(repo, rem)
 }

@@ -126,6 +126,14 @@ func gitCloneCommand(ctx context.Context, gitBin, dir, home string, rem remote, 
 		"-c", "protocol.http.allow=always",
 		"-c", "protocol.https.allow=always",
 	}
+	if rem.target.checked {
+		// git connects to the addresses checked and nowhere else: a
+		// redirect would lead to a host never checked.
+		args = append(args, "-c", "http.followRedirects=false")
+		if pin := rem.target.curlResolve(); pin != "" {
+			args = append(args, "-c", "http.curloptResolve="+pin)
+		}
+	}
 	env := cloneEnv(home)
 	if cred != nil && (cred.Username != "" || cred.Password != "") {
 		if strings.ContainsAny(cred.Username+cred.Password, "\x00\r\n") {
@@ -212,7 +220,10 @@ func (s *cloneStderr) Write(p []byte) (int, error) {
 }
 
 func (s *cloneStderr) keep(line string) {
-	if line == "" || progressLine.MatchString(line) || strings.HasPrefix(line, "Cloning into") {
+	// "remote:" lines are the remote's own words (an error page's body
+	// among them): they may hold anything the remote serves, so only
+	// git's summary of what went wrong is kept.
+	if line == "" || progressLine.MatchString(line) || strings.HasPrefix(line, "Cloning into") || strings.HasPrefix(line, "remote:") {
 		return
 	}
 	if len(line) > stderrLineMax {

@@ -263,7 +263,8 @@ func newEnv(t *testing.T, tweak ...func(*Config)) *env {
 		t.Fatal(err)
 	}
 	e := &env{st: st, user: u, killer: &fakeKiller{}, root: filepath.Join(dir, "workspaces")}
-	cfg := Config{Root: e.root, Store: st, Sessions: e.killer, CoalesceWindow: 30 * time.Millisecond,
+	// The test remotes are git http-backend on 127.0.0.1.
+	cfg := Config{Root: e.root, Store: st, Sessions: e.killer, CoalesceWindow: 30 * time.Millisecond, AllowPrivateHosts: true,
 		Logger: slog.New(slog.DiscardHandler)}
 	// WORKSPACES_TEST_NO_GIT_BINARY=1 runs the suite on go-git alone
 	// (tests that are about one or the other choose for themselves).

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,6 +70,11 @@ type Config struct {
 	// false in the server, where it would lend the operator's keys to every
 	// user.
 	UseSSHAgent bool
+	// AllowPrivateHosts lets clones and syncs reach remotes whose host is
+	// or resolves to a loopback, private, link-local or unspecified
+	// address. Off, such remotes are refused, so that a user cannot make
+	// the server fetch from its own network (SSRF).
+	AllowPrivateHosts bool
 	// PollInterval is how often a watcher rescans the tree once inotify
 	// watches have run out (default 2s).
 	PollInterval time.Duration
@@ -96,6 +102,13 @@ type Manager struct {
 	addWatch     func(w *fsnotify.Watcher, dir string) error // test hook, nil in production
 	cloneStarted func(cmd *exec.Cmd)                         // test hook, nil in production: a git clone started
 	limitLogged  atomic.Bool                                 // see WatchOptions.limitLogged
+
+	// Checks of remote hosts (hosts.go, guard.go).
+	lookupHost func(ctx context.Context, host string) ([]netip.Addr, error) // test hook, nil: the system resolver
+	isPublic   func(netip.Addr) bool                                        // test hook, nil: public
+	guardOnce  sync.Once
+	guard      *guard // go-git's proxy to public addresses, started on first use
+	guardErr   error
 
 	mu      sync.Mutex
 	clones  map[cloneKey]context.CancelFunc
@@ -173,6 +186,10 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 
 // Close stops every watcher and cancels every clone in flight.
 func (m *Manager) Close() error {
+	m.guardOnce.Do(func() { m.guardErr = errors.New("workspace manager closed") })
+	if m.guard != nil {
+		m.guard.close()
+	}
 	m.mu.Lock()
 	for _, cancel := range m.clones {
 		cancel()

@@ -69,7 +69,7 @@ func (m *Manager) Sync(ctx context.Context, userID, id, op string, auth Auth) (S
 	if err != nil {
 		return res, fmt.Errorf("%s %q: %w", op, ws.Name, err)
 	}
-	s, err := m.openSync(ws.LocalPath, auth, acct != nil)
+	s, err := m.openSync(ctx, ws.LocalPath, auth, acct != nil)
 	if err != nil {
 		return res, fmt.Errorf("%s %q: %w: %w", op, ws.Name, ErrSyncFailed, err)
 	}
@@ -95,7 +95,7 @@ func (m *Manager) Sync(ctx context.Context, userID, id, op string, auth Auth) (S
 		case ctx.Err() != nil:
 			err = fmt.Errorf("%w: %w", ErrCancelled, ctx.Err())
 		case !errors.Is(err, ErrDiverged) && !errors.Is(err, ErrSyncFailed):
-			err = fmt.Errorf("%w: %w", ErrSyncFailed, err)
+			err = fmt.Errorf("%w: %w", ErrSyncFailed, remoteSummary(err))
 		}
 		m.log.Warn("workspace sync failed", "workspace", ws.ID, "op", op, "remote", s.remote.clean, "err", err)
 		return res, fmt.Errorf("%s %q (%s): %w", op, ws.Name, s.remote.clean, err)
@@ -114,6 +114,7 @@ type syncer struct {
 	dir        string
 	repo       *git.Repository
 	auth       transport.AuthMethod
+	proxy      transport.ProxyOptions // see Manager.proxyFor
 	remoteName string
 	remote     remote
 	branch     string                 // local branch, short name
@@ -137,7 +138,7 @@ func openBounded(dir string) (*git.Repository, error) {
 // of another OS account than the server's) resolves every path of the
 // repository inside it, so that a symlink its owner planted in .git cannot
 // lead the server's writes elsewhere.
-func (m *Manager) openSync(dir string, a Auth, bounded bool) (*syncer, error) {
+func (m *Manager) openSync(ctx context.Context, dir string, a Auth, bounded bool) (*syncer, error) {
 	var repo *git.Repository
 	var err error
 	if bounded {
@@ -176,6 +177,12 @@ func (m *Manager) openSync(dir string, a Auth, bounded bool) (*syncer, error) {
 	if s.remote, err = parseRemote(rc.URLs[0]); err != nil {
 		return nil, err
 	}
+	if s.remote.target, err = m.checkHost(ctx, s.remote); err != nil {
+		return nil, err
+	}
+	if s.proxy, err = m.proxyFor(s.remote); err != nil {
+		return nil, err
+	}
 	if s.auth, err = m.authFor(s.remote, a); err != nil {
 		return nil, err
 	}
@@ -198,7 +205,7 @@ func (s *syncer) refHash(name plumbing.ReferenceName) plumbing.Hash {
 }
 
 func (s *syncer) fetch(ctx context.Context) error {
-	err := s.repo.FetchContext(ctx, &git.FetchOptions{RemoteName: s.remoteName, Auth: s.auth})
+	err := s.repo.FetchContext(ctx, &git.FetchOptions{RemoteName: s.remoteName, Auth: s.auth, ProxyOptions: s.proxy})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return fmt.Errorf("fetch: %w", err)
 	}
@@ -272,7 +279,7 @@ func (s *syncer) push(ctx context.Context) (changeCounts, error) {
 		return changeCounts{}, err
 	}
 	before := plumbing.ZeroHash
-	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: s.auth})
+	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: s.auth, ProxyOptions: s.proxy})
 	if err != nil && !errors.Is(err, transport.ErrEmptyRemoteRepository) {
 		return changeCounts{}, fmt.Errorf("list remote: %w", err)
 	}
@@ -295,7 +302,7 @@ func (s *syncer) push(ctx context.Context) (changeCounts, error) {
 		}
 	}
 	spec := config.RefSpec(plumbing.NewBranchReferenceName(s.branch).String() + ":" + s.merge.String())
-	err = s.repo.PushContext(ctx, &git.PushOptions{RemoteName: s.remoteName, Auth: s.auth, RefSpecs: []config.RefSpec{spec}})
+	err = s.repo.PushContext(ctx, &git.PushOptions{RemoteName: s.remoteName, Auth: s.auth, ProxyOptions: s.proxy, RefSpecs: []config.RefSpec{spec}})
 	switch {
 	case errors.Is(err, git.NoErrAlreadyUpToDate):
 		return changeCounts{}, nil

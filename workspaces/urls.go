@@ -31,6 +31,7 @@ type remote struct {
 	ssh      bool
 	user     string
 	password string
+	target   target // set by checkHost
 }
 
 // scpLike matches git's "[user@]host:path" form. The host must look like a

@@ -140,6 +140,7 @@ func (a *app) workspaces(ctx context.Context, killer workspaces.SessionKiller, c
 		UseSSHAgent: cli,
 		Logger:      a.log.With("component", "workspaces"),
 		Accounts:    a.accounts,
+		AllowPrivateHosts: a.cfg.Workspaces.AllowPrivateHosts,
 	})
 }
 

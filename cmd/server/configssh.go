@@ -6,6 +6,7 @@ import (
 	"net"
 
 	"github.com/codeterm/codeterm/auth"
+	"github.com/codeterm/codeterm/config"
 	"github.com/codeterm/codeterm/sshd"
 )
 
@@ -43,6 +44,12 @@ func (c *command) configSSH(ctx context.Context, args []string) error {
 	h, port, err := net.SplitHostPort(a.cfg.SSH.Addr)
 	if err != nil {
 		return fmt.Errorf("ssh.addr: %w", err)
+	}
+	if r, ok := config.ReadRunning(a.cfg.DataDir); ok {
+		if rh, rp, err := net.SplitHostPort(r.SSHAddr); err == nil && rp != port {
+			fmt.Fprintf(c.stderr, "the running server (pid %d) listens on %s, not on the configured %s: using port %s\n", r.PID, r.SSHAddr, a.cfg.SSH.Addr, rp)
+			h, port = rh, rp
+		}
 	}
 	switch {
 	case *host != "":

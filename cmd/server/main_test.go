@@ -411,11 +411,10 @@ func TestWorkspaceCommands(t *testing.T) {
 	}
 }
 
-// TestWorkspaceRmEndsRunningShells: `codeterm workspace rm` runs in its own
-// process; the server notices and ends the workspace's shells, so an
-// attached client gets the end of the session.
-func TestWorkspaceRmEndsRunningShells(t *testing.T) {
-	e := newEnv(t)
+// aliceServing makes user alice with workspace demo, starts the server and
+// connects to it over SSH as login.
+func aliceServing(t *testing.T, e *env, login string) *ssh.Client {
+	t.Helper()
 	signer, _, err := auth.LoadOrCreateHostKey(filepath.Join(t.TempDir(), "alice"))
 	if err != nil {
 		t.Fatal(err)
@@ -430,13 +429,22 @@ func TestWorkspaceRmEndsRunningShells(t *testing.T) {
 		t.Fatalf("no ssh port in %q", out)
 	}
 	client, err := ssh.Dial("tcp", "127.0.0.1:"+m[1], &ssh.ClientConfig{
-		User: "alice", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		User: login, Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
 		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer client.Close()
+	t.Cleanup(func() { client.Close() })
+	return client
+}
+
+// TestWorkspaceRmEndsRunningShells: `codeterm workspace rm` runs in its own
+// process; the server notices and ends the workspace's shells, so an
+// attached client gets the end of the session.
+func TestWorkspaceRmEndsRunningShells(t *testing.T) {
+	e := newEnv(t)
+	client := aliceServing(t, e, "alice")
 	sess, err := client.NewSession()
 	if err != nil {
 		t.Fatal(err)
@@ -481,4 +489,56 @@ func TestWorkspaceRmEndsRunningShells(t *testing.T) {
 		t.Fatal("the shell kept running after workspace rm")
 	}
 	w.Close()
+}
+
+// TestConfigSSHUsesRunningPort: with the server listening elsewhere than
+// ssh.addr says (a flag, port 0), config-ssh prints the port it really
+// listens on, and the configured one again once it is gone.
+func TestConfigSSHUsesRunningPort(t *testing.T) {
+	e := newEnv(t)
+	e.ok("user", "add", "alice")
+	e.ok("workspace", "create", "demo", "--owner", "alice")
+	c, _, _, output := serveProc(t, e)
+	m := regexp.MustCompile(`ssh -p (\d+) `).FindStringSubmatch(output.String())
+	if m == nil || m[1] == "2222" {
+		t.Fatalf("serve printed no other port: %s", output)
+	}
+	if cfg := e.ok("config-ssh", "alice"); !strings.Contains(cfg, "Port "+m[1]+"\n") || !strings.Contains(cfg, "HostName 127.0.0.1\n") {
+		t.Fatalf("config-ssh while serving on %s:\n%s", m[1], cfg)
+	}
+	c.Process.Kill()
+	c.Wait()
+	if cfg := e.ok("config-ssh", "alice"); !strings.Contains(cfg, "Port 2222\n") {
+		t.Fatalf("config-ssh after the server died:\n%s", cfg)
+	}
+}
+
+// TestUserRmCutsSSHConnections: `codeterm user rm` runs in a process of its
+// own and only writes the database; the running server notices and cuts
+// the user's SSH connection, exec included.
+func TestUserRmCutsSSHConnections(t *testing.T) {
+	e := newEnv(t)
+	client := aliceServing(t, e, "alice+demo")
+	sess, err := client.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, _ := sess.StdoutPipe()
+	if err := sess.Start("echo started; sleep 60; echo finished"); err != nil {
+		t.Fatal(err)
+	}
+	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "started\n" {
+		t.Fatalf("exec: %q %v", line, err)
+	}
+
+	start := time.Now()
+	e.ok("user", "rm", "alice")
+	done := make(chan error, 1)
+	go func() { done <- client.Wait() }()
+	select {
+	case <-done:
+		t.Logf("connection cut %v after user rm started", time.Since(start))
+	case <-time.After(20 * time.Second):
+		t.Fatal("the connection outlived user rm")
+	}
 }

@@ -137,7 +137,8 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		PublicURL:         a.publicURL(),
 		KeepaliveInterval: cfg.SSH.KeepaliveInterval,
 		KeepaliveMax:      cfg.SSH.KeepaliveMax,
-		AuthLimiter:       auth.NewLimiter(cfg.SSH.AuthFailuresPerMinute),
+		AuthThrottle:      sshThrottle(cfg),
+		MaxChannels:       cfg.SSH.MaxChannels,
 		HomeFor:           homeFor(cfg, a.accounts),
 		Accounts:          a.accounts,
 		Executable:        helperExecutable(),
@@ -181,6 +182,12 @@ func (c *command) serve(ctx context.Context, args []string) error {
 	a.cfg.HTTP.Addr = httpLn.Addr().String() // the real port when the flag asked for :0
 	web.PublicURL = a.publicURL()
 	web.AllowedHosts = []string{a.cfg.HTTP.Addr}
+	// config-ssh reads the addresses really listened on.
+	if removeRunning, err := config.WriteRunning(cfg.DataDir, config.Running{PID: os.Getpid(), SSHAddr: cfg.SSH.Addr, HTTPAddr: a.cfg.HTTP.Addr}); err != nil {
+		log.Warn("record listen addresses", "err", err)
+	} else {
+		defer removeRunning()
+	}
 	httpSrv := &http.Server{Handler: web.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	// Socket.IO connections are hijacked or long polls: Shutdown alone
 	// would wait for them. Closing the bridge tells clients to reconnect.
@@ -318,4 +325,11 @@ func helperExecutable() string {
 		return ""
 	}
 	return exe
+}
+
+// sshThrottle holds back the answers to failed SSH authentications.
+func sshThrottle(cfg *config.Config) *auth.Throttle {
+	t := auth.NewThrottle(cfg.SSH.AuthFailuresPerMinute)
+	t.Max = cfg.SSH.AuthFailureMaxDelay
+	return t
 }
