@@ -79,7 +79,7 @@ func (e *env) cmd(args ...string) *exec.Cmd {
 	c := exec.Command(binary, append(args, "--data", e.data)...)
 	// Several users on one OS account: these tests are about the commands,
 	// isolation_test.go about accounts mode.
-	c.Env = []string{"HOME=" + e.home, "PATH=" + os.Getenv("PATH"), "USER=root", "CODETERM_SECURITY_ISOLATION=shared"}
+	c.Env = []string{"HOME=" + e.home, "PATH=" + os.Getenv("PATH"), "USER=root", "CODETERM_SECURITY_ISOLATION=shared", "CODETERM_WORKSPACES_ALLOW_PRIVATE_HOSTS=true"}
 	c.Env = append(c.Env, e.vars...)
 	return c
 }
