@@ -22,6 +22,7 @@ type Config struct {
 	Sessions   Sessions   `yaml:"sessions"`
 	Workspaces Workspaces `yaml:"workspaces"`
 	GitHub     GitHub     `yaml:"github"`
+	Files      Files      `yaml:"files"`
 }
 
 // Log configures log/slog output.
@@ -75,6 +76,15 @@ type Workspaces struct {
 	Ignore []string `yaml:"ignore"`
 }
 
+// Files configures browsing, editing, uploading and downloading workspace
+// files from the browser.
+type Files struct {
+	MaxReadBytes     int           `yaml:"max_read_bytes" check:"positive"`
+	MaxUploadBytes   int           `yaml:"max_upload_bytes" check:"positive"`
+	MaxInFlightBytes int           `yaml:"max_inflight_bytes" check:"positive"`
+	UploadIdle       time.Duration `yaml:"upload_idle" check:"positive"`
+}
+
 // GitHub configures OAuth login and repository listing; empty ClientID turns it off.
 type GitHub struct {
 	ClientID     string   `yaml:"client_id"`
@@ -121,6 +131,12 @@ func Default() *Config {
 		GitHub: GitHub{
 			APIURL: "https://api.github.com/",
 			WebURL: "https://github.com/",
+		},
+		Files: Files{
+			MaxReadBytes:     8 << 20,
+			MaxUploadBytes:   4 << 30,
+			MaxInFlightBytes: 8 << 30,
+			UploadIdle:       time.Hour,
 		},
 	}
 }

@@ -224,8 +224,9 @@ type WriteOptions struct {
 	// is ErrConflict if the file now differs (or is gone).
 	BaseSha256 string
 	// Create allows the file not to exist; with Create and no BaseSha256
-	// an existing file is ErrExists.
-	Create bool
+	// an existing file is ErrExists unless Overwrite is set too.
+	Create    bool
+	Overwrite bool
 }
 
 // WriteResult is the file's state after a write.
@@ -292,7 +293,7 @@ func (t *Tree) checkBase(name string, opt WriteOptions) (fs.FileMode, error) {
 	}
 	defer f.Close()
 	if opt.BaseSha256 == "" {
-		if opt.Create {
+		if opt.Create && !opt.Overwrite {
 			return 0, fmt.Errorf("create %s: %w", name, ErrExists)
 		}
 		return fi.Mode().Perm(), nil

@@ -108,17 +108,9 @@ func (s *Service) startUpload(t *Tree, userID, workspaceID, name string, opt Upl
 		}
 		mode = fi.Mode().Perm()
 	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil, fmt.Errorf("upload %s: %w: server shutting down", name, ErrLimit)
+	if err := s.reserve(userID, opt.Size); err != nil {
+		return nil, fmt.Errorf("upload %s: %w", name, err)
 	}
-	if s.inflight[userID]+opt.Size > s.cfg.MaxInFlightBytes {
-		s.mu.Unlock()
-		return nil, fmt.Errorf("upload %s: %w: unfinished uploads would exceed %d bytes", name, ErrLimit, s.cfg.MaxInFlightBytes)
-	}
-	s.inflight[userID] += opt.Size
-	s.mu.Unlock()
 
 	u := &Upload{ID: randomID() + randomID(), UserID: userID, WorkspaceID: workspaceID, Path: name, Size: opt.Size,
 		svc: s, tree: t, tmp: tempName(name, "upload"), want: strings.ToLower(opt.Sha256),
@@ -136,7 +128,9 @@ func (s *Service) startUpload(t *Tree, userID, workspaceID, name string, opt Upl
 	if opt.Size == 0 {
 		// Nothing will come: finish now, as the last chunk would.
 		errc := make(chan error, 1)
-		u.Write(0, nil, func(_ Progress, err error) { errc <- err })
+		if err := u.Write(0, nil, func(_ Progress, err error) { errc <- err }); err != nil {
+			errc <- err
+		}
 		if err := <-errc; err != nil {
 			return nil, err
 		}
@@ -161,42 +155,33 @@ func (s *Service) release(u *Upload) {
 	if s.uploads[u.ID] == u {
 		delete(s.uploads, u.ID)
 	}
-	s.inflight[u.UserID] -= u.Size
-	if s.inflight[u.UserID] <= 0 {
-		delete(s.inflight, u.UserID)
-	}
 	s.mu.Unlock()
+	s.unreserve(u.UserID, u.Size)
 }
 
 // Write queues a chunk at offset, which must be where the previous chunk
-// ended. done is called from the upload's goroutine once the chunk is on
-// disk (or refused). A full window is ErrWindow at once: the client sends
-// more than it was told it may.
-func (u *Upload) Write(offset int64, data []byte, done func(Progress, error)) {
+// ended. A chunk refused at once (out of order, past the size, a full
+// window, an ended upload) is the returned error and done is not called;
+// otherwise done is called from the upload's goroutine once the chunk is
+// on disk or has failed.
+func (u *Upload) Write(offset int64, data []byte, done func(Progress, error)) error {
 	u.mu.Lock()
+	defer u.mu.Unlock()
 	switch {
 	case u.ended:
-		u.mu.Unlock()
-		done(Progress{}, fmt.Errorf("upload %s: %w", u.ID, ErrUpload))
-		return
+		return fmt.Errorf("upload %s: %w", u.ID, ErrUpload)
 	case offset != u.queued:
-		want := u.queued
-		u.mu.Unlock()
-		done(Progress{Offset: want, Size: u.Size}, fmt.Errorf("upload %s: %w: got offset %d, want %d", u.ID, ErrOffset, offset, want))
-		return
+		return fmt.Errorf("upload %s: %w: got offset %d, want %d", u.ID, ErrOffset, offset, u.queued)
 	case offset+int64(len(data)) > u.Size:
-		u.mu.Unlock()
-		done(Progress{Offset: offset, Size: u.Size}, fmt.Errorf("upload %s: %w: chunk ends past the declared size %d", u.ID, ErrTooLarge, u.Size))
-		return
+		return fmt.Errorf("upload %s: %w: chunk ends past the declared size %d", u.ID, ErrTooLarge, u.Size)
 	}
 	select {
 	case u.chunks <- chunk{offset: offset, data: data, done: done}:
 		u.queued += int64(len(data))
 		u.last = time.Now()
-		u.mu.Unlock()
+		return nil
 	default:
-		u.mu.Unlock()
-		done(Progress{Offset: offset, Size: u.Size}, fmt.Errorf("upload %s: %w: at most %d", u.ID, ErrWindow, UploadWindow))
+		return fmt.Errorf("upload %s: %w: at most %d", u.ID, ErrWindow, UploadWindow)
 	}
 }
 
@@ -255,10 +240,11 @@ func (u *Upload) run() {
 			continue
 		}
 		p, err := u.write(c)
-		c.done(p, err)
+		// End first: once acked, the partial file is gone or renamed.
 		if p.Done || err != nil && !isChunkError(err) {
 			u.end(err != nil)
 		}
+		c.done(p, err)
 	}
 }
 

@@ -21,7 +21,9 @@ func send(t *testing.T, u *Upload, data []byte, offset int64, n int) (Progress, 
 	for off := offset; off < int64(len(data)); {
 		end := min(off+int64(n), int64(len(data)))
 		ch := make(chan res, 1)
-		u.Write(off, data[off:end], func(p Progress, err error) { ch <- res{p, err} })
+		if err := u.Write(off, data[off:end], func(p Progress, err error) { ch <- res{p, err} }); err != nil {
+			return Progress{}, err
+		}
 		r := <-ch
 		if r.err != nil {
 			return r.p, r.err

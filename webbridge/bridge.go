@@ -81,6 +81,8 @@ type client struct {
 	closed bool
 	terms  map[string]*termView // attached sessions, by id
 	joined map[string]bool      // joined workspaces, by id
+
+	dl downloads
 }
 
 const clientKey = "codeterm.client"
@@ -288,6 +290,7 @@ func (s *Server) registerEvents(c *client) {
 	c.on("repository-selected", "error", (*client).repositorySelected)
 	// System
 	c.on("system-stats", "error", (*client).systemStats)
+	s.registerFileEvents(c)
 	// Anything else is answered rather than silently dropped, so a client
 	// with a typo learns of it.
 	c.sock.OnAny(func(s *socketio.Socket, event string, m *socketio.Message, ack socketio.AckFunc) {
@@ -309,6 +312,12 @@ var knownEvents = map[string]bool{
 	"create-workspace": true, "cancel-workspace": true, "delete-workspace": true, "sync-workspace": true,
 	"get-workspace-status": true, "join-workspace": true, "leave-workspace": true,
 	"get-repositories": true, "clone-workspace": true, "repository-selected": true, "system-stats": true,
+}
+
+func init() {
+	for _, ev := range fileEvents {
+		knownEvents[ev] = true
+	}
 }
 
 func truncate(s string, n int) string {

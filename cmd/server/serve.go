@@ -106,6 +106,7 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		LoginLimiter: auth.NewLimiter(a.cfg.Auth.LoginsPerMinute),
 		HomeFor:      homeFor(cfg),
 		GitHub:       gh,
+		Files:        fileService(cfg, wsm, log),
 		Socket: webbridge.SocketConfig{
 			PingInterval:    cfg.HTTP.PingInterval,
 			PingTimeout:     cfg.HTTP.PingTimeout,
@@ -148,6 +149,10 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		return nil
 	})
 	g.Go(func() error { return sshSrv.Serve(sshLn) })
+	g.Go(func() error {
+		web.Files.Run(gctx)
+		return web.Files.Close()
+	})
 	g.Go(func() error {
 		// As often as the browser bridge looks for revoked users.
 		wsm.WatchDeleted(gctx, 2*time.Second)
