@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -154,6 +155,22 @@ func toEntryJSON(e files.Entry, git map[string]string) entryJSON {
 	return entryJSON{Entry: e, Mode: fmt.Sprintf("%04o", e.Mode.Perm()), Mtime: timestamp(e.Mtime), GitStatus: git[e.Path]}
 }
 
+// withDirs adds "modified" for every directory holding a changed path, so
+// a collapsed folder shows that something inside it changed.
+func withDirs(git map[string]string) map[string]string {
+	out := make(map[string]string, len(git)*2)
+	for p, st := range git {
+		out[p] = st
+		for d := path.Dir(p); d != "." && d != "/"; d = path.Dir(d) {
+			if _, ok := out[d]; ok && out[d] == "modified" {
+				break
+			}
+			out[d] = "modified"
+		}
+	}
+	return out
+}
+
 // list-files {workspaceId, path?, depth?, cursor?, limit?}
 func (c *client) listFiles(m *socketio.Message, r *reply) {
 	var p struct {
@@ -168,7 +185,7 @@ func (c *client) listFiles(m *socketio.Message, r *reply) {
 		if err != nil {
 			return nil, err
 		}
-		git := c.gitStatuses(p.WorkspaceID)
+		git := withDirs(c.gitStatuses(p.WorkspaceID))
 		entries := make([]entryJSON, len(l.Entries))
 		for i, e := range l.Entries {
 			entries[i] = toEntryJSON(e, git)

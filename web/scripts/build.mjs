@@ -51,9 +51,14 @@ async function buildInto(dir) {
     bundle: true,
     minify: true,
     format: 'esm',
+    // The editor (CodeMirror) and each of its languages are chunks of their
+    // own, loaded when a file is first opened.
+    splitting: true,
+    chunkNames: 'chunk-[hash]',
     target: ['es2022', 'chrome110', 'firefox110', 'safari16'],
     outdir: 'out',
     write: false,
+    metafile: true,
     legalComments: 'eof',
     sourcemap: false,
     charset: 'utf8',
@@ -62,16 +67,42 @@ async function buildInto(dir) {
   });
   // Names carry a hash of the content alone (esbuild's [hash] also covers
   // input paths, which differ between checkouts that link node_modules).
+  // A file's content names the chunks it imports, so chunks are renamed
+  // first and their new names written into their importers before those
+  // are hashed in turn.
+  const byPath = new Map(result.outputFiles.map((f) => [relative(webDir, f.path), f]));
+  const renamed = new Map(); // esbuild's base name -> ours
   const names = {};
-  for (const f of result.outputFiles) {
-    const ext = f.path.endsWith('.css') ? 'css' : f.path.endsWith('.js') ? 'js' : null;
-    if (!ext) throw new Error(`unexpected output ${f.path}`);
-    const hash = createHash('sha256').update(f.contents).digest('hex').slice(0, 12);
-    names[ext] = `assets/app-${hash}.${ext}`;
-    writeFileSync(join(dir, names[ext]), f.contents);
-  }
+  const done = new Set();
+  const emit = (out) => {
+    if (done.has(out)) return;
+    done.add(out);
+    const meta = result.metafile.outputs[out];
+    for (const imp of meta?.imports ?? []) if (!imp.external) emit(imp.path);
+    const f = byPath.get(out);
+    if (!f) throw new Error(`unexpected output ${out}`);
+    let text = f.text;
+    for (const imp of meta?.imports ?? []) {
+      const from = imp.path.split('/').pop();
+      text = text.split(from).join(renamed.get(from));
+    }
+    const ext = out.endsWith('.css') ? 'css' : out.endsWith('.js') ? 'js' : null;
+    if (!ext) throw new Error(`unexpected output ${out}`);
+    const hash = createHash('sha256').update(text).digest('hex').slice(0, 12);
+    // main.ts and its CSS are the page's; everything else (shared chunks,
+    // modules behind a dynamic import) loads on demand.
+    const isEntry = meta?.entryPoint === 'src/main.ts' || (ext === 'css' && out.startsWith('out/main'));
+    const name = isEntry ? `app-${hash}.${ext}` : `chunk-${hash}.${ext}`;
+    renamed.set(out.split('/').pop(), name);
+    if (isEntry) {
+      if (names[ext]) throw new Error(`two entry ${ext} outputs`);
+      names[ext] = `assets/${name}`;
+    }
+    writeFileSync(join(dir, 'assets', name), text);
+  };
+  for (const out of Object.keys(result.metafile.outputs).sort()) emit(out);
   const { js, css } = names;
-  if (!js || !css) throw new Error('expected one .js and one .css output');
+  if (!js || !css) throw new Error('expected one entry .js and one .css output');
   writeFileSync(join(dir, 'index.html'), indexHtml(`/${js}`, `/${css}`));
 }
 
