@@ -74,7 +74,7 @@ func CleanPath(p string) (string, error) {
 		case "", ".":
 			continue
 		case "..":
-			return "", fmt.Errorf("%w: %q goes up with ..", ErrInvalidPath, p)
+			return "", fmt.Errorf("%w: %q has a .. component", ErrInvalidPath, p)
 		}
 		parts = append(parts, c)
 	}

@@ -39,12 +39,12 @@ func TestUploadResume(t *testing.T) {
 	data := make([]byte, 1<<20+17)
 	rand.Read(data)
 	ctx := context.Background()
-	u, err := s.StartUpload(ctx, alice, "w1", UploadOptions{Path: "up/load.bin", Size: int64(len(data)), Sha256: sum(data)})
+	_, err := s.StartUpload(ctx, alice, "w1", UploadOptions{Path: "up/load.bin", Size: int64(len(data)), Sha256: sum(data)})
 	if Code(err) != "FILE_NOT_FOUND" {
 		t.Fatalf("upload into a missing directory = %v", err)
 	}
 	os.Mkdir(filepath.Join(ws, "up"), 0o755)
-	u, err = s.StartUpload(ctx, alice, "w1", UploadOptions{Path: "up/load.bin", Size: int64(len(data)), Sha256: sum(data)})
+	u, err := s.StartUpload(ctx, alice, "w1", UploadOptions{Path: "up/load.bin", Size: int64(len(data)), Sha256: sum(data)})
 	if err != nil {
 		t.Fatal(err)
 	}
