@@ -94,6 +94,41 @@ test('upload through the file chooser: the progress bar finishes, SSH has the by
   assert.deepEqual(errors, []);
 });
 
+test('drop a file on the tree, download it from its menu', async () => {
+  // A synthetic drop: what a person dragging a file from the desktop causes.
+  await page.evaluate(() => {
+    const dt = new DataTransfer();
+    dt.items.add(new File(['dropped bytes\n'], 'dropped.txt', { type: 'text/plain' }));
+    const target = document.querySelector('.filetree');
+    target.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    target.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  });
+  await page.locator('.upload.done', { hasText: 'dropped.txt' }).waitFor({ timeout: 30_000 });
+  assert.equal(await sshRun('cat dropped.txt'), 'dropped bytes\n');
+  const item = page.getByRole('treeitem', { name: /^dropped\.txt/ });
+  await item.click({ button: 'right' });
+  const download = page.waitForEvent('download');
+  await page.getByRole('menuitem', { name: 'Download' }).click();
+  const d = await download;
+  assert.equal(d.suggestedFilename(), 'dropped.txt');
+  assert.equal(readFileSync(await d.path(), 'utf8'), 'dropped bytes\n');
+
+  // Rename and delete from the menu, confirming the deletion.
+  await item.click({ button: 'right' });
+  await page.getByRole('menuitem', { name: 'Rename' }).click();
+  const rename = page.getByRole('dialog', { name: 'Rename dropped.txt' });
+  await rename.getByLabel('New name').fill('renamed.txt');
+  await rename.getByRole('button', { name: 'Rename' }).click();
+  const renamed = page.getByRole('treeitem', { name: /^renamed\.txt/ });
+  await renamed.waitFor();
+  await renamed.click({ button: 'right' });
+  await page.getByRole('menuitem', { name: 'Delete' }).click();
+  await page.getByRole('dialog', { name: 'Delete renamed.txt?' }).getByRole('button', { name: 'Delete' }).click();
+  await renamed.waitFor({ state: 'detached' });
+  assert.equal(await sshRun('ls dropped.txt renamed.txt 2>/dev/null; echo end'), 'end\n');
+  assert.deepEqual(errors, []);
+});
+
 test('50 MiB over the socket in chunks: sftp fetches the same sha256', async () => {
   const data = randomBytes(50 << 20);
   const socket = io(BASE_URL, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });

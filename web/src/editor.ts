@@ -41,7 +41,12 @@ export class EditorArea {
   ) {
     this.tabsEl = h('div', { class: 'tabs file-tabs', role: 'tablist', 'aria-label': 'Open files' });
     this.el = h('div', { class: 'editor-area', hidden: true });
+    window.addEventListener('beforeunload', this.warnUnsaved);
   }
+
+  private readonly warnUnsaved = (e: BeforeUnloadEvent) => {
+    if (this.dirtyCount() > 0) e.preventDefault();
+  };
 
   get visible(): boolean {
     return this.active !== null;
@@ -241,6 +246,7 @@ export class EditorArea {
   }
 
   dispose(): void {
+    window.removeEventListener('beforeunload', this.warnUnsaved);
     for (const f of this.files.values()) f.editor?.destroy();
     this.files.clear();
   }
