@@ -114,6 +114,12 @@ export class FileTree {
       if (dir === '') fill(st.ul, h('li', { class: 'muted', role: 'none' }, `Could not list files: ${(e as Error).message}`));
       return;
     }
+    // Redrawing would take an open menu away under the pointer: wait for
+    // it to close.
+    if (this.menu && st.ul.contains(this.menu)) {
+      this.pendingRefresh.add(dir);
+      return;
+    }
     st.loaded = true;
     const level = dir === '' ? 1 : dir.split('/').length + 1;
     entries.sort((a, b) => (a.type === 'dir') === (b.type === 'dir') ? a.name.localeCompare(b.name) : a.type === 'dir' ? -1 : 1);
@@ -285,8 +291,10 @@ export class FileTree {
   }
 
   private closeMenu(): void {
-    this.menu?.remove();
+    if (!this.menu) return;
+    this.menu.remove();
     this.menu = null;
+    if (this.pendingRefresh.size) this.queueRefresh([...this.pendingRefresh][0]);
   }
 
   private readonly closeMenuOnClick = (e: Event) => {
