@@ -140,7 +140,11 @@ func (c *client) withTree(m *socketio.Message, r *reply, op string, p any, id *s
 			r.fail(c.fileError(*id, err))
 			return
 		}
-		r.ok(out)
+		if out == nil {
+			out = map[string]any{}
+		}
+		out["ok"] = true
+		c.ackWait(ctx, r, out)
 	})
 }
 
@@ -231,19 +235,36 @@ func (c *client) readFile(m *socketio.Message, r *reply) {
 		if !isText(res.Data) {
 			content, encoding = res.Data, "binary"
 		}
-		c.ackFields(r, socketio.Fields{{Key: "ok", Value: true}, {Key: "workspaceId", Value: p.WorkspaceID},
+		c.ackWait(ctx, r, socketio.Fields{{Key: "ok", Value: true}, {Key: "workspaceId", Value: p.WorkspaceID},
 			{Key: "path", Value: p.Path}, {Key: "content", Value: content}, {Key: "encoding", Value: encoding},
 			{Key: "size", Value: res.Size}, {Key: "offset", Value: p.Offset}, {Key: "mtime", Value: timestamp(res.Mtime)},
 			{Key: "sha256", Value: res.Sha256}})
 	})
 }
 
-func (c *client) ackFields(r *reply, f socketio.Fields) {
+// ackWait answers r with v, waiting for room in the socket's queue: a
+// listing or a file can be larger than what is left of it while a
+// terminal streams, and r.ok would drop the answer.
+func (c *client) ackWait(ctx context.Context, r *reply, v any) {
 	if r.ack == nil {
 		return
 	}
-	if err := r.ack(f); err != nil && !errors.Is(err, socketio.ErrDisconnected) {
-		c.log.Debug("ack", "event", r.event, "err", err)
+	wait := 5 * time.Millisecond
+	for {
+		err := r.ack(v)
+		if !errors.Is(err, socketio.ErrQueueFull) {
+			if err != nil && !errors.Is(err, socketio.ErrDisconnected) {
+				c.log.Debug("ack", "event", r.event, "err", err)
+			}
+			return
+		}
+		select {
+		case <-ctx.Done():
+			c.log.Info("ack dropped: the client reads too slowly", "event", r.event)
+			return
+		case <-time.After(wait):
+			wait = min(2*wait, 200*time.Millisecond)
+		}
 	}
 }
 
