@@ -83,6 +83,13 @@ try {
   await waitForText(pp, /[#$] ?$/m);
   await pp.locator('.keybar').waitFor();
   await shot(pp, 'mobile');
+  // The file tree is in the side panel, a drawer on a phone.
+  await pp.getByRole('button', { name: /^Side panel/ }).click();
+  await pp.getByRole('tree', { name: 'Workspace files' }).waitFor();
+  await pp.getByRole('treeitem', { name: /^src, folder/ }).tap();
+  await pp.getByRole('treeitem', { name: /^main\.go/ }).waitFor();
+  await shot(pp, 'files-mobile');
+  await pp.getByRole('button', { name: /^Side panel/ }).click();
   await phone.close();
   console.log(`screenshots in ${out}`);
 } finally {
