@@ -27,6 +27,16 @@ export interface UploadProgress {
 }
 
 const CHUNK_TIMEOUT_MS = 60_000;
+const DIGEST_MAX = 64 << 20;
+
+async function digest(file: Blob): Promise<string | undefined> {
+  try {
+    const d = await crypto.subtle.digest('SHA-256', await file.arrayBuffer());
+    return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  } catch {
+    return undefined; // not a secure context, or out of memory: upload unchecked
+  }
+}
 
 export class FileClient {
   constructor(
@@ -70,7 +80,10 @@ export class FileClient {
    * or a refused chunk is not the end: the upload resumes from the offset
    * the server last wrote. */
   async upload(path: string, file: Blob, onProgress: (p: UploadProgress) => void, signal?: AbortSignal): Promise<void> {
-    const start: any = await this.conn.request('upload-file', { workspaceId: this.workspaceId, path, size: file.size, overwrite: true });
+    // The server checks what it received against the digest when the
+    // browser can compute one without holding too much in memory.
+    const sha256 = file.size <= DIGEST_MAX && crypto.subtle ? await digest(file) : undefined;
+    const start: any = await this.conn.request('upload-file', { workspaceId: this.workspaceId, path, size: file.size, sha256, overwrite: true });
     const id: string = start.uploadId;
     const chunk: number = start.chunkSize;
     const window: number = Math.max(1, Math.min(start.window ?? 4, 4));
