@@ -87,7 +87,7 @@ func (t *Tree) List(dir string, depth, limit int, cursor string) (Listing, error
 			if d != "." {
 				p = d + "/" + n
 			}
-			if p == ".git" {
+			if p == ".git" || isTemp(n) {
 				continue
 			}
 			fi, err := t.root.Lstat(p)
@@ -351,10 +351,15 @@ func (t *Tree) commit(f *os.File, tmp, name string, mode fs.FileMode, check func
 	return nil
 }
 
-// tempName is a hidden name beside name for work in progress.
+// tempName is a hidden name beside name for work in progress: an atomic
+// write's new content or an unfinished upload. List leaves them out.
 func tempName(name, kind string) string {
 	dir, base := path.Split(name)
 	return dir + "." + base + "." + randomID() + ".codeterm-" + kind
+}
+
+func isTemp(base string) bool {
+	return strings.HasPrefix(base, ".") && (strings.HasSuffix(base, ".codeterm-tmp") || strings.HasSuffix(base, ".codeterm-upload"))
 }
 
 func randomID() string {

@@ -54,6 +54,11 @@ func TestUploadResume(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(ws, "up", "load.bin")); !os.IsNotExist(err) {
 		t.Fatal("the file appeared before it was complete")
 	}
+	tr, _ := s.Open(ctx, alice, "w1")
+	if l, err := tr.List("up", 1, 0, ""); err != nil || len(l.Entries) != 0 {
+		t.Fatalf("the partial file is listed: %+v, %v", l.Entries, err)
+	}
+	tr.Close()
 	// A chunk at the wrong offset is refused and the upload goes on.
 	if _, err := send(t, u, data, 10, 10); Code(err) != "UPLOAD_OFFSET" {
 		t.Fatalf("out of order chunk = %v", err)

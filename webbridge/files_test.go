@@ -2,9 +2,13 @@ package webbridge
 
 import (
 	"bytes"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/gorilla/websocket"
@@ -68,5 +72,62 @@ func TestUploadChunksPacedByWindow(t *testing.T) {
 	}
 	if !limited {
 		t.Fatal("20 refused chunks at once were not rate limited at 5 events/s")
+	}
+}
+
+// TestFileHTTPRefusals: the HTTP endpoints refuse what the socket events
+// refuse, with the same codes, and never serve outside the workspace.
+func TestFileHTTPRefusals(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	outside := filepath.Join(filepath.Dir(e.aliceWS.LocalPath), "secret")
+	if err := os.WriteFile(outside, []byte("SECRET"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(e.aliceWS.LocalPath, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(e.aliceWS.LocalPath, "fifo"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tok := e.token(e.alice)
+	do := func(method, path, body string) (int, string) {
+		req, _ := http.NewRequest(method, e.ts.URL+"/api/workspaces/"+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	ws := e.aliceWS.ID
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		code         string
+	}{
+		{"GET", ws + "/files/link", 400, "INVALID_PATH"},
+		{"GET", ws + "/files/a%2F..%2F..%2Fsecret", 400, "INVALID_PATH"},
+		{"GET", ws + "/files/%2Fetc%2Fpasswd", 400, "INVALID_PATH"},
+		{"GET", ws + "/files/.git/config", 400, "INVALID_PATH"},
+		{"GET", ws + "/files/fifo", 400, "NOT_A_FILE"},
+		{"GET", ws + "/files/missing", 404, "FILE_NOT_FOUND"},
+		{"GET", e.bobWS.ID + "/files/x", 404, "WORKSPACE_NOT_FOUND"},
+		{"GET", "nope/files/x", 404, "WORKSPACE_NOT_FOUND"},
+		{"PUT", ws + "/files/link", 400, "NOT_A_FILE"},
+		{"PUT", ws + "/files/..%2Fescaped", 400, "INVALID_PATH"},
+		{"PUT", e.bobWS.ID + "/files/x", 404, "WORKSPACE_NOT_FOUND"},
+	} {
+		status, body := do(tc.method, tc.path, "pwned")
+		if status != tc.status || !strings.Contains(body, `"`+tc.code+`"`) || strings.Contains(body, "SECRET") {
+			t.Errorf("%s %s = %d %s, want %d %s", tc.method, tc.path, status, body, tc.status, tc.code)
+		}
+	}
+	if b, _ := os.ReadFile(outside); string(b) != "SECRET" {
+		t.Fatalf("the file outside was written: %q", b)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(e.aliceWS.LocalPath), "escaped")); err == nil {
+		t.Fatal("a PUT wrote outside the workspace")
 	}
 }
