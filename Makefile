@@ -6,7 +6,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Flags for "make run", e.g. make run ARGS="--data /tmp/ct".
 ARGS    ?=
 
-.PHONY: build run test test-go fuzz bench bench-node lint clean conformance-server web
+.PHONY: build run test test-go fuzz bench bench-node lint clean conformance-server web bench-files
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/server
@@ -51,6 +51,12 @@ lint:
 # the socket.io-client driver; node-pty compiles a native module.
 bench-node:
 	cd bench/node && npm ci --no-audit --no-fund && npm rebuild node-pty --foreground-scripts
+
+# File transfer: a 256 MiB file over the socket, HTTP and scp beside
+# OpenSSH's, into bench/FILES.md (only socket.io-client is needed from Node).
+bench-files:
+	cd bench/node && npm ci --no-audit --no-fund --ignore-scripts
+	$(GO) run ./bench -files 256
 
 # The server the official Engine.IO and Socket.IO protocol suites expect, on
 # localhost:3000 (IPv4 and IPv6).
