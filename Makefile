@@ -55,7 +55,7 @@ bench-node:
 # File transfer: a 256 MiB file over the socket, HTTP and scp beside
 # OpenSSH's, into bench/FILES.md (only socket.io-client is needed from Node).
 bench-files:
-	cd bench/node && npm ci --no-audit --no-fund --ignore-scripts
+	test -d bench/node/node_modules/socket.io-client || (cd bench/node && npm ci --no-audit --no-fund --ignore-scripts)
 	$(GO) run ./bench -files 256
 
 # The server the official Engine.IO and Socket.IO protocol suites expect, on
