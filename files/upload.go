@@ -17,6 +17,10 @@ import (
 // UploadWindow is how many chunks of one upload may wait to be written.
 const UploadWindow = 8
 
+// MaxUploadsPerUser bounds a user's unfinished uploads: each holds an open
+// file and a goroutine, whatever its size.
+const MaxUploadsPerUser = 64
+
 // UploadOptions start an upload.
 type UploadOptions struct {
 	Path string
@@ -46,12 +50,13 @@ type Upload struct {
 	ID, UserID, WorkspaceID, Path string
 	Size                          int64
 
-	svc    *Service
-	tree   *Tree
-	tmp    string
-	want   string
-	chunks chan chunk
-	quit   chan struct{} // closed by end
+	svc       *Service
+	tree      *Tree
+	tmp       string
+	want      string
+	overwrite bool
+	chunks    chan chunk
+	quit      chan struct{} // closed by end
 
 	mu      sync.Mutex // guards the fields below
 	f       *os.File
@@ -113,17 +118,28 @@ func (s *Service) startUpload(t *Tree, userID, workspaceID, name string, opt Upl
 	}
 
 	u := &Upload{ID: randomID() + randomID(), UserID: userID, WorkspaceID: workspaceID, Path: name, Size: opt.Size,
-		svc: s, tree: t, tmp: tempName(name, "upload"), want: strings.ToLower(opt.Sha256),
+		svc: s, tree: t, tmp: tempName(name, "upload"), want: strings.ToLower(opt.Sha256), overwrite: opt.Overwrite,
 		chunks: make(chan chunk, UploadWindow), quit: make(chan struct{}), h: sha256.New(), last: time.Now(), mode: mode}
+	s.mu.Lock()
+	n := 0
+	for _, o := range s.uploads {
+		if o.UserID == userID {
+			n++
+		}
+	}
+	if n >= MaxUploadsPerUser {
+		s.mu.Unlock()
+		s.unreserve(userID, opt.Size)
+		return nil, fmt.Errorf("upload %s: %w: %d unfinished uploads", name, ErrLimit, n)
+	}
+	s.uploads[u.ID] = u
+	s.mu.Unlock()
 	f, err := t.root.OpenFile(u.tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		s.release(u)
 		return nil, classify("upload", name, err)
 	}
 	u.f = f
-	s.mu.Lock()
-	s.uploads[u.ID] = u
-	s.mu.Unlock()
 	go u.run()
 	if opt.Size == 0 {
 		// Nothing will come: finish now, as the last chunk would.
@@ -294,6 +310,10 @@ func (u *Upload) write(c chunk) (Progress, error) {
 	sum := hex.EncodeToString(u.h.Sum(nil))
 	if u.want != "" && sum != u.want {
 		return p, fmt.Errorf("upload %s: %w: received %s, expected %s", u.Path, ErrChecksum, sum, u.want)
+	}
+	if _, err := u.tree.root.Lstat(u.Path); err == nil && !u.overwrite {
+		// Someone made the file while we received it.
+		return p, fmt.Errorf("upload %s: %w", u.Path, ErrExists)
 	}
 	err := u.tree.commit(u.f, u.tmp, u.Path, u.mode, nil)
 	u.f = nil

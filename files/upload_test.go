@@ -3,6 +3,7 @@ package files
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -143,5 +144,32 @@ func TestUploadLimits(t *testing.T) {
 		if strings.Contains(e.Name(), "codeterm-upload") {
 			t.Errorf("partial file left after Close: %s", e.Name())
 		}
+	}
+}
+
+func TestUploadCountAndLateClash(t *testing.T) {
+	s, _, ws, _ := setup(t, Config{})
+	ctx := context.Background()
+	var ups []*Upload
+	for i := range MaxUploadsPerUser {
+		u, err := s.StartUpload(ctx, alice, "w1", UploadOptions{Path: fmt.Sprintf("u%d", i), Size: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ups = append(ups, u)
+	}
+	if _, err := s.StartUpload(ctx, alice, "w1", UploadOptions{Path: "one-more", Size: 1}); Code(err) != "LIMIT_EXCEEDED" {
+		t.Fatalf("upload %d = %v", MaxUploadsPerUser+1, err)
+	}
+	for _, u := range ups[1:] {
+		u.Abort()
+	}
+	// A file made at the target while the upload ran is not overwritten.
+	write(t, filepath.Join(ws, "u0"), "made meanwhile")
+	if _, err := send(t, ups[0], []byte("x"), 0, 1); Code(err) != "FILE_EXISTS" {
+		t.Fatalf("late clash = %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(ws, "u0")); string(b) != "made meanwhile" {
+		t.Fatalf("overwritten: %q", b)
 	}
 }
