@@ -78,6 +78,21 @@ test('open a file from the tree, edit, save with Ctrl+S; SSH sees the change', a
   assert.deepEqual(errors, []);
 });
 
+test('the tree by keyboard: one item in the tab order, arrows move, Enter opens', async () => {
+  const tree = page.getByRole('tree', { name: 'Workspace files' });
+  assert.equal(await tree.locator('li[role=treeitem][tabindex="0"]').count(), 1);
+  await tree.locator('li[role=treeitem][tabindex="0"]').focus();
+  for (let i = 0; i < 10; i++) {
+    const name = await page.evaluate(() => document.activeElement?.getAttribute('aria-label') ?? '');
+    if (name.startsWith('README.md')) break;
+    await page.keyboard.press('ArrowDown');
+  }
+  await page.keyboard.press('Enter');
+  await page.getByRole('textbox', { name: 'Contents of README.md' }).waitFor();
+  assert.equal(await tree.locator('li[role=treeitem][tabindex="0"]').getAttribute('data-path'), 'README.md');
+  assert.deepEqual(errors, []);
+});
+
 test('upload through the file chooser: the progress bar finishes, SSH has the bytes', async () => {
   const data = randomBytes(3 << 20);
   const file = join(tmp, 'chosen.bin');

@@ -73,6 +73,10 @@ export class FileTree {
     this.el.addEventListener('dragleave', () => this.el.classList.remove('drop-target'));
     this.el.addEventListener('drop', (e) => void this.drop(e));
     this.el.addEventListener('keydown', (e) => this.onKey(e));
+    this.rootUl.addEventListener('focusin', (e) => {
+      const li = (e.target as HTMLElement).closest?.('li[role=treeitem]') as HTMLElement | null;
+      if (li) this.roving(li);
+    });
     document.addEventListener('click', this.closeMenuOnClick, true);
     void this.load('');
   }
@@ -130,6 +134,15 @@ export class FileTree {
       if (p !== '' && dirname(p) === dir && !entries.some((e) => e.path === p && e.type === 'dir')) this.forget(p);
     }
     if (focusedPath) this.rowOf(focusedPath)?.focus();
+    this.roving();
+  }
+
+  /** One item of the tree is in the tab order (the focused one, else the
+   * first); arrows move from there. */
+  private roving(current?: HTMLElement): void {
+    const items = this.rootUl.querySelectorAll<HTMLElement>('li[role=treeitem]');
+    const pick = current ?? [...items].find((x) => x.tabIndex === 0 && x.isConnected) ?? items[0];
+    for (const x of items) x.tabIndex = x === pick ? 0 : -1;
   }
 
   private forget(dir: string): void {
