@@ -87,7 +87,7 @@ func (t *Tree) List(dir string, depth, limit int, cursor string) (Listing, error
 			if d != "." {
 				p = d + "/" + n
 			}
-			if p == ".git" || isTemp(n) {
+			if p == ".git" || IsTemp(n) {
 				continue
 			}
 			fi, err := t.root.Lstat(p)
@@ -358,7 +358,10 @@ func tempName(name, kind string) string {
 	return dir + "." + base + "." + randomID() + ".codeterm-" + kind
 }
 
-func isTemp(base string) bool {
+// IsTemp tells whether the file at p (a path or a base name) is such a
+// work-in-progress file.
+func IsTemp(p string) bool {
+	base := path.Base(p)
 	return strings.HasPrefix(base, ".") && (strings.HasSuffix(base, ".codeterm-tmp") || strings.HasSuffix(base, ".codeterm-upload"))
 }
 

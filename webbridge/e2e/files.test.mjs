@@ -99,12 +99,20 @@ test('files: 50 MiB upload interrupted and resumed, downloaded over the socket a
   const resumed = await call(b, 'upload-file', { uploadId: start.uploadId });
   assert.equal(resumed.ok, true, JSON.stringify(resumed));
   assert.equal(resumed.offset, half);
+  // Joined to the workspace, b sees the finished file appear, not the
+  // partial one growing.
+  assert.equal((await call(b, 'join-workspace', { workspaceId: ALICE_WS })).ok, true);
+  const changes = [];
+  b.on('file-changed', (f) => changes.push(f.path));
+  const appeared = waitEvent(b, 'file-changed', (f) => f.path === path);
   // A chunk from the wrong offset is refused without harm.
   const wrong = await call(b, 'upload-chunk', { uploadId: start.uploadId, offset: 0, data: data.subarray(0, 10) });
   assert.equal(wrong.error?.code, 'UPLOAD_OFFSET');
   const last = await sendChunks(b, start.uploadId, data, half, resumed);
   assert.equal(last.done, true);
   assert.equal(last.sha256, digest);
+  await appeared;
+  assert.deepEqual(changes.filter((p) => p.includes('codeterm-')), []);
 
   // Listed now, with its size.
   const after = await call(b, 'list-files', { workspaceId: ALICE_WS, path: path.split('/')[0] });
