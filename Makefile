@@ -6,7 +6,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Flags for "make run", e.g. make run ARGS="--data /tmp/ct".
 ARGS    ?=
 
-.PHONY: build run test test-go fuzz bench bench-node lint clean conformance-server web
+.PHONY: build run test test-go fuzz bench bench-node lint clean conformance-server web bench-files
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/server
@@ -54,6 +54,12 @@ lint:
 bench-node:
 	cd bench/node && npm ci --no-audit --no-fund && npm rebuild node-pty --foreground-scripts
 	cd webbridge/e2e && npm ci --no-audit --no-fund
+
+# File transfer: a 256 MiB file over the socket, HTTP and scp beside
+# OpenSSH's, into bench/FILES.md (only socket.io-client is needed from Node).
+bench-files:
+	test -d bench/node/node_modules/socket.io-client || (cd bench/node && npm ci --no-audit --no-fund --ignore-scripts)
+	$(GO) run ./bench -files 256
 
 # The server the official Engine.IO and Socket.IO protocol suites expect, on
 # localhost:3000 (IPv4 and IPv6).

@@ -4,6 +4,7 @@
 //
 //	go run ./bench            full run
 //	go run ./bench -quick     a smaller run (make bench QUICK=1)
+//	go run ./bench -files 256 file transfer: socket, HTTP and scp (bench/FILES.md)
 package main
 
 import (
@@ -32,6 +33,7 @@ func main() {
 	rounds := flag.Int("rounds", 0, "override the plan's rounds (development)")
 	mib := flag.Int("mib", 0, "override the plan's MiB per cat (development)")
 	scale := flag.String("scale", "", "override the plan's scale steps, e.g. 10,20 (development)")
+	files := flag.Int("files", 0, "instead: file transfer throughput with a file of this many MiB (socket, HTTP, scp); writes bench/FILES.md")
 	flag.BoolVar(&verbose, "v", false, "log how long each part takes")
 	flag.StringVar(&only, "only", "", "measure only the systems whose name contains one of these comma-separated strings (development)")
 	flag.Parse()
@@ -40,6 +42,12 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *files > 0 {
+		if err := runFiles(ctx, *files, max(*rounds, 3), filepath.Join("bench", "FILES.md")); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	p := fullPlan
 	if *quick {
 		p = quickPlan

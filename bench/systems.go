@@ -35,22 +35,11 @@ type env struct {
 }
 
 func setup(ctx context.Context, p plan) (*env, error) {
-	dir, err := os.MkdirTemp("", "codeterm-bench")
+	e, err := newEnv()
 	if err != nil {
 		return nil, err
 	}
-	e := &env{dir: dir, home: filepath.Join(dir, "home"), key: filepath.Join(dir, "id_ed25519"), textFile: filepath.Join(dir, "text")}
-	if err := os.MkdirAll(filepath.Join(e.home, ".ssh"), 0o700); err != nil {
-		return nil, err
-	}
-	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", e.key).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("ssh-keygen: %v: %s", err, out)
-	}
-	pub, _ := os.ReadFile(e.key + ".pub")
-	if err := os.WriteFile(filepath.Join(e.home, ".ssh", "authorized_keys"), pub, 0o600); err != nil {
-		return nil, err
-	}
-	e.fanFile = filepath.Join(dir, "fantext")
+	e.fanFile = filepath.Join(e.dir, "fantext")
 	if err := writeText(e.textFile, p.catBytes); err != nil {
 		return nil, err
 	}
@@ -81,6 +70,26 @@ func setup(ctx context.Context, p plan) (*env, error) {
 		if err != nil {
 			log.Printf("not measured: %v", err)
 		}
+	}
+	return e, nil
+}
+
+// newEnv makes the run's directory, HOME and client key.
+func newEnv() (*env, error) {
+	dir, err := os.MkdirTemp("", "codeterm-bench")
+	if err != nil {
+		return nil, err
+	}
+	e := &env{dir: dir, home: filepath.Join(dir, "home"), key: filepath.Join(dir, "id_ed25519"), textFile: filepath.Join(dir, "text")}
+	if err := os.MkdirAll(filepath.Join(e.home, ".ssh"), 0o700); err != nil {
+		return nil, err
+	}
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", e.key).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("ssh-keygen: %v: %s", err, out)
+	}
+	pub, _ := os.ReadFile(e.key + ".pub")
+	if err := os.WriteFile(filepath.Join(e.home, ".ssh", "authorized_keys"), pub, 0o600); err != nil {
+		return nil, err
 	}
 	return e, nil
 }
@@ -244,8 +253,17 @@ type opensshServer struct {
 	port string
 }
 
-// startOpenSSH runs Debian's sshd on a loopback port with a temporary config.
+// startOpenSSH runs Debian's sshd on a loopback port with a temporary
+// config whose sessions get the same shell as codeterm's: a login bash in
+// the benchmark's empty home, not root's own rc files. SHLVL keeps the bash
+// that runs ForceCommand from reading root's ~/.bashrc, as Debian's bash
+// does when started by sshd.
 func startOpenSSH(ctx context.Context, e *env) (*opensshServer, error) {
+	return startSSHD(ctx, e, "openssh", fmt.Sprintf("SetEnv SHLVL=1\nForceCommand cd %[1]s && HOME=%[1]s exec -a -bash /bin/bash\n", e.home))
+}
+
+// startSSHD runs Debian's sshd with a config in e.dir/name, ending with extra.
+func startSSHD(ctx context.Context, e *env, name, extra string) (*opensshServer, error) {
 	sshd, err := exec.LookPath("sshd")
 	if err != nil {
 		if sshd, err = exec.LookPath("/usr/sbin/sshd"); err != nil {
@@ -255,7 +273,7 @@ func startOpenSSH(ctx context.Context, e *env) (*opensshServer, error) {
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(e.dir, "openssh")
+	dir := filepath.Join(e.dir, name)
 	os.MkdirAll(dir, 0o700)
 	hostKey := filepath.Join(dir, "host_ed25519")
 	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostKey).CombinedOutput(); err != nil {
@@ -280,12 +298,7 @@ PrintMotd no
 PrintLastLog no
 PermitUserEnvironment no
 Subsystem sftp internal-sftp
-# The same shell as codeterm's: a login bash in the benchmark's empty home,
-# not root's own rc files. SHLVL keeps the bash that runs ForceCommand from
-# reading root's ~/.bashrc, as Debian's bash does when started by sshd.
-SetEnv SHLVL=1
-ForceCommand cd %[5]s && HOME=%[5]s exec -a -bash /bin/bash
-`, port, hostKey, filepath.Join(dir, "sshd.pid"), filepath.Join(e.home, ".ssh", "authorized_keys"), e.home)
+%s`, port, hostKey, filepath.Join(dir, "sshd.pid"), filepath.Join(e.home, ".ssh", "authorized_keys"), extra)
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		return nil, err
 	}

@@ -24,6 +24,7 @@ type Config struct {
 	GitHub     GitHub     `yaml:"github"`
 	Security   Security   `yaml:"security"`
 	Limits     Limits     `yaml:"limits"`
+	Files      Files      `yaml:"files"`
 }
 
 // Log configures log/slog output.
@@ -82,6 +83,15 @@ type Sessions struct {
 type Workspaces struct {
 	Ignore            []string `yaml:"ignore"`
 	AllowPrivateHosts bool     `yaml:"allow_private_hosts"`
+}
+
+// Files configures browsing, editing, uploading and downloading workspace
+// files from the browser.
+type Files struct {
+	MaxReadBytes     int           `yaml:"max_read_bytes" check:"positive"`
+	MaxUploadBytes   int           `yaml:"max_upload_bytes" check:"positive"`
+	MaxInFlightBytes int           `yaml:"max_inflight_bytes" check:"positive"`
+	UploadIdle       time.Duration `yaml:"upload_idle" check:"positive"`
 }
 
 // GitHub configures OAuth login and repository listing; empty ClientID turns it off.
@@ -150,6 +160,12 @@ func Default() *Config {
 			WebURL: "https://github.com/",
 		},
 		Security: Security{Isolation: "auto"},
+		Files: Files{
+			MaxReadBytes:     8 << 20,
+			MaxUploadBytes:   4 << 30,
+			MaxInFlightBytes: 8 << 30,
+			UploadIdle:       time.Hour,
+		},
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/codeterm/codeterm/auth"
+	"github.com/codeterm/codeterm/files"
 	"github.com/codeterm/codeterm/sessions"
 	"github.com/codeterm/codeterm/store"
 	"github.com/codeterm/codeterm/workspaces"
@@ -99,7 +100,7 @@ func newEnv(t *testing.T, o envOptions) *testEnv {
 	}
 	e.srv = &Server{
 		Auth: a, Store: st, Sessions: mgr, Workspaces: wsm, LoginLimiter: auth.NewLimiter(o.loginsPerMinute),
-		Log: o.log, GitHub: o.github,
+		Log: o.log, GitHub: o.github, Files: files.New(files.Config{Workspaces: wsm, Log: o.log}),
 		Socket: SocketConfig{
 			EventsPerSecond:    o.eventsPerSecond,
 			QueueBytes:         o.socketQueue,
@@ -118,7 +119,7 @@ func newEnv(t *testing.T, o envOptions) *testEnv {
 	}
 	e.ts = httptest.NewServer(h)
 	t.Cleanup(e.ts.Close)
-	t.Cleanup(func() { e.srv.Close() })
+	t.Cleanup(func() { e.srv.Close(); e.srv.Files.Close() })
 	return e
 }
 

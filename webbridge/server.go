@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/codeterm/codeterm/auth"
+	"github.com/codeterm/codeterm/files"
 	"github.com/codeterm/codeterm/isolation"
 	"github.com/codeterm/codeterm/sessions"
 	"github.com/codeterm/codeterm/store"
@@ -54,6 +55,9 @@ type Server struct {
 	Socket SocketConfig
 	// GitHub turns on the GitHub integration; nil leaves it off.
 	GitHub *GitHub
+	// Files serves the file events and /api/workspaces/{id}/files/; nil
+	// turns them off.
+	Files *files.Service
 
 	started time.Time
 	io      *socketio.Server
@@ -140,6 +144,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/auth/logout", s.logout)
 	mux.HandleFunc("GET /api/workspaces", s.authed(s.listWorkspaces))
 	mux.HandleFunc("GET /api/workspaces/{id}/terminals", s.authed(s.listTerminalsREST))
+	s.fileRoutes(mux)
 	// The web page: index.html for /, /login and /w/..., hashed assets below
 	// /assets/. The API and Socket.IO routes above are more specific.
 	mux.Handle("/", web.Handler())

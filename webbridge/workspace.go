@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/codeterm/codeterm/auth"
+	"github.com/codeterm/codeterm/files"
 	"github.com/codeterm/codeterm/store"
 	"github.com/codeterm/codeterm/webbridge/socketio"
 	"github.com/codeterm/codeterm/workspaces"
@@ -460,6 +461,9 @@ func (s *Server) runWatch(ctx context.Context, w *wsWatch) {
 			if !ok {
 				events = nil // the workspace was deleted or its watcher failed
 				continue
+			}
+			if files.IsTemp(ev.Path) {
+				continue // an upload or a save in progress: its end is the event
 			}
 			s.toRooms("file-changed", map[string]string{
 				"workspaceId": w.id, "path": ev.Path, "type": ev.Type, "timestamp": timestamp(ev.Time),

@@ -50,6 +50,37 @@ const detachedBranch = "(detached)"
 type statusReport struct {
 	GitStatus
 	dirty map[string]bool
+	// files says how each dirty path differs: FileStatuses' values.
+	files map[string]string
+}
+
+// FileStatuses maps each path of the workspace that git sees as changed
+// to "modified", "added" (new and staged), "deleted", "renamed",
+// "untracked" or "conflict", for colouring a file tree. Clean paths are
+// absent.
+func (m *Manager) FileStatuses(ctx context.Context, userID, id string) (map[string]string, error) {
+	ws, err := m.Get(ctx, userID, id)
+	if err != nil {
+		return nil, fmt.Errorf("file statuses: %w", err)
+	}
+	r, err := m.status(ctx, ws.LocalPath, userID)
+	if err != nil {
+		return nil, fmt.Errorf("file statuses of %q: %w", ws.Name, err)
+	}
+	return r.files, nil
+}
+
+// changeKind names a porcelain XY pair for FileStatuses.
+func changeKind(x, y byte) string {
+	switch {
+	case x == 'R' || x == 'C':
+		return "renamed"
+	case x == 'A':
+		return "added"
+	case x == 'D' || y == 'D':
+		return "deleted"
+	}
+	return "modified"
 }
 
 // Status reports the workspace's git status. It runs `git status` when a
@@ -114,7 +145,7 @@ func statusGit(ctx context.Context, gitBin, dir string, acct *isolation.Account)
 
 // parsePorcelainV2 reads `git status --porcelain=v2 --branch -z` output.
 func parsePorcelainV2(out []byte) (statusReport, error) {
-	r := statusReport{dirty: map[string]bool{}}
+	r := statusReport{dirty: map[string]bool{}, files: map[string]string{}}
 	recs := strings.Split(string(out), "\x00")
 	for i := 0; i < len(recs); i++ {
 		rec := recs[i]
@@ -144,6 +175,7 @@ func parsePorcelainV2(out []byte) (statusReport, error) {
 				r.Modified++
 			}
 			r.dirty[f[n-1]] = true
+			r.files[f[n-1]] = changeKind(f[1][0], f[1][1])
 		case 'u':
 			f := strings.SplitN(rec, " ", 11) // "u XY sub m1 m2 m3 mW h1 h2 h3 path"
 			if len(f) != 11 {
@@ -151,12 +183,14 @@ func parsePorcelainV2(out []byte) (statusReport, error) {
 			}
 			r.Modified++
 			r.dirty[f[10]] = true
+			r.files[f[10]] = "conflict"
 		case '?':
 			if len(rec) < 3 {
 				return r, bad
 			}
 			r.Untracked++
 			r.dirty[rec[2:]] = true
+			r.files[rec[2:]] = "untracked"
 		case '!':
 			// ignored file; only listed with --ignored
 		default:
@@ -192,7 +226,7 @@ func (r *statusReport) header(rec string) error {
 // .gitignore files by itself; info/exclude and the user's global excludes
 // file are added so both implementations ignore the same files.
 func statusGoGit(ctx context.Context, dir string) (statusReport, error) {
-	r := statusReport{dirty: map[string]bool{}}
+	r := statusReport{dirty: map[string]bool{}, files: map[string]string{}}
 	repo, err := git.PlainOpen(dir)
 	if err != nil {
 		return r, fmt.Errorf("open %s: %w", dir, err)
@@ -226,6 +260,11 @@ func statusGoGit(ctx context.Context, dir string) (statusReport, error) {
 		}
 		if fs.Staging != git.Unmodified || fs.Worktree != git.Unmodified {
 			r.dirty[p] = true
+			if fs.Worktree == git.Untracked {
+				r.files[p] = "untracked"
+			} else {
+				r.files[p] = changeKind(byte(fs.Staging), byte(fs.Worktree))
+			}
 		}
 	}
 	if err := ctx.Err(); err != nil {

@@ -2,6 +2,7 @@ package workspaces
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -37,6 +38,13 @@ func TestParsePorcelainV2(t *testing.T) {
 	if r.dirty["old name.txt"] {
 		t.Error("rename source parsed as an entry")
 	}
+	wantFiles := map[string]string{"modified only.txt": "modified", "staged only.txt": "modified", "both.txt": "modified", "with space.txt": "added",
+		"gone.txt": "deleted", "new name.txt": "renamed", "conflict.txt": "conflict", "untracked.txt": "untracked"}
+	for p, k := range wantFiles {
+		if r.files[p] != k {
+			t.Errorf("files[%q] = %q, want %q", p, r.files[p], k)
+		}
+	}
 
 	r, err = parsePorcelainV2([]byte("# branch.oid (initial)\x00# branch.head (detached)\x00"))
 	if err != nil || r.GitStatus != (GitStatus{Branch: "(detached)"}) {
@@ -67,6 +75,9 @@ func TestStatusImplementationsAgree(t *testing.T) {
 		}
 		if len(a.dirty) != len(b.dirty) {
 			t.Errorf("%s: dirty sets differ: %v vs %v", name, a.dirty, b.dirty)
+		}
+		if fmt.Sprint(a.files) != fmt.Sprint(b.files) {
+			t.Errorf("%s: file statuses differ:\n git binary %v\n go-git     %v", name, a.files, b.files)
 		}
 		got, err := e.m.Status(ctx, e.user.ID, id)
 		if err != nil || got != want {

@@ -133,13 +133,13 @@ func (a *app) close() { a.store.Close() }
 // ssh-agent for ssh:// clones; the server never lends it to users.
 func (a *app) workspaces(ctx context.Context, killer workspaces.SessionKiller, cli bool) (*workspaces.Manager, error) {
 	return workspaces.New(ctx, workspaces.Config{
-		Root:        filepath.Join(a.cfg.DataDir, "workspaces"),
-		Store:       a.store,
-		Sessions:    killer,
-		IgnoreDirs:  a.cfg.Workspaces.Ignore,
-		UseSSHAgent: cli,
-		Logger:      a.log.With("component", "workspaces"),
-		Accounts:    a.accounts,
+		Root:              filepath.Join(a.cfg.DataDir, "workspaces"),
+		Store:             a.store,
+		Sessions:          killer,
+		IgnoreDirs:        a.cfg.Workspaces.Ignore,
+		UseSSHAgent:       cli,
+		Logger:            a.log.With("component", "workspaces"),
+		Accounts:          a.accounts,
 		AllowPrivateHosts: a.cfg.Workspaces.AllowPrivateHosts,
 	})
 }

@@ -164,6 +164,7 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		HomeFor:      homeFor(cfg, a.accounts),
 		Accounts:     a.accounts,
 		GitHub:       gh,
+		Files:        fileService(cfg, wsm, a.accounts, log),
 		Socket: webbridge.SocketConfig{
 			PingInterval:       cfg.HTTP.PingInterval,
 			PingTimeout:        cfg.HTTP.PingTimeout,
@@ -219,6 +220,10 @@ func (c *command) serve(ctx context.Context, args []string) error {
 	})
 	g.Go(func() error { return sshSrv.Serve(sshLn) })
 	g.Go(func() error { return up.Run(gctx) })
+	g.Go(func() error {
+		web.Files.Run(gctx)
+		return web.Files.Close()
+	})
 	g.Go(func() error {
 		// As often as the browser bridge looks for revoked users.
 		wsm.WatchDeleted(gctx, 2*time.Second)

@@ -48,6 +48,24 @@ try {
   await page.waitForTimeout(700); // let the side panel's status and the file event land
   await shot(page, 'terminal');
 
+  // The file tree and the editor.
+  await typeInTerminal(page, "clear; mkdir -p src && printf 'package main\\n\\nimport \"fmt\"\\n\\nfunc main() {\\n\\tfmt.Println(\"hello from codeterm\")\\n}\\n' > src/main.go; printf '# demo\\n' >> README.md\n");
+  const tree = page.getByRole('tree', { name: 'Workspace files' });
+  if (!(await tree.isVisible())) await page.getByRole('button', { name: /^Side panel/ }).click();
+  await tree.getByRole('treeitem', { name: /^src, folder/ }).click();
+  await tree.getByRole('treeitem', { name: /^main\.go/ }).click();
+  await page.getByRole('textbox', { name: 'Contents of src/main.go' }).waitFor();
+  await page.waitForTimeout(500); // the Go grammar arrives in a chunk of its own
+  await page.keyboard.press('Control+End');
+  await page.keyboard.type('// edited in the browser');
+  await shot(page, 'editor');
+  await tree.getByRole('treeitem', { name: /^README\.md/ }).click({ button: 'right' });
+  await page.getByRole('menu').waitFor();
+  await shot(page, 'files');
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('Control+s');
+  await page.getByRole('tab', { name: 'bash 1' }).first().click().catch(() => {});
+
   await page.evaluate(() => {
     localStorage.setItem('codeterm.settings', JSON.stringify({ ...JSON.parse(localStorage.getItem('codeterm.settings') || '{}'), theme: 'daylight' }));
   });
@@ -65,6 +83,13 @@ try {
   await waitForText(pp, /[#$] ?$/m);
   await pp.locator('.keybar').waitFor();
   await shot(pp, 'mobile');
+  // The file tree is in the side panel, a drawer on a phone.
+  await pp.getByRole('button', { name: /^Side panel/ }).click();
+  await pp.getByRole('tree', { name: 'Workspace files' }).waitFor();
+  await pp.getByRole('treeitem', { name: /^src, folder/ }).tap();
+  await pp.getByRole('treeitem', { name: /^main\.go/ }).waitFor();
+  await shot(pp, 'files-mobile');
+  await pp.getByRole('button', { name: /^Side panel/ }).click();
   await phone.close();
   console.log(`screenshots in ${out}`);
 } finally {

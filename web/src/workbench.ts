@@ -4,6 +4,9 @@ import { ApiError, listWorkspaces, normalizeTerminal, type TerminalInfo, type Wo
 import type { App, View } from './app';
 import { confirmDialog, promptDialog } from './dialog';
 import { fill, h, icon, plural } from './dom';
+import { EditorArea } from './editor';
+import { FileClient } from './fileapi';
+import { FileTree } from './filetree';
 import { KeyBar, matchShortcut, type Action } from './keys';
 import { Panes, type Dir, type Layout, type Leaf } from './panes';
 import { SidePanel, sidePanelToggle } from './sidepanel';
@@ -21,6 +24,10 @@ export class Workbench implements View {
   private readonly panes: Panes;
   private readonly tabs: Tabs;
   private side: SidePanel | null = null;
+  private tree: FileTree | null = null;
+  private editor: EditorArea | null = null;
+  private readonly fileTabsHost = h('div', { class: 'file-tabs-host' });
+  private readonly editorHost = h('div', { class: 'editor-wrap' });
   private readonly sideHost: HTMLElement;
   private readonly keybar: KeyBar;
   private readonly searchBar: HTMLFormElement;
@@ -96,12 +103,12 @@ export class Workbench implements View {
       tool('Paste', 'Ctrl+Shift+V', 'paste', () => void this.focusedView()?.pasteFromClipboard()),
       tool('Rename session', 'F2', 'pencil', () => this.action('rename')),
     );
-    this.body = h('div', { class: 'work-body' }, h('div', { class: 'panes-wrap', id: 'main' }, this.panes.el, this.searchBar), this.sideHost);
+    this.body = h('div', { class: 'work-body' }, h('div', { class: 'panes-wrap', id: 'main' }, this.panes.el, this.editorHost, this.searchBar), this.sideHost);
     this.el = h(
       'div',
       { class: 'screen workbench' },
       app.header([h('span', { class: 'sep', 'aria-hidden': 'true' }, '/'), this.crumb], [this.sideToggle]),
-      h('nav', { class: 'tabbar', 'aria-label': 'Sessions' }, this.tabs.el, toolbar),
+      h('nav', { class: 'tabbar', 'aria-label': 'Sessions' }, this.tabs.el, this.fileTabsHost, toolbar),
       this.body,
       this.keybar.el,
     );
@@ -155,8 +162,9 @@ export class Workbench implements View {
     this.ws = ws;
     document.title = `${ws.name} · codeterm`;
     this.side = new SidePanel(this.app, ws.id);
-    this.sideHost.append(this.side.el);
     const conn = this.app.connection();
+    this.openFiles(conn, ws.id);
+    this.sideHost.append(this.side.el);
     await conn.request('join-workspace', { workspaceId: ws.id }).catch(() => {});
     await this.listSessionsNow();
     if (this.disposed) return;
@@ -196,6 +204,8 @@ export class Workbench implements View {
     for (const u of this.unsub) u();
     for (const l of this.panes.leaves()) l.view?.dispose(true);
     this.side?.dispose();
+    this.tree?.dispose();
+    this.editor?.dispose();
     if (this.ws && this.app.connection().connected) this.app.connection().send('leave-workspace', { workspaceId: this.ws.id });
   }
 
@@ -215,6 +225,7 @@ export class Workbench implements View {
     }
     this.listSessions();
     this.side?.refresh();
+    this.tree?.refresh();
   }
 
   disconnected(): void {
@@ -443,6 +454,7 @@ export class Workbench implements View {
   }
 
   private selectSession(id: string): void {
+    this.editor?.hide();
     const leaf = this.panes.leafOf(id);
     if (leaf) this.focusLeaf(leaf, true);
     else void this.show(this.panes.focused, id).then(() => this.focusLeaf(this.panes.focused, true));
@@ -608,6 +620,45 @@ export class Workbench implements View {
   }
 
   // ---- bookkeeping ----
+
+  /** The file tree in the side panel and the editor tabs beside the
+   * terminal tabs. They get the connection, not the app. */
+  private openFiles(conn: ReturnType<App['connection']>, workspaceId: string): void {
+    const client = new FileClient(conn, workspaceId);
+    const editor = new EditorArea(client, this.app.toasts, {
+      shown: (on) => {
+        this.panes.el.hidden = on;
+        this.el.classList.toggle('editing', on);
+        if (!on) {
+          this.fitAll();
+          this.focusLeaf(this.panes.focused, true);
+        }
+      },
+      dark: () => themeById(this.app.settings.theme).dark,
+    });
+    const tree = new FileTree(client, this.app.toasts, {
+      open: (path) => {
+        void editor.open(path);
+        // On a phone the drawer covers the editor: close it.
+        if (window.matchMedia('(max-width: 720px)').matches && this.app.settings.sidePanel) this.toggleSide();
+      },
+      moved: (from, to) => editor.moved(from, to),
+    });
+    this.editor = editor;
+    this.tree = tree;
+    this.fileTabsHost.append(editor.tabsEl);
+    this.editorHost.append(editor.el);
+    this.sideHost.append(tree.el);
+    const on = (ev: string, fn: (p: any) => void) => {
+      conn.on(ev, fn);
+      this.unsub.push(() => conn.off(ev, fn));
+    };
+    on('file-changed', (p) => {
+      if (p?.workspaceId !== workspaceId || typeof p.path !== 'string') return;
+      tree.fileChanged(p.path);
+      editor.fileChanged(p.path, String(p.type ?? 'modified'));
+    });
+  }
 
   private fitAll(): void {
     // Panes reports sizes from its own constructor, before this.panes is set.

@@ -15,6 +15,18 @@ import (
 // Invalid UTF-8 is replaced by U+FFFD, as for string arguments.
 type Text []byte
 
+// Fields is an object argument whose []byte values travel as binary
+// attachments, the way socket.io-client sends {data: ArrayBuffer}: the
+// client receives an object with an ArrayBuffer in those fields. Other
+// values are encoded like arguments. Keys are written in order.
+type Fields []Field
+
+// Field is one key of a Fields object.
+type Field struct {
+	Key   string
+	Value any
+}
+
 // encodePacket encodes an EVENT (event != "") or ACK packet and its binary
 // attachments into wire buffers, one reference each owned by the caller.
 // Top-level []byte arguments become attachments; strings and Text are
@@ -23,8 +35,15 @@ type Text []byte
 func encodePacket(typ byte, nsp string, id int64, event string, args []any) ([]*engineio.Buffer, error) {
 	nbin := 0
 	for _, a := range args {
-		if _, ok := a.([]byte); ok {
+		switch a := a.(type) {
+		case []byte:
 			nbin++
+		case Fields:
+			for _, f := range a {
+				if _, ok := f.Value.([]byte); ok {
+					nbin++
+				}
+			}
 		}
 	}
 	head := engineio.NewTextBuffer()
@@ -52,17 +71,16 @@ func encodePacket(typ byte, nsp string, id int64, event string, args []any) ([]*
 			b = append(b, ',')
 		}
 		if raw, ok := a.([]byte); ok {
-			b = append(b, `{"_placeholder":true,"num":`...)
-			b = strconv.AppendInt(b, int64(num), 10)
-			b = append(b, '}')
-			num++
-			att := engineio.NewBinaryBuffer()
-			att.B = append(att.B, raw...)
-			bufs = append(bufs, att)
+			b, bufs = appendAttachment(b, bufs, raw, &num)
 			continue
 		}
 		var err error
-		if b, err = appendValue(b, a); err != nil {
+		if fs, ok := a.(Fields); ok {
+			b, bufs, err = appendFields(b, bufs, fs, &num)
+		} else {
+			b, err = appendValue(b, a)
+		}
+		if err != nil {
 			head.B = b
 			bufs[0] = head
 			releaseAll(bufs)
@@ -72,6 +90,38 @@ func encodePacket(typ byte, nsp string, id int64, event string, args []any) ([]*
 	head.B = append(b, ']')
 	bufs[0] = head
 	return bufs, nil
+}
+
+// appendAttachment writes a placeholder for raw and queues raw as the
+// next attachment.
+func appendAttachment(b []byte, bufs []*engineio.Buffer, raw []byte, num *int) ([]byte, []*engineio.Buffer) {
+	b = append(b, `{"_placeholder":true,"num":`...)
+	b = strconv.AppendInt(b, int64(*num), 10)
+	b = append(b, '}')
+	*num++
+	att := engineio.NewBinaryBuffer()
+	att.B = append(att.B, raw...)
+	return b, append(bufs, att)
+}
+
+func appendFields(b []byte, bufs []*engineio.Buffer, fs Fields, num *int) ([]byte, []*engineio.Buffer, error) {
+	b = append(b, '{')
+	for i, f := range fs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendJSONString(b, f.Key)
+		b = append(b, ':')
+		if raw, ok := f.Value.([]byte); ok {
+			b, bufs = appendAttachment(b, bufs, raw, num)
+			continue
+		}
+		var err error
+		if b, err = appendValue(b, f.Value); err != nil {
+			return b, bufs, fmt.Errorf("field %s: %w", f.Key, err)
+		}
+	}
+	return append(b, '}'), bufs, nil
 }
 
 // encodeControl encodes CONNECT, CONNECT_ERROR or DISCONNECT with an

@@ -35,6 +35,16 @@ func (m *Message) Bytes(i int) ([]byte, bool) {
 	return m.Attachments[n], true
 }
 
+// Attachment resolves a placeholder found nested in an argument, such as
+// the data field of {uploadId, data: ArrayBuffer}.
+func (m *Message) Attachment(raw json.RawMessage) ([]byte, bool) {
+	n, ok := placeholderNum(raw)
+	if !ok || n >= len(m.Attachments) {
+		return nil, false
+	}
+	return m.Attachments[n], true
+}
+
 // Decode unmarshals argument i into v. A binary argument decodes into a
 // *[]byte.
 func (m *Message) Decode(i int, v any) error {

@@ -83,6 +83,9 @@ func TestEncodePacket(t *testing.T) {
 		{packetAck, "/", 5, "", []any{1, "2"}, `435[1,"2"]`, 0},
 		{packetAck, "/x", 5, "", []any{[]byte{9}}, `461-/x,5[{"_placeholder":true,"num":0}]`, 1},
 		{packetEvent, "/", noAck, "t", []any{Text("a\xffb")}, `42["t","a\ufffdb"]`, 0},
+		{packetEvent, "/", noAck, "file-chunk", []any{Fields{{"id", "d1"}, {"data", []byte{1, 2}}, {"n", 3}}, []byte{4}},
+			`452-["file-chunk",{"id":"d1","data":{"_placeholder":true,"num":0},"n":3},{"_placeholder":true,"num":1}]`, 2},
+		{packetAck, "/", 6, "", []any{Fields{{"ok", true}, {"content", []byte{}}}}, `461-6[{"ok":true,"content":{"_placeholder":true,"num":0}}]`, 1},
 	}
 	for _, tt := range tests {
 		bufs, err := encodePacket(tt.typ, tt.nsp, tt.id, tt.event, tt.args)
@@ -113,6 +116,28 @@ func TestAppendStringMatchesJSON(t *testing.T) {
 		var back string
 		if err := json.Unmarshal(got, &back); err != nil || back != s {
 			t.Errorf("AppendJSONString(%q) = %s, round trip %q %v", s, got, back, err)
+		}
+	}
+}
+
+func TestMessageAttachment(t *testing.T) {
+	p, err := decodePacket([]byte(`51-["upload-chunk",{"uploadId":"u","data":{"_placeholder":true,"num":0}}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Message{Args: p.args[1:], Attachments: [][]byte{{7, 8}}}
+	var v struct {
+		Data json.RawMessage `json:"data"`
+	}
+	if err := m.Decode(0, &v); err != nil {
+		t.Fatal(err)
+	}
+	if b, ok := m.Attachment(v.Data); !ok || len(b) != 2 || b[0] != 7 {
+		t.Fatalf("Attachment = %v %v", b, ok)
+	}
+	for _, raw := range []string{`"x"`, `{"_placeholder":true,"num":1}`, `{"_placeholder":true}`, ``} {
+		if _, ok := m.Attachment(json.RawMessage(raw)); ok {
+			t.Errorf("Attachment(%s) resolved", raw)
 		}
 	}
 }

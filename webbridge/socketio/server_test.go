@@ -350,6 +350,14 @@ func TestEmitBackPressure(t *testing.T) {
 	if s.QueuedBytes() == 0 {
 		t.Fatal("QueuedBytes = 0 with a full queue")
 	}
+	// An ack refused for a full queue was not sent and may be tried again.
+	acks := make(chan AckFunc, 1)
+	s.On("ask", func(_ *Socket, _ *Message, ack AckFunc) { acks <- ack })
+	c.send(`421["ask"]`)
+	ack := waitChan(t, acks, "ask")
+	if err := ack(chunk); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("ack on a full queue: %v", err)
+	}
 	var drop *DropError
 	if err := srv.Of("/").Emit("out", chunk); !errors.As(err, &drop) || !errors.Is(err, ErrQueueFull) || drop.SocketIDs[0] != s.ID() {
 		t.Fatalf("broadcast to full socket: %v", err)
@@ -365,6 +373,14 @@ func TestEmitBackPressure(t *testing.T) {
 	}
 	if err := waitChan(t, done, "EmitContext"); err != nil {
 		t.Fatal(err)
+	}
+	if err := ack("answered"); err != nil {
+		t.Fatalf("ack retried once there is room: %v", err)
+	}
+	for c.read() != `431["answered"]` {
+	}
+	if err := ack("twice"); !errors.Is(err, ErrAckSent) {
+		t.Fatalf("second ack: %v", err)
 	}
 }
 

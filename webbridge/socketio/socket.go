@@ -3,6 +3,7 @@ package socketio
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -18,7 +19,8 @@ type EventHandler func(s *Socket, msg *Message, ack AckFunc)
 type AnyHandler func(s *Socket, event string, msg *Message, ack AckFunc)
 
 // AckFunc answers a client's acknowledgement request with args (encoded
-// like Emit's). It never blocks; it may be called once, from any goroutine.
+// like Emit's). It never blocks; it may be called once, from any goroutine,
+// or again after it returned ErrQueueFull.
 type AckFunc func(args ...any) error
 
 // Socket is one client's membership of one namespace. Its methods are safe
@@ -299,7 +301,11 @@ func (s *Socket) ackFunc(id int64) AckFunc {
 		if err != nil {
 			return err
 		}
-		return s.sendNow(bufs...)
+		err = s.sendNow(bufs...)
+		if errors.Is(err, ErrQueueFull) {
+			sent.Store(false) // not sent: the caller may try again
+		}
+		return err
 	}
 }
 

@@ -1,0 +1,1 @@
+import{a,b,c,d}from"./chunk-3eade75913f4.js";import"./chunk-91795b510db2.js";import"./chunk-ce4921784273.js";import"./chunk-ff9e0dca4365.js";export{d as css,b as cssCompletionSource,c as cssLanguage,a as defineCSSCompletionSource};

@@ -1,0 +1,1 @@
+import{a,b,c,d,e}from"./chunk-83fb9068b13c.js";import"./chunk-7f9d9b19adce.js";import"./chunk-3eade75913f4.js";import"./chunk-79a4b79049ef.js";import"./chunk-91795b510db2.js";import"./chunk-ce4921784273.js";import"./chunk-ff9e0dca4365.js";export{e as autoCloseTags,d as html,a as htmlCompletionSource,b as htmlCompletionSourceWith,c as htmlLanguage};
