@@ -114,7 +114,11 @@ func (a *app) publicURL() string {
 	if host == "" || host == "0.0.0.0" || host == "::" {
 		host = "localhost"
 	}
-	return "http://" + net.JoinHostPort(host, port)
+	scheme := "http"
+	if a.cfg.HTTP.TLS() {
+		scheme = "https"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
 }
 
 func newLogger(cfg config.Log, w io.Writer) *slog.Logger {

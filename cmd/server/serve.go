@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/codeterm/codeterm/auth"
+	"github.com/codeterm/codeterm/certs"
 	"github.com/codeterm/codeterm/config"
 	"github.com/codeterm/codeterm/sessions"
 	"github.com/codeterm/codeterm/sshd"
@@ -117,14 +119,30 @@ func (c *command) serve(ctx context.Context, args []string) error {
 			ConnectTimeout:     cfg.HTTP.ConnectTimeout,
 		},
 	}
+	web.TrustedProxies = cfg.HTTP.Proxies()
+	tlsSetup, err := certs.FromConfig(cfg, log.With("component", "tls"))
+	if err != nil {
+		return err
+	}
 	httpLn, err := net.Listen("tcp", a.cfg.HTTP.Addr)
 	if err != nil {
 		return fmt.Errorf("http listen: %w", err)
 	}
 	a.cfg.HTTP.Addr = httpLn.Addr().String() // the real port when the flag asked for :0
+	if tlsSetup.TLS != nil {
+		httpLn = tls.NewListener(httpLn, tlsSetup.TLS)
+	}
 	web.PublicURL = a.publicURL()
 	web.AllowedHosts = []string{a.cfg.HTTP.Addr}
 	httpSrv := &http.Server{Handler: web.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	var challengeSrv *http.Server
+	var challengeLn net.Listener
+	if tlsSetup.ChallengeAddr != "" {
+		if challengeLn, err = net.Listen("tcp", tlsSetup.ChallengeAddr); err != nil {
+			return fmt.Errorf("acme http-01 listen: %w", err)
+		}
+		challengeSrv = &http.Server{Handler: tlsSetup.Challenge, ReadHeaderTimeout: 10 * time.Second}
+	}
 	// Socket.IO connections are hijacked or long polls: Shutdown alone
 	// would wait for them. Closing the bridge tells clients to reconnect.
 	httpSrv.RegisterOnShutdown(func() { web.Close() })
@@ -151,6 +169,18 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		return nil
 	})
 	g.Go(func() error { return sshSrv.Serve(sshLn) })
+	if challengeSrv != nil {
+		g.Go(func() error {
+			if err := challengeSrv.Serve(challengeLn); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("acme http-01: %w", err)
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-gctx.Done()
+			return challengeSrv.Close()
+		})
+	}
 	g.Go(func() error {
 		// As often as the browser bridge looks for revoked users.
 		wsm.WatchDeleted(gctx, 2*time.Second)
