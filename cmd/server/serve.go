@@ -17,6 +17,7 @@ import (
 	"github.com/codeterm/codeterm/auth"
 	"github.com/codeterm/codeterm/certs"
 	"github.com/codeterm/codeterm/config"
+	"github.com/codeterm/codeterm/datadir"
 	"github.com/codeterm/codeterm/sessions"
 	"github.com/codeterm/codeterm/sshd"
 	"github.com/codeterm/codeterm/store"
@@ -36,6 +37,11 @@ func (c *command) serve(ctx context.Context, args []string) error {
 	}
 	defer a.close()
 	log := a.log
+	lock, err := datadir.Acquire(a.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 
 	hostKey, hostKeyCreated, err := auth.LoadOrCreateHostKey(filepath.Join(a.cfg.DataDir, "ssh_host_ed25519_key"))
 	if err != nil {
