@@ -48,6 +48,8 @@ func (c *command) dispatch(ctx context.Context, args []string) error {
 		return c.backup(ctx, rest)
 	case "restore":
 		return c.restore(ctx, rest)
+	case "doctor":
+		return c.doctor(ctx, rest)
 	case "version", "--version":
 		fmt.Fprintln(c.stdout, "codeterm", version)
 		return nil
