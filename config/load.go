@@ -311,3 +311,19 @@ func check(f field) error {
 	}
 	return nil
 }
+
+// SystemFile is the configuration a package installs; it is read when no
+// file is named.
+const SystemFile = "/etc/codeterm/config.yaml"
+
+// FileOrSystem is the configuration file to load: path when given, else
+// system when it exists, else none.
+func FileOrSystem(path, system string) string {
+	if path != "" {
+		return path
+	}
+	if _, err := os.Stat(system); err == nil {
+		return system
+	}
+	return ""
+}

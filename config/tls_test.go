@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -24,5 +25,20 @@ func TestConfigChecksTLS(t *testing.T) {
 	c, err := Load("", []string{"CODETERM_HTTP_TRUSTED_PROXIES=10.0.0.0/8, ::1"}, nil)
 	if err != nil || len(c.HTTP.Proxies()) != 2 || c.HTTP.Proxies()[1].Bits() != 128 {
 		t.Fatalf("trusted proxies: %v %v", err, c)
+	}
+}
+
+func TestFileOrSystem(t *testing.T) {
+	dir := t.TempDir()
+	system := dir + "/config.yaml"
+	if got := FileOrSystem("", system); got != "" {
+		t.Fatalf("no system file: %q", got)
+	}
+	os.WriteFile(system, []byte("data_dir: /x\n"), 0o644)
+	if got := FileOrSystem("", system); got != system {
+		t.Fatalf("system file: %q", got)
+	}
+	if got := FileOrSystem("mine.yaml", system); got != "mine.yaml" {
+		t.Fatalf("--config: %q", got)
 	}
 }

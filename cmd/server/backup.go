@@ -51,7 +51,7 @@ func (c *command) restore(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := config.Load(*f.config, c.environ, f.overrides())
+	cfg, err := config.Load(f.configFile(), c.environ, f.overrides())
 	if err != nil {
 		return err
 	}

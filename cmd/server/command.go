@@ -72,7 +72,7 @@ type app struct {
 // open loads the configuration and opens the data directory, creating it and
 // its JWT secret on first use.
 func (c *command) open(ctx context.Context, f *flags) (*app, error) {
-	cfg, err := config.Load(*f.config, c.environ, f.overrides())
+	cfg, err := config.Load(f.configFile(), c.environ, f.overrides())
 	if err != nil {
 		return nil, err
 	}

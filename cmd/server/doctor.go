@@ -15,7 +15,7 @@ func (c *command) doctor(ctx context.Context, args []string) error {
 	if _, err := f.parse(args, 0, 0); err != nil {
 		return err
 	}
-	cfg, err := config.Load(*f.config, c.environ, f.overrides())
+	cfg, err := config.Load(f.configFile(), c.environ, f.overrides())
 	if err != nil {
 		return err
 	}
