@@ -55,8 +55,10 @@ func TestServerConfig(t *testing.T) {
 // TestDebianPackage builds the .deb with make deb, installs it with dpkg,
 // checks files, modes and the conffile, runs the installed binary on the
 // installed configuration and purges the package. It installs software
-// system-wide, so it runs only when CODETERM_TEST_DEB=1 (.ci/run sets it;
-// CI runs as root on a throw-away machine).
+// system-wide, so it runs only when CODETERM_TEST_DEB=1: .ci/run runs it
+// as root on its throw-away machine, alone after the other tests, since
+// while it is installed /etc/codeterm/config.yaml is every codeterm's
+// default configuration.
 func TestDebianPackage(t *testing.T) {
 	if os.Getenv("CODETERM_TEST_DEB") != "1" {
 		t.Skip("installs a package system-wide: set CODETERM_TEST_DEB=1 (as root) to run it; .ci/run does")
