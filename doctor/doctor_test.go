@@ -2,14 +2,7 @@ package doctor
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -18,6 +11,7 @@ import (
 	"time"
 
 	"github.com/codeterm/codeterm/config"
+	"github.com/codeterm/codeterm/internal/certtest"
 )
 
 func expect(t *testing.T, fs []Finding, level Level, check, text string) {
@@ -84,16 +78,7 @@ func TestBrokenSetup(t *testing.T) {
 }
 
 func certFor(t *testing.T, dir, name string, notAfter time.Time) (string, string) {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
-		NotBefore: notAfter.Add(-48 * time.Hour), NotAfter: notAfter}
-	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	kder, _ := x509.MarshalECPrivateKey(key)
-	c, k := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
-	os.WriteFile(c, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
-	os.WriteFile(k, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
-	return c, k
+	return certtest.Write(t, dir, notAfter, name)
 }
 
 func TestTLSAndPublicURL(t *testing.T) {
