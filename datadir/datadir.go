@@ -39,19 +39,3 @@ func Acquire(dir string) (*Lock, error) {
 
 // Release lets go of the lock.
 func (l *Lock) Release() error { return l.f.Close() }
-
-// InUse tells whether a server holds dir's lock. A directory that does not
-// exist is not in use.
-func InUse(dir string) (bool, error) {
-	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-		return false, nil
-	}
-	l, err := Acquire(dir)
-	if errors.Is(err, ErrInUse) {
-		return true, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return false, l.Release()
-}
