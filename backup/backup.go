@@ -37,6 +37,14 @@ var skipped = map[string]bool{
 	"workspaces":     true, "homes": true, "recordings": true, "history": true,
 }
 
+// Check tells whether dataDir holds a codeterm installation to back up.
+func Check(dataDir string) error {
+	if _, err := os.Stat(filepath.Join(dataDir, Database)); err != nil {
+		return fmt.Errorf("backup: %s holds no codeterm database: %w", dataDir, err)
+	}
+	return nil
+}
+
 // Write writes the archive of dataDir to w: the database snapshot, then
 // every other regular file at the top of dataDir (host key, JWT secret,
 // ...) and the acme certificate cache. Sockets and the like are left out.

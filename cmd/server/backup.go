@@ -16,6 +16,14 @@ func (c *command) backup(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Before open, which would make a fresh installation to back up.
+	cfg, err := config.Load(f.configFile(), c.environ, f.overrides())
+	if err != nil {
+		return err
+	}
+	if err := backup.Check(cfg.DataDir); err != nil {
+		return err
+	}
 	a, err := c.open(ctx, f)
 	if err != nil {
 		return err

@@ -37,6 +37,10 @@ func sshArgs(port, key, knownHosts, strict string) []string {
 func TestBackupRestore(t *testing.T) {
 	requireSSH(t)
 	e := newEnv(t)
+	e.fails("holds no codeterm database", "backup", filepath.Join(t.TempDir(), "x.tar"))
+	if _, err := os.Stat(e.data); err == nil {
+		t.Fatal("backup of a missing data dir created one")
+	}
 	key := filepath.Join(t.TempDir(), "alice")
 	signer, _, err := auth.LoadOrCreateHostKey(key)
 	if err != nil {
