@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -130,4 +131,21 @@ func TestServeTLS(t *testing.T) {
 		}
 	}
 	d.reach(t, d.base, d.link)
+
+	// A renewed certificate (certbot's cp) is served without a restart.
+	certtest.Write(t, filepath.Dir(cert), time.Now().Add(48*time.Hour), "localhost", "127.0.0.1")
+	later := time.Now().Add(time.Minute)
+	os.Chtimes(cert, later, later)
+	renewed, err := tls.LoadX509KeyPair(cert, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := tls.Dial("tcp", strings.TrimPrefix(d.base, "https://"), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if !bytes.Equal(conn.ConnectionState().PeerCertificates[0].Raw, renewed.Certificate[0]) {
+		t.Fatal("the server still presents the old certificate")
+	}
 }
