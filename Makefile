@@ -6,7 +6,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Flags for "make run", e.g. make run ARGS="--data /tmp/ct".
 ARGS    ?=
 
-.PHONY: build run test test-go fuzz bench bench-node lint clean conformance-server web bench-files
+.PHONY: build run test test-go fuzz bench bench-node lint clean conformance-server web bench-files deb
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/server
@@ -71,5 +71,20 @@ conformance-server:
 web:
 	cd web && npm ci --no-audit --no-fund && npm run typecheck && npm run build
 
+# make deb: the Debian package in $(DIST) (docs/OPERATIONS.md), built by nfpm
+# from the Go module proxy. The version starts with a digit, as Debian wants.
+NFPM       ?= github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.48.0
+DIST       ?= dist
+DEB_ARCH   ?= $(shell $(GO) env GOARCH)
+DEB_VERSION ?= 0~$(subst -,.,$(VERSION))
+
+# packaging/nfpm.yaml takes the binary and the server configuration from dist/stage.
+deb:
+	mkdir -p dist/stage $(DIST)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o dist/stage/codeterm ./cmd/server
+	sed -f packaging/server-config.sed config.example.yaml > dist/stage/config.yaml
+	ARCH=$(DEB_ARCH) VERSION=$(DEB_VERSION) \
+		$(GO) run $(NFPM) package --config packaging/nfpm.yaml --packager deb --target $(DIST)/
+
 clean:
-	rm -rf bin
+	rm -rf bin dist

@@ -4,6 +4,7 @@
 package config
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -57,6 +58,36 @@ type HTTP struct {
 	// authenticated yet; ConnectTimeout is how long one may take to.
 	MaxUnauthenticated int           `yaml:"max_unauthenticated" check:"positive"`
 	ConnectTimeout     time.Duration `yaml:"connect_timeout" check:"positive"`
+	// TLSCert and TLSKey are PEM files; set, the server speaks only HTTPS
+	// and re-reads them when they change.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// ACME gets certificates for public_url's host name from Let's Encrypt
+	// (or ACMEDirectory), cached under data_dir/acme. Without ACMEHTTPAddr
+	// only the TLS-ALPN-01 challenge on http.addr (port 443) can succeed.
+	ACME          bool   `yaml:"acme"`
+	ACMEEmail     string `yaml:"acme_email"`
+	ACMEHTTPAddr  string `yaml:"acme_http_addr"`
+	ACMEDirectory string `yaml:"acme_directory" check:"url"`
+	// TrustedProxies are the CIDRs whose X-Forwarded-For, -Proto and -Host
+	// headers are believed.
+	TrustedProxies []string `yaml:"trusted_proxies" check:"cidrs"`
+}
+
+// TLS tells whether the HTTP server itself speaks HTTPS.
+func (h HTTP) TLS() bool { return h.TLSCert != "" || h.ACME }
+
+// Proxies parses TrustedProxies (checked by Load); a lone address is a /32 or /128.
+func (h HTTP) Proxies() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range h.TrustedProxies {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+		} else if a, err := netip.ParseAddr(s); err == nil {
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+		}
+	}
+	return out
 }
 
 // Auth configures tokens and login codes.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"reflect"
@@ -108,7 +109,33 @@ func Load(path string, environ []string, flags map[string]string) (*Config, erro
 			return nil, fmt.Errorf("config %s: %w", k, err)
 		}
 	}
+	if err := c.checkTLS(); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// checkTLS checks the HTTPS keys against each other.
+func (c *Config) checkTLS() error {
+	h := c.HTTP
+	if (h.TLSCert == "") != (h.TLSKey == "") {
+		return errors.New("config http.tls_cert and http.tls_key: set both or neither")
+	}
+	if h.ACME && h.TLSCert != "" {
+		return errors.New("config http.acme: not with http.tls_cert (choose one source of certificates)")
+	}
+	if h.ACME {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || u.Scheme != "https" || u.Hostname() == "" || net.ParseIP(u.Hostname()) != nil {
+			return fmt.Errorf("config http.acme: public_url must be https://<a public host name>, got %q", c.PublicURL)
+		}
+	}
+	if h.ACMEHTTPAddr != "" {
+		if _, _, err := net.SplitHostPort(h.ACMEHTTPAddr); err != nil {
+			return fmt.Errorf("config http.acme_http_addr: want HOST:PORT such as :80, got %q", h.ACMEHTTPAddr)
+		}
+	}
+	return nil
 }
 
 func envField(fs map[string]field, name string) (field, bool) {
@@ -267,6 +294,14 @@ func check(f field) error {
 					return fmt.Errorf("want an http or https URL, got %q", s)
 				}
 			}
+		case "cidrs":
+			for _, p := range v.Interface().([]string) {
+				if _, err := netip.ParsePrefix(p); err != nil {
+					if _, err := netip.ParseAddr(p); err != nil {
+						return fmt.Errorf("want CIDRs such as 10.0.0.0/8 or 127.0.0.1, got %q", p)
+					}
+				}
+			}
 		case "oneof":
 			allowed := strings.Split(arg, "|")
 			if !slices.Contains(allowed, v.String()) {
@@ -275,4 +310,20 @@ func check(f field) error {
 		}
 	}
 	return nil
+}
+
+// SystemFile is the configuration a package installs; it is read when no
+// file is named.
+const SystemFile = "/etc/codeterm/config.yaml"
+
+// FileOrSystem is the configuration file to load: path when given, else
+// system when it exists, else none.
+func FileOrSystem(path, system string) string {
+	if path != "" {
+		return path
+	}
+	if _, err := os.Stat(system); err == nil {
+		return system
+	}
+	return ""
 }

@@ -147,3 +147,12 @@ func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 func isUnique(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
+
+// Snapshot writes a consistent copy of the database to file, which must not
+// exist, while others keep using it (VACUUM INTO reads in one transaction).
+func (s *Store) Snapshot(ctx context.Context, file string) error {
+	if _, err := s.db.ExecContext(ctx, `VACUUM INTO ?`, file); err != nil {
+		return fmt.Errorf("snapshot database to %s: %w", file, err)
+	}
+	return nil
+}

@@ -55,10 +55,7 @@ func (s *Server) originAllowed(r *http.Request) bool {
 	if err != nil || u.Host == "" {
 		return false
 	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
+	scheme := requestScheme(r)
 	if strings.EqualFold(u.Host, r.Host) && strings.EqualFold(u.Scheme, scheme) {
 		return true
 	}

@@ -39,17 +39,13 @@ func (s *Server) authProviders(w http.ResponseWriter, r *http.Request) {
 func (s *Server) callbackURL(r *http.Request) string {
 	base := strings.TrimRight(s.PublicURL, "/")
 	if base == "" {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		base = scheme + "://" + r.Host
+		base = requestScheme(r) + "://" + r.Host
 	}
 	return base + "/api/auth/github/callback"
 }
 
 func (s *Server) secureCookies(r *http.Request) bool {
-	return r.TLS != nil || strings.HasPrefix(strings.ToLower(s.PublicURL), "https://")
+	return requestScheme(r) == "https" || strings.HasPrefix(strings.ToLower(s.PublicURL), "https://")
 }
 
 // githubAuthorize starts a sign-in: a fresh state bound to this browser by

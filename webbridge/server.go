@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -44,6 +45,9 @@ type Server struct {
 	// AllowedHosts are more host names the server answers to, such as the
 	// name in its listen address.
 	AllowedHosts []string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For, -Proto
+	// and -Host headers are believed.
+	TrustedProxies []netip.Prefix
 	// HomeFor gives a user's shells their HOME; nil keeps the server's (or
 	// the OS account's, see Accounts).
 	HomeFor func(*store.User) string
@@ -150,7 +154,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("/", web.Handler())
 	s.oauthRoutes(mux)
 	mux.Handle("/socket.io/", s.io)
-	return securityHeaders(s.checkHost(mux))
+	return s.fromProxies(securityHeaders(s.checkHost(mux)))
 }
 
 // checkHost refuses requests for a host name the server does not go by. A
@@ -228,6 +232,11 @@ func securityHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("Referrer-Policy", "no-referrer")
+		if requestScheme(r) == "https" {
+			// A year, like most HTTPS sites; not includeSubDomains, which
+			// would bind names this server does not own.
+			w.Header().Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		h.ServeHTTP(w, r)
 	})
 }

@@ -56,6 +56,12 @@ func (c *command) dispatch(ctx context.Context, args []string) error {
 			return fmt.Errorf("dial-unix PATH: %w", errUsage)
 		}
 		return sshd.DialUnixHelper(rest[0])
+	case "backup":
+		return c.backup(ctx, rest)
+	case "restore":
+		return c.restore(ctx, rest)
+	case "doctor":
+		return c.doctor(ctx, rest)
 	case "version", "--version":
 		fmt.Fprintln(c.stdout, "codeterm", version)
 		return nil
@@ -82,7 +88,7 @@ type app struct {
 // open loads the configuration and opens the data directory, creating it and
 // its JWT secret on first use.
 func (c *command) open(ctx context.Context, f *flags) (*app, error) {
-	cfg, err := config.Load(*f.config, c.environ, f.overrides())
+	cfg, err := config.Load(f.configFile(), c.environ, f.overrides())
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +159,11 @@ func (a *app) publicURL() string {
 	if host == "" || host == "0.0.0.0" || host == "::" {
 		host = "localhost"
 	}
-	return "http://" + net.JoinHostPort(host, port)
+	scheme := "http"
+	if a.cfg.HTTP.TLS() {
+		scheme = "https"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
 }
 
 func newLogger(cfg config.Log, w io.Writer) *slog.Logger {

@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+
+	"github.com/codeterm/codeterm/config"
 )
 
 // flags wraps flag.FlagSet so that flags may come before or after positional
@@ -48,6 +50,11 @@ func (f *flags) parse(args []string, min, max int) ([]string, error) {
 		return nil, fmt.Errorf("%s: wrong number of arguments: %w", f.Name(), errUsage)
 	}
 	return pos, nil
+}
+
+// configFile is --config, or the installed /etc/codeterm/config.yaml.
+func (f *flags) configFile() string {
+	return config.FileOrSystem(*f.config, config.SystemFile)
 }
 
 // overrides are the configuration keys given on the command line.

@@ -32,7 +32,7 @@ func (c *command) gitCredential(ctx context.Context, args []string) error {
 		return err
 	}
 	if *socket == "" {
-		cfg, err := config.Load(*f.config, c.environ, f.overrides())
+		cfg, err := config.Load(f.configFile(), c.environ, f.overrides())
 		if err != nil {
 			return err
 		}

@@ -33,6 +33,9 @@ Usage:
   codeterm config-ssh [NAME] [--host HOST] [--prefix TEXT]
   codeterm git-credential [--socket PATH] get|store|erase   (git's credential helper; set up by clone-workspace)
   codeterm attach WORKSPACE[/SESSION]   (inside a workspace login, e.g. mosh: attach this terminal to the shared session)
+  codeterm backup FILE        (database, host key and secrets, while the server runs)
+  codeterm restore FILE       (into --data; refused while a server runs on it)
+  codeterm doctor              (checks the set-up: one line per check, with a fix)
   codeterm version
 
 Every sub-command takes --data DIR and --config FILE.

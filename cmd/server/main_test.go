@@ -235,9 +235,9 @@ func TestVersionAndUsage(t *testing.T) {
 }
 
 // serveProc starts codeterm serve and returns the URL it printed and the login link.
-func serveProc(t *testing.T, e *env) (c *exec.Cmd, base, link string, output *bytes.Buffer) {
+func serveProc(t *testing.T, e *env, args ...string) (c *exec.Cmd, base, link string, output *bytes.Buffer) {
 	t.Helper()
-	c = e.cmd("serve", "--http-addr", "127.0.0.1:0", "--ssh-addr", "127.0.0.1:0")
+	c = e.cmd(append([]string{"serve", "--http-addr", "127.0.0.1:0", "--ssh-addr", "127.0.0.1:0"}, args...)...)
 	stdout, err := c.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -15,7 +16,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/codeterm/codeterm/auth"
+	"github.com/codeterm/codeterm/certs"
 	"github.com/codeterm/codeterm/config"
+	"github.com/codeterm/codeterm/datadir"
 	"github.com/codeterm/codeterm/isolation"
 	"github.com/codeterm/codeterm/sessions"
 	"github.com/codeterm/codeterm/sshd"
@@ -75,6 +78,11 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer removePID()
+	lock, err := datadir.Acquire(a.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 
 	hostKey, hostKeyCreated, err := auth.LoadOrCreateHostKey(filepath.Join(a.cfg.DataDir, "ssh_host_ed25519_key"))
 	if err != nil {
@@ -176,11 +184,19 @@ func (c *command) serve(ctx context.Context, args []string) error {
 			ConnectTimeout:     cfg.HTTP.ConnectTimeout,
 		},
 	}
+	web.TrustedProxies = cfg.HTTP.Proxies()
+	tlsSetup, err := certs.FromConfig(cfg, log.With("component", "tls"))
+	if err != nil {
+		return err
+	}
 	httpLn, err := up.Listen("http", a.cfg.HTTP.Addr)
 	if err != nil {
 		return err
 	}
 	a.cfg.HTTP.Addr = httpLn.Addr().String() // the real port when the flag asked for :0
+	if tlsSetup.TLS != nil {
+		httpLn = tls.NewListener(httpLn, tlsSetup.TLS)
+	}
 	web.PublicURL = a.publicURL()
 	web.AllowedHosts = []string{a.cfg.HTTP.Addr}
 	// config-ssh reads the addresses really listened on.
@@ -190,6 +206,14 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		defer removeRunning()
 	}
 	httpSrv := &http.Server{Handler: web.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	var challengeSrv *http.Server
+	var challengeLn net.Listener
+	if tlsSetup.ChallengeAddr != "" {
+		if challengeLn, err = net.Listen("tcp", tlsSetup.ChallengeAddr); err != nil {
+			return fmt.Errorf("acme http-01 listen: %w", err)
+		}
+		challengeSrv = &http.Server{Handler: tlsSetup.Challenge, ReadHeaderTimeout: 10 * time.Second}
+	}
 	// Socket.IO connections are hijacked or long polls: Shutdown alone
 	// would wait for them. Closing the bridge tells clients to reconnect.
 	httpSrv.RegisterOnShutdown(func() { web.Close() })
@@ -224,6 +248,18 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		web.Files.Run(gctx)
 		return web.Files.Close()
 	})
+	if challengeSrv != nil {
+		g.Go(func() error {
+			if err := challengeSrv.Serve(challengeLn); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("acme http-01: %w", err)
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-gctx.Done()
+			return challengeSrv.Close()
+		})
+	}
 	g.Go(func() error {
 		// As often as the browser bridge looks for revoked users.
 		wsm.WatchDeleted(gctx, 2*time.Second)
