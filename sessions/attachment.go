@@ -507,6 +507,9 @@ func (a *Attachment) Resize(cols, rows int) error {
 	return nil
 }
 
+// ID returns the session's number for this client (ClientInfo.ID).
+func (a *Attachment) ID() int { return a.id }
+
 // ReadOnly reports whether this is a viewer.
 func (a *Attachment) ReadOnly() bool { return a.readOnly }
 
