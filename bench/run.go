@@ -91,6 +91,12 @@ func run(ctx context.Context, p plan) (string, error) {
 			}
 		}
 		if only != "" {
+			// -only pacing: the pacing phases alone (codetermOnly runs them too).
+			if strings.Contains(only, "pacing") {
+				if err := pacing(res, e, c, p); err != nil {
+					return "", fmt.Errorf("round %d: %w (codeterm's log: %s)", round, err, e.codeterm.logPath)
+				}
+			}
 			continue
 		}
 		if err := codetermOnly(res, e, c, p); err != nil {
