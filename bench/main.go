@@ -33,6 +33,7 @@ func main() {
 	mib := flag.Int("mib", 0, "override the plan's MiB per cat (development)")
 	scale := flag.String("scale", "", "override the plan's scale steps, e.g. 10,20 (development)")
 	flag.BoolVar(&verbose, "v", false, "log how long each part takes")
+	flag.StringVar(&baseline, "baseline", "", "also measure codeterm built from this source tree, as \"..., before\" (an A/B in one run)")
 	flag.StringVar(&only, "only", "", "measure only the systems whose name contains one of these comma-separated strings (development)")
 	flag.Parse()
 	log.SetFlags(0)

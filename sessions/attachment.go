@@ -26,8 +26,10 @@ type AttachOptions struct {
 	// gives its size becomes the most recently active one, so the session
 	// takes its size.
 	Cols, Rows int
-	// Scrollback is how many lines of history to put in front of a repaint
-	// (browsers want some, an SSH terminal none).
+	// Scrollback is how many lines of history to put in front of a new
+	// client's repaint (browsers want some, an SSH terminal none). A
+	// repaint in place of skipped output (Chunk.Skipped) brings at least
+	// Config.Scrollback lines, the server's whole history.
 	Scrollback int
 	// Direct, if set, is offered small output on the pump's goroutine when
 	// the client has nothing queued and its reader waits in Next, so a

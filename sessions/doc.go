@@ -20,7 +20,7 @@
 // screen (a repaint, a resize, the title) first catches it up, so it always
 // shows exactly the output up to the session's offset.
 // The shell runs at the pace of the fastest attached client that is
-// reading: while every such client has a quarter of Config.QueueBytes
+// reading: while every such client has half of Config.QueueBytes
 // queued, the reader waits and the kernel's PTY buffer holds the shell, so
 // a client alone gets every byte. A client behind the fastest by more than
 // its queue, or one that took nothing for Config.StallTimeout, has its

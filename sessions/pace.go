@@ -20,15 +20,19 @@ import (
 // gets a repaint when it comes back. With no client setting the pace the
 // shell runs free into the ring.
 
-// highWater is the queue at which a client no longer lets the pump read. A
-// quarter of the queue: enough to keep any transport busy while the pump
-// waits, and the rest is the slack a slower client has behind the fastest.
-func (s *Session) highWater() int { return max(s.m.cfg.QueueBytes/4, 1) }
+// highWater is the queue at which a client no longer lets the pump read:
+// half the queue, so the transport has plenty to send while the pump and
+// the shell wake up again, and the other half is the slack a slower client
+// has behind the fastest one.
+func (s *Session) highWater() int { return max(s.m.cfg.QueueBytes/2, 1) }
 
-// lowWater is the queue below which a reader wakes a waiting pump: half the
-// high-water mark, so the pump reads a few times per wake-up rather than
-// once per chunk taken.
-func (s *Session) lowWater() int { return max(s.highWater()/2, 1) }
+// lowWater is the queue below which a reader wakes a waiting pump: room for
+// two full reads, so the pump reads a few times per wake-up, and the client
+// still has most of a high-water mark to send meanwhile.
+func (s *Session) lowWater() int {
+	hw := s.highWater()
+	return max(hw-2*readBufSize, hw/2, 1)
+}
 
 // paceSlack is the most one pass of the pump adds to a queue: a read and
 // what the query filter held back from the previous one.

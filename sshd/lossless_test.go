@@ -56,18 +56,18 @@ func TestSeqThreeMillionLines(t *testing.T) {
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("ssh: %v; output ends %q", err, tail(out.Bytes()))
+			t.Fatalf("ssh: %v; output ends %q", err, lastBytes(out.Bytes()))
 		}
 	case <-time.After(3 * time.Minute):
 		cmd.Process.Kill()
 		<-done
-		t.Fatalf("ssh did not end; output ends %q", tail(out.Bytes()))
+		t.Fatalf("ssh did not end; output ends %q", lastBytes(out.Bytes()))
 	}
 	got := out.Bytes()
 	start := bytes.Index(got, []byte("START\r\n"))
 	end := bytes.LastIndex(got, []byte("FINISHED"))
 	if start < 0 || end < start {
-		t.Fatalf("markers missing (%d, %d); output ends %q", start, end, tail(got))
+		t.Fatalf("markers missing (%d, %d); output ends %q", start, end, lastBytes(got))
 	}
 	lines := bytes.Split(got[start+len("START\r\n"):end], []byte("\r\n"))
 	if len(lines) > 0 && len(lines[len(lines)-1]) == 0 {
@@ -83,4 +83,4 @@ func TestSeqThreeMillionLines(t *testing.T) {
 	}
 }
 
-func tail(b []byte) []byte { return b[max(0, len(b)-300):] }
+func lastBytes(b []byte) []byte { return b[max(0, len(b)-300):] }
