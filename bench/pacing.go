@@ -77,7 +77,7 @@ func slowReader(t *term, marker string, timeout time.Duration) (int64, int, erro
 	var window []byte
 	for {
 		t.out.SetReadDeadline(deadline)
-		k, err := readFull(t, buf)
+		k, err := t.out.Read(buf) // what there is, up to the slow reader's chunk
 		n += int64(k)
 		window = append(window, buf[:k]...)
 		repaints += bytes.Count(window, []byte("\x1b[2J"))
@@ -96,23 +96,6 @@ func slowReader(t *term, marker string, timeout time.Duration) (int64, int, erro
 		window = append(window[:0], window[len(window)-min(keep, len(window)):]...)
 		time.Sleep(slowEvery) // the slow reader's pace, on purpose
 	}
-}
-
-// readFull reads up to len(buf) bytes, returning early only when the output
-// ends or no more arrives within a slowEvery.
-func readFull(t *term, buf []byte) (int, error) {
-	n := 0
-	for n < len(buf) {
-		k, err := t.out.Read(buf[n:])
-		n += k
-		if err != nil {
-			return n, err
-		}
-		if n > 0 && k < len(buf)-n {
-			break // what there was for now
-		}
-	}
-	return n, nil
 }
 
 // aloneResult is what a client alone in a session measures.
