@@ -35,6 +35,7 @@ func main() {
 	scale := flag.String("scale", "", "override the plan's scale steps, e.g. 10,20 (development)")
 	files := flag.Int("files", 0, "instead: file transfer throughput with a file of this many MiB (socket, HTTP, scp); writes bench/FILES.md")
 	flag.BoolVar(&verbose, "v", false, "log how long each part takes")
+	flag.StringVar(&baseline, "baseline", "", "also measure codeterm built from this source tree, as \"..., before\" (an A/B in one run)")
 	flag.StringVar(&only, "only", "", "measure only the systems whose name contains one of these comma-separated strings (development)")
 	flag.Parse()
 	log.SetFlags(0)

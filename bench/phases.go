@@ -126,12 +126,12 @@ func codetermOnly(res *results, e *env, c *conns, p plan) error {
 	defer timed("fan-out and attach", time.Now())
 	for _, n := range p.fanOut {
 		for _, transport := range []string{"SSH", "Socket.IO"} {
-			mibs, delivered, err := fanOut(e, c, transport, n)
+			f, err := fanOut(e, c, transport, n, 0)
 			if err != nil {
 				return fmt.Errorf("fan-out to %d over %s: %w", n, transport, err)
 			}
-			res.add(fmt.Sprintf("fan-out: %d clients on one session, MiB/s per client (%d MiB cat)", n, p.fanBytes>>20), "codeterm over "+transport, mibs)
-			res.add(fmt.Sprintf("fan-out: %d clients on one session, output delivered, %%", n), "codeterm over "+transport, 100*delivered)
+			res.add(fmt.Sprintf("fan-out: %d clients on one session, MiB/s per client (%d MiB cat)", n, p.fanBytes>>20), "codeterm over "+transport, f.mibs)
+			res.add(fmt.Sprintf("fan-out: %d clients on one session, output delivered, %%", n), "codeterm over "+transport, 100*f.delivered)
 		}
 	}
 	d, err := attachTimes(e, c, p.attaches)
@@ -141,18 +141,27 @@ func codetermOnly(res *results, e *env, c *conns, p plan) error {
 	for transport, times := range d {
 		res.add("late joiner: dial to a complete first screen (200x60, busy session), ms", "codeterm over "+transport, ms(medianDuration(times)))
 	}
-	res.note("fan-out: every client reads in its own goroutine of the benchmark; per-client MiB/s is the bytes it received over the time from the cat's start to its END marker; a client that falls behind gets a repaint in place of its backlog, by design, which shows as delivered below 100%%")
+	res.note("fan-out: every client reads in its own goroutine of the benchmark; per-client MiB/s is the bytes it received over the time from the cat's start to its END marker; the shell runs at the pace of the fastest client, and a client behind it by more than its queue gets a repaint in place of its backlog, which shows as delivered below 100%%")
 	res.note("fan-out and late joiners are codeterm's alone: OpenSSH, node-pty + socket.io and wetty give every connection its own shell")
-	return nil
+	return pacing(res, e, c, p)
+}
+
+// fanResult is what a fan-out measures: medians over the clients that read
+// as fast as they can, and the slow readers' share and repaints.
+type fanResult struct {
+	mibs, delivered float64
+	slowDelivered   float64
+	slowRepaints    int
 }
 
 // fanOut attaches n clients to one session, has it cat the fan-out text,
-// and returns each client's MiB/s and share of the output (medians).
-func fanOut(e *env, c *conns, transport string, n int) (mibs, delivered float64, err error) {
+// and returns each client's MiB/s and share of the output (medians). The
+// last slow of them read slowly (see slowReader).
+func fanOut(e *env, c *conns, transport string, n, slow int) (f fanResult, err error) {
 	ct := e.codeterm
 	first, s0, err := c.ctSIO.create(ct.workspaces["fan"], 120, 40)
 	if err != nil {
-		return 0, 0, err
+		return f, err
 	}
 	id := s0.id
 	terms := []*term{}
@@ -176,19 +185,19 @@ func fanOut(e *env, c *conns, transport string, n int) (mibs, delivered float64,
 		}
 	}()
 	if err := first.ready(); err != nil {
-		return 0, 0, err
+		return f, err
 	}
 	if transport == "SSH" {
 		c.ctSIO.detach(s0)
 		for i := 0; i < n; i++ {
 			cl, err := dialSSH(ct.sshPort, ct.user, e.key)
 			if err != nil {
-				return 0, 0, err
+				return f, err
 			}
 			closers = append(closers, func() { cl.Close() })
 			t, err := sshTerm(cl, "fan/"+id, 120, 40)
 			if err != nil {
-				return 0, 0, err
+				return f, err
 			}
 			terms = append(terms, t)
 		}
@@ -197,43 +206,58 @@ func fanOut(e *env, c *conns, transport string, n int) (mibs, delivered float64,
 		for i := 1; i < n; i++ {
 			cl, err := dialTerms(ct.httpURL, ct.token)
 			if err != nil {
-				return 0, 0, err
+				return f, err
 			}
 			closers = append(closers, cl.close)
 			t, _, err := cl.attach(id, 120, 40)
 			if err != nil {
-				return 0, 0, err
+				return f, err
 			}
 			terms = append(terms, t)
 		}
 	}
 	// Everyone sees the same marker live before the cat starts.
 	if err := terms[0].send("echo SYNC-$((2+2))\r"); err != nil {
-		return 0, 0, err
+		return f, err
 	}
 	if err := each(terms, func(t *term) error { _, err := t.waitFor("SYNC-4", 30*time.Second); return err }); err != nil {
-		return 0, 0, err
+		return f, err
 	}
 	start := time.Now()
 	if err := terms[0].send("cat " + e.fanFile + "; echo END-$((30+3))\r"); err != nil {
-		return 0, 0, err
+		return f, err
 	}
-	rates := make([]float64, len(terms))
-	shares := make([]float64, len(terms))
+	fast := len(terms) - slow
+	rates := make([]float64, fast)
+	shares := make([]float64, fast)
+	var slowShares []float64
+	var mu sync.Mutex
 	err = each(terms, func(t *term) error {
-		n, err := t.waitFor("END-33", 5*time.Minute)
 		i := indexOf(terms, t)
+		if i >= fast {
+			n, repaints, err := slowReader(t, "END-33", 5*time.Minute)
+			mu.Lock()
+			slowShares = append(slowShares, min(1, float64(n)/float64(e.fanBytes)))
+			f.slowRepaints += repaints
+			mu.Unlock()
+			return err
+		}
+		n, err := t.waitFor("END-33", 5*time.Minute)
 		rates[i] = float64(n) / (1 << 20) / time.Since(start).Seconds()
 		shares[i] = min(1, float64(n)/float64(e.fanBytes))
 		return err
 	})
 	if err != nil {
-		return 0, 0, err
+		return f, err
 	}
 	if err := terms[0].send("exit\r"); err != nil {
-		return 0, 0, err
+		return f, err
 	}
-	return median(rates), median(shares), nil
+	f.mibs, f.delivered = median(rates), median(shares)
+	if slow > 0 {
+		f.slowDelivered = median(slowShares)
+	}
+	return f, nil
 }
 
 func indexOf(terms []*term, t *term) int {

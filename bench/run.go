@@ -26,17 +26,17 @@ type system struct {
 
 // conns are the long-lived client connections of a run.
 type conns struct {
-	ctSSH, osSSH *ssh.Client
-	ctSIO, npSIO *sioTerms
+	ctSSH, osSSH, bfSSH *ssh.Client
+	ctSIO, npSIO, bfSIO *sioTerms
 }
 
 func (c *conns) close() {
-	for _, s := range []*ssh.Client{c.ctSSH, c.osSSH} {
+	for _, s := range []*ssh.Client{c.ctSSH, c.osSSH, c.bfSSH} {
 		if s != nil {
 			s.Close()
 		}
 	}
-	for _, s := range []*sioTerms{c.ctSIO, c.npSIO} {
+	for _, s := range []*sioTerms{c.ctSIO, c.npSIO, c.bfSIO} {
 		if s != nil {
 			s.close()
 		}
@@ -60,6 +60,14 @@ func run(ctx context.Context, p plan) (string, error) {
 	}
 	if c.ctSIO, err = dialTerms(e.codeterm.httpURL, e.codeterm.token); err != nil {
 		return "", fmt.Errorf("codeterm socket.io: %w", err)
+	}
+	if bf := e.before; bf != nil {
+		if c.bfSSH, err = dialSSH(bf.sshPort, bf.user, e.key); err != nil {
+			return "", fmt.Errorf("codeterm (baseline) ssh: %w", err)
+		}
+		if c.bfSIO, err = dialTerms(bf.httpURL, bf.token); err != nil {
+			return "", fmt.Errorf("codeterm (baseline) socket.io: %w", err)
+		}
 	}
 	if e.nodePTY != nil {
 		if c.npSIO, err = dialTerms(e.nodePTY.url, ""); err != nil {
@@ -91,6 +99,12 @@ func run(ctx context.Context, p plan) (string, error) {
 			}
 		}
 		if only != "" {
+			// -only pacing: the pacing phases alone (codetermOnly runs them too).
+			if strings.Contains(only, "pacing") {
+				if err := pacing(res, e, c, p); err != nil {
+					return "", fmt.Errorf("round %d: %w (codeterm's log: %s)", round, err, e.codeterm.logPath)
+				}
+			}
 			continue
 		}
 		if err := codetermOnly(res, e, c, p); err != nil {
@@ -154,17 +168,7 @@ func (e *env) systems(c *conns, res *results) []system {
 				return setupWith(n, func() (*term, error) { return startRelay(e.home) })
 			},
 		},
-		{
-			name: "codeterm over SSH",
-			open: func() (*term, error) { return startSSH(sshArgs(ct.sshPort, ct.user+"@127.0.0.1", "demo")) },
-			exits: func(n int) (int, error) {
-				return exitsWith(n, func() (*term, error) { return sshTerm(c.ctSSH, "demo", 120, 40) })
-			},
-			setup: func(n int) ([]time.Duration, error) {
-				return setupWith(n, func() (*term, error) { return startSSH(sshArgs(ct.sshPort, ct.user+"@127.0.0.1", "demo")) })
-			},
-			create: func() (*term, error) { return sshTerm(c.ctSSH, "demo", 120, 40) },
-		},
+		codetermSSHSystem("codeterm over SSH", ct, c.ctSSH, sshArgs),
 		{
 			name: "OpenSSH",
 			open: func() (*term, error) { return startSSH(sshArgs(e.openssh.port, "root@127.0.0.1")) },
@@ -178,9 +182,18 @@ func (e *env) systems(c *conns, res *results) []system {
 		},
 		sioSystem("codeterm over Socket.IO (Go client)", ct.httpURL, ct.token, ct.workspaces["sio"], c.ctSIO),
 	}
+	if bf := e.before; bf != nil {
+		out = append(out,
+			codetermSSHSystem("codeterm over SSH, before", bf, c.bfSSH, sshArgs),
+			sioSystem("codeterm over Socket.IO (Go client), before", bf.httpURL, bf.token, bf.workspaces["sio"], c.bfSIO))
+	}
 	ctNode := nodeClient{url: ct.httpURL, path: "/socket.io", token: ct.token, workspace: ct.workspaces["sio"], proto: "seed"}
 	if e.nodeErr == nil {
 		out = append(out, nodeSystem("codeterm over Socket.IO (socket.io-client)", ctNode))
+		if bf := e.before; bf != nil {
+			out = append(out, nodeSystem("codeterm over Socket.IO (socket.io-client), before",
+				nodeClient{url: bf.httpURL, path: "/socket.io", token: bf.token, workspace: bf.workspaces["sio"], proto: "seed"}))
+		}
 	} else {
 		res.note("codeterm over Socket.IO with socket.io-client: %v", e.nodeErr)
 	}
@@ -199,6 +212,21 @@ func (e *env) systems(c *conns, res *results) []system {
 		res.note("wetty: %v", e.wettyErr)
 	}
 	return out
+}
+
+// codetermSSHSystem is a codeterm server reached over SSH: OpenSSH's client
+// for throughput, echo and set-up, the long-lived x/crypto client cl for
+// the rest.
+func codetermSSHSystem(name string, ct *codetermServer, cl *ssh.Client, sshArgs func(string, ...string) []string) system {
+	open := func() (*term, error) { return startSSH(sshArgs(ct.sshPort, ct.user+"@127.0.0.1", "demo")) }
+	create := func() (*term, error) { return sshTerm(cl, "demo", 120, 40) }
+	return system{
+		name:   name,
+		open:   open,
+		exits:  func(n int) (int, error) { return exitsWith(n, create) },
+		setup:  func(n int) ([]time.Duration, error) { return setupWith(n, open) },
+		create: create,
+	}
 }
 
 // sioSystem is a server speaking the seed's events, reached with the Go client.
@@ -237,8 +265,9 @@ func nodeSystem(name string, c nodeClient) system {
 }
 
 var (
-	verbose bool   // log how long each part takes
-	only    string // measure only the systems whose names contain one of these (comma-separated)
+	verbose  bool   // log how long each part takes
+	only     string // measure only the systems whose names contain one of these (comma-separated)
+	baseline string // a codeterm source tree to measure beside this one
 )
 
 func timed(what string, start time.Time) {

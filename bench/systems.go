@@ -27,6 +27,7 @@ type env struct {
 	ptyBytes int64  // what a PTY delivers for textFile (each \n becomes \r\n)
 	fanBytes int64  // the same for fanFile
 	codeterm *codetermServer
+	before   *codetermServer // built from -baseline, for an A/B in one run; nil without
 	openssh  *opensshServer
 	nodePTY  *nodeServer // nil when it could not start; nodeErr says why
 	wetty    *nodeServer // nil when it could not start; wettyErr says why
@@ -55,6 +56,12 @@ func setup(ctx context.Context, p plan) (*env, error) {
 	if e.codeterm, err = startCodeterm(ctx, e, "data"); err != nil {
 		e.close()
 		return nil, fmt.Errorf("codeterm: %w", err)
+	}
+	if baseline != "" {
+		if e.before, err = startCodetermFrom(ctx, e, "before", baseline, "codeterm-before"); err != nil {
+			e.close()
+			return nil, fmt.Errorf("codeterm from %s: %w", baseline, err)
+		}
 	}
 	if e.openssh, err = startOpenSSH(ctx, e); err != nil {
 		e.close()
@@ -95,8 +102,10 @@ func newEnv() (*env, error) {
 }
 
 func (e *env) close() {
-	if e.codeterm != nil {
-		e.codeterm.stop()
+	for _, c := range []*codetermServer{e.codeterm, e.before} {
+		if c != nil {
+			c.stop()
+		}
 	}
 	if e.openssh != nil {
 		e.openssh.stop()
@@ -138,9 +147,16 @@ const maxPerWorkspace = 128
 
 // startCodeterm builds codeterm (once) and serves a new data directory.
 func startCodeterm(ctx context.Context, e *env, data string) (*codetermServer, error) {
-	c := &codetermServer{bin: filepath.Join(e.dir, "codeterm"), data: filepath.Join(e.dir, data)}
+	return startCodetermFrom(ctx, e, data, ".", "codeterm")
+}
+
+// startCodetermFrom is startCodeterm for the source tree src, built as bin.
+func startCodetermFrom(ctx context.Context, e *env, data, src, bin string) (*codetermServer, error) {
+	c := &codetermServer{bin: filepath.Join(e.dir, bin), data: filepath.Join(e.dir, data)}
 	if _, err := os.Stat(c.bin); err != nil {
-		if out, err := exec.CommandContext(ctx, "go", "build", "-o", c.bin, "./cmd/server").CombinedOutput(); err != nil {
+		build := exec.CommandContext(ctx, "go", "build", "-o", c.bin, "./cmd/server")
+		build.Dir = src
+		if out, err := build.CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("build: %v: %s", err, out)
 		}
 	}

@@ -102,6 +102,7 @@ type Sessions struct {
 	RingBytes       int           `yaml:"ring_bytes" check:"positive"`
 	Scrollback      int           `yaml:"scrollback" check:"nonnegative"`
 	QueueBytes      int           `yaml:"queue_bytes" check:"positive"`
+	StallTimeout    time.Duration `yaml:"stall_timeout" check:"positive"`
 	MaxPerUser      int           `yaml:"max_per_user" check:"positive"`
 	MaxPerWorkspace int           `yaml:"max_per_workspace" check:"positive"`
 	MaxInputBytes   int           `yaml:"max_input_bytes" check:"positive"`
@@ -180,6 +181,7 @@ func Default() *Config {
 			RingBytes:       2 << 20,
 			Scrollback:      1000,
 			QueueBytes:      1 << 20,
+			StallTimeout:    10 * time.Second,
 			MaxPerUser:      64,
 			MaxPerWorkspace: 16,
 			MaxInputBytes:   64 << 10,

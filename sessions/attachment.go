@@ -26,8 +26,11 @@ type AttachOptions struct {
 	// gives its size becomes the most recently active one, so the session
 	// takes its size.
 	Cols, Rows int
-	// Scrollback is how many lines of history to put in front of a repaint,
-	// at most what the session keeps (Config.Scrollback).
+	// Scrollback is how many lines of history to put in front of a new
+	// client's repaint, at most what the session keeps (Config.Scrollback).
+	// A repaint in place of skipped output (Chunk.Skipped) brings at least
+	// Config.Scrollback lines, the server's whole history, unless the
+	// client keeps its own (ScrollbackOnce).
 	Scrollback int
 	// ScrollbackOnce puts the history in front of the first repaint only,
 	// for a terminal that keeps its own (SSH): a repaint after the client
@@ -51,6 +54,8 @@ type AttachOptions struct {
 	// runs while the reader is outside Next, and what it does happens
 	// before Next returns, so it may use the reader's state without a lock.
 	Direct func(data []byte, seq int64) bool
+	// Client says what the client is ("ssh", "socket"), for Info.Clients.
+	Client string
 }
 
 // directMax is the most output offered to AttachOptions.Direct at once, and
@@ -70,7 +75,7 @@ const (
 	// ChunkRepaint replaces the client's screen with the current one (it
 	// starts by putting the terminal in a known state, without RIS). Sent
 	// to a new client, to one whose offset the ring no longer holds, and to
-	// one that fell behind.
+	// one that fell behind (see Chunk.Skipped).
 	ChunkRepaint
 	// ChunkQuery is a terminal query (e.g. ESC [ 6 n) for this client to
 	// answer; the reply is written back with Attachment.Write. Only the
@@ -105,6 +110,11 @@ type Chunk struct {
 	Seq      int64
 	ExitCode int    // ChunkExit: exit status, 128+n for signal n
 	Signal   string // ChunkExit: "SIGTERM" style, or ""
+	// Skipped is set on a repaint that stands in for output this client
+	// was never sent: it fell behind, stalled, or resumed from an offset
+	// the ring no longer holds. Such a repaint carries the server-side
+	// scrollback (Config.Scrollback lines) in front of the screen.
+	Skipped bool
 }
 
 // maxChunk caps one Output chunk, so one Next never hands a writer more than
@@ -134,6 +144,8 @@ type Attachment struct {
 	notify         chan struct{} // capacity 1: "something changed"
 	closedCh       chan struct{}
 	direct         func([]byte, int64) bool
+	id             int    // the session's number for this client, from 1
+	client         string // AttachOptions.Client
 
 	// Guarded by s.mu:
 	stamp      int64 // last activity, in the session's counter
@@ -148,7 +160,13 @@ type Attachment struct {
 	end     int64 // offset just after the last queued (or dropped) byte
 	allow   int   // extra queue room granted for a replay, until it drains
 	repaint bool  // send a repaint instead of the queue: new or lagging
-	lags    int   // times the client fell behind
+	skip    bool  // that repaint stands in for output the client was not sent
+	lags    int   // times the client fell behind (or stalled)
+	skips   int   // repaints sent in place of output (Chunk.Skipped)
+	// since is when the reader last entered Next (unix nanoseconds): a
+	// client whose queue holds output it has not come for since
+	// Config.StallTimeout no longer sets the pace (see Session.pace).
+	since   int64
 	queries []pendingQuery
 	result  *exitStatus
 	sentEOF bool
@@ -180,6 +198,8 @@ func (s *Session) Attach(opts AttachOptions) (*Attachment, error) {
 		notify:         make(chan struct{}, 1),
 		closedCh:       make(chan struct{}),
 		direct:         opts.Direct,
+		client:         opts.Client,
+		since:          time.Now().UnixNano(),
 	}
 	// A viewer's size never becomes the session's, but says what it can show.
 	a.cols, a.rows = opts.Cols, opts.Rows
@@ -196,10 +216,14 @@ func (s *Session) Attach(opts AttachOptions) (*Attachment, error) {
 		a.buf, ok = s.ring.appendFrom(a.buf, opts.LastSeq, s.ring.max)
 		a.allow = len(a.buf)
 		if !ok {
-			a.repaint = true
+			// Output this client saw part of is gone: what it gets
+			// instead is a skip, like a lagging client's.
+			a.repaint, a.skip = true, true
 		}
 	}
 	a.end = s.seq
+	s.nextClient++
+	a.id = s.nextClient
 	s.atts = append(s.atts, a)
 	if a.readOnly {
 		s.updateViewsLocked()
@@ -207,6 +231,7 @@ func (s *Session) Attach(opts AttachOptions) (*Attachment, error) {
 		s.activateLocked(a)
 	}
 	s.m.changed(s)
+	s.resume() // a client with room may set the pace now
 	return a, nil
 }
 
@@ -232,12 +257,13 @@ func (a *Attachment) push(out []byte, start, end int64, qs []query, answer, offe
 		return true
 	}
 	if len(out) > 0 && !a.repaint {
-		if len(a.buf)-a.head+len(out) > a.maxQueue+a.allow {
+		// The pump reads only while some client is under its high-water
+		// mark, so the fastest one is never past highWater+paceSlack: a
+		// client beyond its limit is behind that one by about its queue.
+		if len(a.buf)-a.head+len(out) > max(a.maxQueue+a.allow, a.s.highWater()+paceSlack) {
 			// Fallen behind: drop the queue (never what the reader holds,
 			// which is before head) and send a repaint when it comes back.
-			a.repaint = true
-			a.lags++
-			a.buf = a.buf[:a.head]
+			a.fallBehind()
 		} else {
 			a.buf = append(a.buf, out...)
 		}
@@ -253,6 +279,14 @@ func (a *Attachment) push(out []byte, start, end int64, qs []query, answer, offe
 	a.mu.Unlock()
 	a.wake()
 	return false
+}
+
+// fallBehind drops the queue for a repaint that stands in for it. Called
+// with a.mu held.
+func (a *Attachment) fallBehind() {
+	a.repaint, a.skip = true, true
+	a.lags++
+	a.buf = a.buf[:a.head]
 }
 
 func (a *Attachment) wake() {
@@ -277,6 +311,7 @@ func (a *Attachment) Next(ctx context.Context) (Chunk, error) {
 	for {
 		a.mu.Lock()
 		a.waiting = false
+		a.since = time.Now().UnixNano()
 		if a.closed {
 			a.mu.Unlock()
 			return Chunk{}, ErrClosed
@@ -307,7 +342,11 @@ func (a *Attachment) Next(ctx context.Context) (Chunk, error) {
 			}
 			data := a.buf[a.head : a.head+n : a.head+n]
 			a.head += n
+			room := len(a.buf)-a.head < a.s.lowWater()
 			a.mu.Unlock()
+			if room {
+				a.s.resume()
+			}
 			return Chunk{Kind: ChunkOutput, Data: data, Seq: first + int64(n)}, nil
 		}
 		if r := a.result; r != nil {
@@ -357,13 +396,24 @@ func (a *Attachment) doRepaint() Chunk {
 	s := a.s
 	s.mu.Lock()
 	a.mu.Lock()
+	// A repaint in place of skipped output brings the server's whole
+	// scrollback, so the history above the screen is the true one.
+	lines, skipped := a.scrollback, a.skip
+	if skipped {
+		a.skips++
+		// A terminal that keeps its own history (SSH) has the lines from
+		// before it fell behind: giving them again would repeat them.
+		if !a.scrollbackOnce {
+			lines = max(lines, s.m.cfg.Scrollback)
+		}
+	}
 	// Not kept for the next one: repaints are rare, and an idle client
 	// would hold a screenful for nothing.
 	var data []byte
 	if t := s.lockScreen(); a.view {
 		data = t.AppendView(nil, a.cols, a.rows)
 	} else {
-		data = t.AppendRepaint(nil, a.scrollback)
+		data = t.AppendRepaint(nil, lines)
 		if a.scrollbackOnce {
 			a.scrollback = 0
 		}
@@ -372,10 +422,14 @@ func (a *Attachment) doRepaint() Chunk {
 	a.buf, a.head, a.allow = a.buf[:0], 0, 0
 	seq := s.seq // a.end moves with the pump once the locks are released
 	a.end = seq
-	a.repaint = false
+	a.repaint, a.skip = false, false
 	a.mu.Unlock()
+	if skipped {
+		s.m.changed(s) // session status counts the repaints
+	}
 	s.mu.Unlock()
-	return Chunk{Kind: ChunkRepaint, Data: data, Seq: seq}
+	s.resume() // back in the race with an empty queue
+	return Chunk{Kind: ChunkRepaint, Data: data, Seq: seq, Skipped: skipped}
 }
 
 // Write sends input to the shell. A viewer's input is dropped (and reported
@@ -492,17 +546,29 @@ func (a *Attachment) Resize(cols, rows int) error {
 	return nil
 }
 
+// ID returns the session's number for this client (ClientInfo.ID).
+func (a *Attachment) ID() int { return a.id }
+
 // ReadOnly reports whether this is a viewer.
 func (a *Attachment) ReadOnly() bool { return a.readOnly }
 
 // Session returns the attached session.
 func (a *Attachment) Session() *Session { return a.s }
 
-// Lags reports how many times this client fell behind and was repainted.
+// Lags reports how many times this client fell behind the fastest one, or
+// stalled, and so was marked for a repaint.
 func (a *Attachment) Lags() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.lags
+}
+
+// Skips reports how many repaints this client got in place of output
+// (Chunk.Skipped).
+func (a *Attachment) Skips() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.skips
 }
 
 // Close detaches the client; the session keeps running. A pending Next

@@ -19,10 +19,14 @@
 // output flows, so the reader is back at the PTY sooner; whatever reads the
 // screen (a repaint, a resize, the title) first catches it up, so it always
 // shows exactly the output up to the session's offset.
-// The reader never waits for a client: a queue that would grow past
-// Config.QueueBytes is dropped and its client gets a repaint of the screen
-// when it next calls Next. The shell and the other clients never slow down
-// for it.
+// The shell runs at the pace of the fastest attached client that is
+// reading: while every such client has half of Config.QueueBytes
+// queued, the reader waits and the kernel's PTY buffer holds the shell, so
+// a client alone gets every byte. A client behind the fastest by more than
+// its queue, or one that took nothing for Config.StallTimeout, has its
+// queue dropped and gets a repaint (with the server-side scrollback) when
+// it next calls Next; the shell and the other clients never wait for it.
+// With no client the shell runs free. See pace.go.
 //
 // # Offsets
 //

@@ -319,8 +319,10 @@ func (g *pumpGate) requested() bool { return g.req.Load() }
 func (g *pumpGate) request(s *Session) {
 	g.parked, g.resume = make(chan struct{}), make(chan struct{})
 	g.req.Store(true)
-	// A read in progress returns at once; the pump sees req before the next.
+	// A read in progress returns at once, and a pump waiting for its
+	// clients (pace) wakes; either way it sees req before the next read.
 	s.master.SetReadDeadline(time.Unix(1, 0))
+	s.resume()
 }
 
 // await waits until the pump has parked (or has ended).

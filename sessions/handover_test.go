@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // forget makes m let go of its sessions without touching them, as the exec
@@ -204,4 +205,36 @@ func TestHandoverKeepsScreenAndScrollback(t *testing.T) {
 	}
 	input(t, c.a, "exit\n") // the old image's attachment still writes to the same terminal
 	v.waitExit()
+}
+
+// A pump held by its clients (pacing) must still park for a hand-over at
+// once, not when a client drains or stalls.
+func TestHandoverWhilePaced(t *testing.T) {
+	e := newTestEnv(t, Config{QueueBytes: 64 << 10, StallTimeout: time.Hour})
+	s := e.create(0)
+	a := attach(t, s, AttachOptions{LastSeq: 0}) // never read: it holds the shell
+	input(t, a, "yes paced | head -c 10000000\n")
+	start := time.Now()
+	for !s.paused.Load() {
+		if time.Since(start) > waitTimeout {
+			t.Fatal("the pump never waited for its client")
+		}
+		waitABit()
+	}
+	done := make(chan *Handover, 1)
+	go func() {
+		h, err := e.m.Export()
+		if err != nil {
+			t.Error(err)
+		}
+		done <- h
+	}()
+	select {
+	case h := <-done:
+		if h != nil {
+			h.Resume()
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Export waited for the paced pump")
+	}
 }

@@ -18,9 +18,13 @@ import (
 // Config tunes the manager. The zero value works: zero fields take the
 // defaults documented on each.
 type Config struct {
-	RingBytes       int           // replay ring per session; default 2 MiB, grown as output arrives
-	Scrollback      int           // lines kept by the screen emulator; default 1000
-	QueueBytes      int           // unsent bytes per attachment before it counts as lagging; default 1 MiB
+	RingBytes  int // replay ring per session; default 2 MiB, grown as output arrives
+	Scrollback int // lines kept by the screen emulator; default 1000
+	QueueBytes int // unsent bytes per attachment; a client this far behind the fastest gets a repaint; default 1 MiB
+	// StallTimeout: a client that has taken nothing for this long stops
+	// pacing the shell (it gets a repaint when it reads again); default
+	// 10s, negative = never.
+	StallTimeout    time.Duration
 	MaxPerUser      int           // live sessions per user; default 32, negative = unlimited
 	MaxPerWorkspace int           // live sessions per workspace; default 16, negative = unlimited
 	MaxInputBytes   int           // largest single input write; default 64 KiB
@@ -47,6 +51,9 @@ func (c Config) withDefaults() Config {
 	def(&c.MaxInputBytes, 64<<10)
 	if c.KillGrace <= 0 {
 		c.KillGrace = 3 * time.Second
+	}
+	if c.StallTimeout == 0 {
+		c.StallTimeout = 10 * time.Second
 	}
 	return c
 }
@@ -513,6 +520,8 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	}
 	m.mu.Unlock()
 	for _, s := range list {
+		// The server is going away: no client holds a shell's last output.
+		s.unpace()
 		s.Kill()
 	}
 	done := make(chan struct{})

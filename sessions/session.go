@@ -36,6 +36,19 @@ type Info struct {
 	Attached int    // writable attachments
 	Viewers  int    // read-only attachments
 	Seq      int64  // output offset: bytes of output so far
+	Clients  []ClientInfo
+}
+
+// ClientInfo describes one attachment of a session.
+type ClientInfo struct {
+	ID       int    // the session's number for it, from 1 in order of attaching
+	Client   string // AttachOptions.Client: "ssh", "socket", ...
+	ReadOnly bool
+	// Repaints counts the repaints it got in place of output (it fell
+	// behind the fastest client, stalled, or resumed too late for the
+	// ring): what it did not see byte for byte.
+	Repaints int
+	Lagging  bool // marked for such a repaint, not yet sent
 }
 
 // Session is one shell on a PTY. Its methods are safe for concurrent use.
@@ -76,6 +89,15 @@ type Session struct {
 	stamp  int64 // activity counter for the "latest client wins" policy
 	result *exitStatus
 
+	nextClient int // numbers attachments (ClientInfo.ID); under mu
+
+	// Pacing (pace.go): the pump waits on unpause while paused; free
+	// ends pacing for good. pausedNanos and pausedAt (0 while running)
+	// tell drain how long the pump has waited for clients.
+	unpause               chan struct{}
+	paused, free          atomic.Bool
+	pausedNanos, pausedAt atomic.Int64
+
 	killOnce sync.Once
 	pumpDone chan struct{}
 	done     chan struct{}
@@ -107,6 +129,7 @@ func newSession(m *Manager, id string, opts SpawnOptions, shell string, c *child
 		rows:        opts.Rows,
 		pumpDone:    make(chan struct{}),
 		done:        make(chan struct{}),
+		unpause:     make(chan struct{}, 1),
 	}
 	s.lastOutput.Store(now.UnixNano())
 	return s
@@ -171,6 +194,10 @@ func (s *Session) Info() Info {
 		} else {
 			i.Attached++
 		}
+		a.mu.Lock()
+		i.Clients = append(i.Clients, ClientInfo{ID: a.id, Client: a.client, ReadOnly: a.readOnly,
+			Repaints: a.skips, Lagging: a.skip})
+		a.mu.Unlock()
 	}
 	if r := s.result; r != nil {
 		i.Status = store.SessionTerminated
@@ -248,14 +275,16 @@ func (s *Session) signalAll(sig unix.Signal) {
 	}
 }
 
-// pump is the one reader of the PTY. It never waits on a client: each
-// attachment gets the bytes appended to its own queue (or is marked lagging).
-// It reads through the raw conn so an idle session holds no read buffer.
+// pump is the one reader of the PTY. Each attachment gets the bytes
+// appended to its own queue (or is marked lagging); before each read it
+// waits while every client that sets the pace is full (see pace.go). It
+// reads through the raw conn so an idle session holds no read buffer.
 func (s *Session) pump() {
 	defer close(s.pumpDone)
 	rc := s.rawMaster
 	deadline := false
 	for {
+		s.pace()
 		if s.gate.requested() {
 			s.gate.park(s.master)
 			deadline = false
@@ -408,16 +437,27 @@ const drainWait = time.Second
 
 // drain waits for the pump to see EIO. Normally that is immediate; when a
 // background job still holds the terminal it is hung up (as closing a real
-// terminal would), then killed, then the PTY is closed under it.
+// terminal would), then killed, then the PTY is closed under it. Time the
+// pump spends waiting for a client does not count: the last output is
+// still flowing, at that client's pace (a stalled client stops holding it
+// after Config.StallTimeout).
 func (s *Session) drain() {
 	wait := func(d time.Duration) bool {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-s.pumpDone:
-			return true
-		case <-t.C:
-			return false
+		start := time.Now()
+		paused := s.pausedTotal(start)
+		for {
+			now := time.Now()
+			left := d - (now.Sub(start) - (s.pausedTotal(now) - paused))
+			if left <= 0 {
+				return false
+			}
+			t := time.NewTimer(left)
+			select {
+			case <-s.pumpDone:
+				t.Stop()
+				return true
+			case <-t.C:
+			}
 		}
 	}
 	if wait(drainWait) {
@@ -431,6 +471,7 @@ func (s *Session) drain() {
 	if wait(time.Second) {
 		return
 	}
+	s.unpace()
 	s.master.Close()
 	<-s.pumpDone
 }
@@ -560,4 +601,5 @@ func (s *Session) detach(a *Attachment) {
 	}
 	s.updateLatestLocked()
 	s.m.changed(s)
+	s.resume() // it may have been the one holding the pump
 }

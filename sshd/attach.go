@@ -54,7 +54,7 @@ func (s *Server) attachInput(sess ssh.Session, in io.Reader, u *store.User, ws *
 	// this one is shown the part of the screen that fits.
 	a, err := target.Attach(sessions.AttachOptions{
 		LastSeq: -1, Cols: pty.Window.Width, Rows: pty.Window.Height,
-		Scrollback: math.MaxInt32, ScrollbackOnce: true, Viewport: true,
+		Scrollback: math.MaxInt32, ScrollbackOnce: true, Viewport: true, Client: "ssh",
 	})
 	if err != nil {
 		s.fail(sess, "codeterm: attach: %v", err)

@@ -1,6 +1,7 @@
 package webbridge
 
 import (
+	"fmt"
 	"sync"
 	"time"
 
@@ -34,6 +35,7 @@ type sessionSnap struct {
 	name              string
 	cols, rows        int
 	attached, viewers int
+	clients           string // the clients and their repaint counts, as a comparable key
 }
 
 func (h *hub) add(c *client) {
@@ -89,6 +91,33 @@ type sessionStatus struct {
 	Rows     int    `json:"rows"`
 	ExitCode *int   `json:"exitCode,omitempty"`
 	Signal   string `json:"signal,omitempty"`
+	// Clients lists the attachments, each with the repaints it got in
+	// place of output: what it did not see byte for byte.
+	Clients []clientStatus `json:"clients"`
+}
+
+type clientStatus struct {
+	ID       int    `json:"id"`     // terminal-attached's clientId for a socket
+	Client   string `json:"client"` // "ssh" or "socket"
+	ReadOnly bool   `json:"readOnly"`
+	Repaints int    `json:"repaints"`
+}
+
+func clientsOf(i sessions.Info) []clientStatus {
+	out := make([]clientStatus, 0, len(i.Clients))
+	for _, c := range i.Clients {
+		out = append(out, clientStatus{ID: c.ID, Client: c.Client, ReadOnly: c.ReadOnly, Repaints: c.Repaints})
+	}
+	return out
+}
+
+// clientsKey sums up the clients for the change diff.
+func clientsKey(i sessions.Info) string {
+	var b []byte
+	for _, c := range i.Clients {
+		b = fmt.Appendf(b, "%d:%s:%t:%d;", c.ID, c.Client, c.ReadOnly, c.Repaints)
+	}
+	return string(b)
 }
 
 // statusOf says active while someone is attached, inactive while the
@@ -106,7 +135,7 @@ func statusOf(i sessions.Info) string {
 func toSessionStatus(i sessions.Info) sessionStatus {
 	return sessionStatus{SessionID: i.ID, Status: statusOf(i), PID: i.PID, WorkspaceID: i.WorkspaceID,
 		LastActivity: timestamp(i.LastActivity), Name: i.Name, Attached: i.Attached, Viewers: i.Viewers,
-		Cols: i.Cols, Rows: i.Rows, ExitCode: i.ExitCode, Signal: i.Signal}
+		Cols: i.Cols, Rows: i.Rows, ExitCode: i.ExitCode, Signal: i.Signal, Clients: clientsOf(i)}
 }
 
 // syncSessions compares the user's sessions with what was last reported
@@ -140,7 +169,7 @@ func (s *Server) syncSessions(userID string) {
 	for _, sess := range list {
 		i := sess.Info()
 		snap := sessionSnap{sess: sess, status: statusOf(i), name: i.Name, cols: i.Cols, rows: i.Rows,
-			attached: i.Attached, viewers: i.Viewers}
+			attached: i.Attached, viewers: i.Viewers, clients: clientsKey(i)}
 		next[i.ID] = snap
 		if old, ok := prev[i.ID]; !first && (!ok || old != snap) {
 			changed = append(changed, i)

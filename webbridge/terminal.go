@@ -65,6 +65,7 @@ func (c *client) attach(sess *sessions.Session, opts sessions.AttachOptions) (*t
 		old.stop()
 	}
 	opts.Scrollback = c.srv.Socket.Scrollback
+	opts.Client = "socket"
 	v := &termView{c: c, sess: sess, done: make(chan struct{}),
 		input: make(chan inputReq, inputBacklog), enc: newOutputEncoder(id)}
 	opts.Direct = v.direct
@@ -122,9 +123,12 @@ func (c *client) forget(v *termView) {
 }
 
 // relayOutput is the hot path: everything Next returns goes out as one
-// terminal-output. EmitContext waits for room in the connection's queue, so
-// a slow client backs up into its attachment queue, which the core then
-// drops in favour of a repaint; the shell and the other clients never wait.
+// terminal-output. EmitContext waits for room in the connection's queue,
+// which drains only as the websocket writer takes frames or a polling GET
+// collects them, so this loop takes from the attachment queue at the real
+// client's pace: the core sees a slow client as one whose queue fills,
+// waits for it while it is the fastest, and repaints it when it falls
+// behind a faster one.
 func (v *termView) relayOutput() {
 	defer close(v.done)
 	defer v.att.Close()
@@ -244,15 +248,17 @@ func (c *client) viewOrAttach(id string) (*termView, *wireError) {
 	if err != nil {
 		return nil, sessionError(id, err)
 	}
-	c.emit("terminal-attached", attachedPayload(sess.Info()))
+	c.emit("terminal-attached", attachedPayload(sess.Info(), v.att))
 	v.start()
 	return v, nil
 }
 
-func attachedPayload(i sessions.Info) map[string]any {
+// attachedPayload is terminal-attached's; clientId finds this socket in
+// session-status's clients.
+func attachedPayload(i sessions.Info, a *sessions.Attachment) map[string]any {
 	return map[string]any{
 		"sessionId": i.ID, "workspaceId": i.WorkspaceID, "shell": i.Shell, "pid": i.PID,
-		"cols": i.Cols, "rows": i.Rows, "seq": i.Seq, "name": i.Name,
+		"cols": i.Cols, "rows": i.Rows, "seq": i.Seq, "name": i.Name, "clientId": a.ID(),
 	}
 }
 
@@ -347,7 +353,7 @@ func (c *client) createTerminal(m *socketio.Message, r *reply) {
 		}
 		i := sess.Info()
 		created := map[string]any{"sessionId": i.ID, "workspaceId": i.WorkspaceID, "shell": i.Shell, "pid": i.PID,
-			"cols": i.Cols, "rows": i.Rows, "name": i.Name}
+			"cols": i.Cols, "rows": i.Rows, "name": i.Name, "clientId": v.att.ID()}
 		c.emit("terminal-created", created)
 		v.start()
 		c.srv.syncSessions(c.user.ID)
@@ -388,7 +394,7 @@ func (c *client) attachTerminal(m *socketio.Message, r *reply) {
 		r.fail(sessionError(p.SessionID, err))
 		return
 	}
-	payload := attachedPayload(sess.Info())
+	payload := attachedPayload(sess.Info(), v.att)
 	c.emit("terminal-attached", payload)
 	r.ok(payload)
 	v.start()

@@ -107,6 +107,7 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		RingBytes:       cfg.Sessions.RingBytes,
 		Scrollback:      cfg.Sessions.Scrollback,
 		QueueBytes:      cfg.Sessions.QueueBytes,
+		StallTimeout:    cfg.Sessions.StallTimeout,
 		MaxPerUser:      cfg.Sessions.MaxPerUser,
 		MaxPerWorkspace: cfg.Sessions.MaxPerWorkspace,
 		MaxInputBytes:   cfg.Sessions.MaxInputBytes,

@@ -195,6 +195,39 @@ test('a dropped connection resumes without losing or repeating output', async ()
   }
 });
 
+// A page away for longer than the server's ring reaches resumes with a
+// repaint, which replaces what it missed: a faint line says output was
+// skipped, above the history the repaint brings.
+test('a tab that was away too long shows where output was skipped', async () => {
+  const { page, context } = one;
+  const other = await openPage(`/w/${WS}/${sessionId}`, { width: 1200, height: 760 });
+  try {
+    await typeInTerminal(page, 'clear; echo "away-$((4*4))"\n');
+    await waitForText(other.page, /^away-16$/m);
+    // Offline, so that the page cannot reconnect before the output is done.
+    await context.setOffline(true);
+    await page.evaluate(() => window.__codeterm.dropConnection());
+    await page.waitForFunction(() => window.__codeterm.connection() !== 'connected', null, { timeout: 20_000 });
+    // About 2.6 MB: more than the 2 MiB ring.
+    await typeInTerminal(other.page, 'seq 1 400000; echo "past-$((5*5))"\n');
+    await waitForText(other.page, /^past-25$/m, { timeout: 60_000 });
+    await context.setOffline(false);
+    await page.waitForFunction(() => window.__codeterm.connection() === 'connected', null, { timeout: 30_000 });
+    await waitForText(page, /^past-25$/m, { timeout: 30_000 });
+    const text = await terminalText(page);
+    const mark = text.indexOf('output skipped while this tab was behind');
+    assert.ok(mark >= 0, `no skip marker; the page shows:\n${text.slice(-2000)}`);
+    assert.ok(mark < text.indexOf('399999'), 'the marker is above the history the repaint brought');
+    assert.equal(count(text, 'output skipped while this tab was behind'), 1);
+  } finally {
+    await other.context.close();
+    // The browser reports the reconnects refused while offline: expected.
+    for (let i = one.errors.length - 1; i >= 0; i--) {
+      if (one.errors[i].includes('ERR_INTERNET_DISCONNECTED')) one.errors.splice(i, 1);
+    }
+  }
+});
+
 test('split panes: a second terminal side by side, with its own session', async () => {
   const { page } = one;
   await page.getByRole('button', { name: /^Split right/ }).click();

@@ -35,6 +35,14 @@ const SEARCH_DECORATIONS = {
   activeMatchBackground: '#b38f00',
 };
 
+/** The faint line written above a repaint that replaced skipped output:
+ * written on the top row of a reset terminal, then scrolled into the
+ * scrollback so that the repaint (which clears the screen) keeps it. */
+const SKIP_TEXT = 'output skipped while this tab was behind';
+function skipMarker(rows: number): string {
+  return `\x1b[2m── ${SKIP_TEXT} ──\x1b[0m\x1b[${rows};1H\n`;
+}
+
 export class TermView {
   readonly term: Terminal;
   readonly host: HTMLElement;
@@ -151,7 +159,13 @@ export class TermView {
     if (p.repaint) {
       // A repaint is the whole screen, scrollback first; it replaces what
       // we show, whatever that was.
+      const skipped = this.lastSeq >= 0;
       this.term.reset();
+      // A repaint once the stream had started stands in for output this
+      // tab was not sent (it fell behind the fastest client, or was away
+      // longer than the server's ring reaches): a faint line says so
+      // above the history the repaint brings.
+      if (skipped) this.term.write(skipMarker(this.term.rows));
       this.term.write(p.output);
       this.lastSeq = p.seq;
       this.repaints++;

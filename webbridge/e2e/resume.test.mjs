@@ -47,8 +47,9 @@ test('resume after a dropped connection with lastSeq', async (t) => {
   await call(socket, 'kill-terminal', { sessionId });
 });
 
-// A client that stops reading gets a repaint; the other keeps its full
-// stream and the shell never waits.
+// A client that stops reading beside one that reads falls behind the
+// faster one and gets a repaint; the reading one sets the shell's pace and
+// keeps its full stream, and session-status counts the repaint.
 test('a lagging client gets a repaint while the other keeps its full stream', async (t) => {
   const a = await connect(ALICE);
   t.after(() => a.close());
@@ -92,6 +93,10 @@ test('a lagging client gets a repaint while the other keeps its full stream', as
     if (!check()) outP.waiters.push(check);
   });
   assert.equal(typeof repaint.seq, 'number');
+  const status = waitEvent(a, 'session-status', (s) => s.sessionId === sessionId && s.clients.some((c) => c.repaints > 0));
+  await call(a, 'rename-terminal', { sessionId, name: 'after the lag' });
+  const { clients } = await status;
+  assert.deepEqual(clients.map((c) => c.repaints).sort(), [0, 1], 'the lagging client has one repaint, the reader none');
   // And it is live again.
   await call(a, 'terminal-input', { sessionId, data: 'echo after-l""ag\r' });
   await outP.waitFor('after-lag');
