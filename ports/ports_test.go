@@ -1,0 +1,135 @@
+package ports
+
+import (
+	"context"
+	"net"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/codeterm/codeterm/sessions"
+)
+
+// shell starts a sh session for user in workspace and types cmd into it.
+func shell(t *testing.T, m *sessions.Manager, user, workspace, cmd string) *sessions.Session {
+	t.Helper()
+	s, err := m.Create(context.Background(), sessions.SpawnOptions{UserID: user, WorkspaceID: workspace, Dir: t.TempDir(), Shell: "sh"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.Attach(sessions.AttachOptions{Cols: 80, Rows: 24})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	if _, err := a.Write([]byte(cmd + "\n")); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// waitPorts polls until cond holds for the workspace's ports.
+func waitPorts(t *testing.T, f *Finder, user, workspace string, cond func([]Port) bool) []Port {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ps, err := f.Ports(user, workspace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cond(ps) {
+			return ps
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ports of %s/%s: %+v", user, workspace, ps)
+		}
+		time.Sleep(20 * time.Millisecond) // polling /proc: nothing to wait on
+	}
+}
+
+func TestListenerStartedByShell(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 missing")
+	}
+	m := sessions.NewManager(sessions.Config{KillGrace: time.Second}, nil, nil)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		m.Shutdown(ctx)
+	})
+	// A listener of the test process itself belongs to no session.
+	own, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer own.Close()
+	ownPort := own.Addr().(*net.TCPAddr).Port
+
+	shell(t, m, "alice", "ws1", "exec python3 -m http.server 0 --bind 127.0.0.1")
+	shell(t, m, "bob", "ws1", "python3 -m http.server 0 --bind ::1 & wait")
+	f := &Finder{Sessions: m, MaxAge: time.Nanosecond}
+
+	alice := waitPorts(t, f, "alice", "ws1", func(ps []Port) bool { return len(ps) > 0 })
+	bob := waitPorts(t, f, "bob", "ws1", func(ps []Port) bool { return len(ps) > 0 })
+	if len(alice) != 1 || alice[0].Address != "127.0.0.1" || !strings.HasPrefix(alice[0].Process, "python") || alice[0].PID == 0 {
+		t.Fatalf("alice's ports: %+v", alice)
+	}
+	if len(bob) != 1 || bob[0].Address != "::1" || bob[0].Port == alice[0].Port {
+		t.Fatalf("bob's ports: %+v", bob)
+	}
+	for _, p := range append(alice, bob...) {
+		if p.Port == ownPort {
+			t.Fatalf("the test's own listener %d reported: %+v", ownPort, p)
+		}
+	}
+	// The port is the real listener: it answers on the loopback address.
+	addr, ok := alice[0].Loopback()
+	if !ok {
+		t.Fatalf("no loopback address for %+v", alice[0])
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if _, ok := f.Lookup("alice", "ws1", bob[0].Port); ok {
+		t.Fatal("alice's Lookup finds bob's port")
+	}
+	if ps, _ := f.Ports("alice", "other"); len(ps) != 0 {
+		t.Fatalf("a workspace without sessions has ports: %+v", ps)
+	}
+}
+
+func TestParseHexIP(t *testing.T) {
+	for in, want := range map[string]string{
+		"0100007F":                         "127.0.0.1",
+		"00000000":                         "0.0.0.0",
+		"00000000000000000000000000000000": "::",
+		"00000000000000000000000001000000": "::1",
+		"0000000000000000FFFF00000100007F": "127.0.0.1",
+	} {
+		ip, err := parseHexIP(in)
+		if err != nil || ip.String() != want {
+			t.Errorf("parseHexIP(%s) = %v, %v; want %s", in, ip, err, want)
+		}
+	}
+}
+
+func TestLoopback(t *testing.T) {
+	for _, tc := range []struct {
+		addr, want string
+		ok         bool
+	}{
+		{"0.0.0.0", "127.0.0.1:80", true},
+		{"127.0.0.2", "127.0.0.2:80", true},
+		{"::", "[::1]:80", true},
+		{"::1", "[::1]:80", true},
+		{"10.1.2.3", "", false},
+	} {
+		got, ok := Port{Port: 80, Address: tc.addr}.Loopback()
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("Loopback(%s) = %q, %v", tc.addr, got, ok)
+		}
+	}
+}
