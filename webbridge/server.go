@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/codeterm/codeterm/auth"
 	"github.com/codeterm/codeterm/isolation"
+	"github.com/codeterm/codeterm/ports"
 	"github.com/codeterm/codeterm/sessions"
 	"github.com/codeterm/codeterm/store"
 	"github.com/codeterm/codeterm/web"
@@ -50,6 +52,9 @@ type Server struct {
 	// the git credential socket checks callers against; nil runs everything
 	// as the server's user.
 	Accounts *isolation.Accounts
+	// PreviewDomain is the domain under which each forwarded port gets a
+	// host of its own (PORT--WORKSPACE--USER.<domain>); "" is "localhost".
+	PreviewDomain string
 	// Socket tunes the Socket.IO bridge; zero values are the defaults.
 	Socket SocketConfig
 	// GitHub turns on the GitHub integration; nil leaves it off.
@@ -62,6 +67,10 @@ type Server struct {
 	wg      sync.WaitGroup // goroutines Close waits for
 	hub     hub
 	stats   cpuSampler
+	ports   ports.Finder
+
+	previewAuth  previewAuth
+	previewProxy *httputil.ReverseProxy
 
 	closeOnce sync.Once
 }
@@ -130,6 +139,7 @@ func (s *Server) Handler() http.Handler {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.Socket.setDefaults()
+	s.ports.Sessions = s.Sessions
 	s.io = s.newSocketServer()
 	s.startBackground()
 	s.startGitCredentials()
@@ -145,7 +155,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("/", web.Handler())
 	s.oauthRoutes(mux)
 	mux.Handle("/socket.io/", s.io)
-	return securityHeaders(s.checkHost(mux))
+	s.portRoutes(mux)
+	return s.previews(securityHeaders(s.checkHost(mux)))
 }
 
 // checkHost refuses requests for a host name the server does not go by. A
