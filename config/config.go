@@ -54,6 +54,9 @@ type HTTP struct {
 	// authenticated yet; ConnectTimeout is how long one may take to.
 	MaxUnauthenticated int           `yaml:"max_unauthenticated" check:"positive"`
 	ConnectTimeout     time.Duration `yaml:"connect_timeout" check:"positive"`
+	// PreviewDomain is the domain under which each forwarded port of a
+	// workspace gets an origin of its own: PORT--WORKSPACE--USER.<domain>.
+	PreviewDomain string `yaml:"preview_domain"`
 }
 
 // Auth configures tokens and login codes.
@@ -124,6 +127,7 @@ func Default() *Config {
 			EventsPerSecond:    200,
 			MaxUnauthenticated: 256,
 			ConnectTimeout:     10 * time.Second,
+			PreviewDomain:      "localhost",
 		},
 		Auth: Auth{
 			TokenTTL:        7 * 24 * time.Hour,

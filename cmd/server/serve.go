@@ -150,6 +150,7 @@ func (c *command) serve(ctx context.Context, args []string) error {
 	a.cfg.HTTP.Addr = httpLn.Addr().String() // the real port when the flag asked for :0
 	web.PublicURL = a.publicURL()
 	web.AllowedHosts = []string{a.cfg.HTTP.Addr}
+	web.PreviewDomain = cfg.HTTP.PreviewDomain
 	httpSrv := &http.Server{Handler: web.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	// Socket.IO connections are hijacked or long polls: Shutdown alone
 	// would wait for them. Closing the bridge tells clients to reconnect.
