@@ -366,3 +366,35 @@ func TestTunnel(t *testing.T) {
 		t.Fatal("the tunnel changed the bytes")
 	}
 }
+
+// A preview's cookie ends with the token it was opened with.
+func TestPreviewSignOut(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.dial(e.token(e.alice))
+	c.call("join-workspace", map[string]any{"workspaceId": e.aliceWS.ID})
+	port := startHelper(t, e, c, "http")
+	tok := e.token(e.alice)
+	pc := e.openPreview(tok, port)
+	if r := e.previewGet(pc.host, "/", pc.cookie); r.StatusCode != 200 {
+		t.Fatalf("preview: %d", r.StatusCode)
+	}
+	req, _ := http.NewRequest("POST", e.ts.URL+"/api/auth/logout", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("logout: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	deadline := time.Now().Add(testTimeout)
+	for {
+		r := e.previewGet(pc.host, "/", pc.cookie)
+		r.Body.Close()
+		if r.StatusCode == http.StatusUnauthorized {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("preview still served after sign-out: %d", r.StatusCode)
+		}
+		time.Sleep(50 * time.Millisecond) // the recheck is on a period; nothing to wait on
+	}
+}

@@ -42,6 +42,11 @@ type previewGrant struct {
 	port                int
 	host                string // the preview host name, lowercase, no port
 	expires             time.Time
+	// token is the browser token the ticket was asked with: the cookie
+	// lives no longer than it (sign-out, revocation, deleted user), checked
+	// again when verified is older than the revocation interval.
+	token    string
+	verified time.Time
 }
 
 // previewAuth holds the tickets (one use) and the cookies' grants. They
@@ -92,6 +97,18 @@ func (a *previewAuth) cookie(c, host string) (previewGrant, bool) {
 	defer a.mu.Unlock()
 	g, ok := a.cookies[c]
 	return g, ok && g.host == host && time.Now().Before(g.expires)
+}
+
+// verified records the outcome of checking a cookie's token again.
+func (a *previewAuth) verified(c string, ok bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if g, found := a.cookies[c]; found && ok {
+		g.verified = time.Now()
+		a.cookies[c] = g
+	} else {
+		delete(a.cookies, c)
+	}
 }
 
 func (s *Server) previewDomain() string {
@@ -186,7 +203,7 @@ func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, host strin
 			s.previewLogin(w, r)
 			return
 		}
-		g.expires = time.Now().Add(previewTTL)
+		g.expires, g.verified = time.Now().Add(previewTTL), time.Now()
 		c, ok := s.previewAuth.put(&s.previewAuth.cookies, g)
 		if !ok {
 			previewPage(w, http.StatusServiceUnavailable, "Too many previews", "Try again later.", "")
@@ -204,6 +221,11 @@ func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, host strin
 		return
 	}
 	g, ok := s.previewAuth.cookie(ck.Value, host)
+	if ok && time.Since(g.verified) > s.Socket.RevocationInterval {
+		claims, _, err := s.Auth.Verify(r.Context(), g.token)
+		ok = err == nil && claims.Subject == g.userID
+		s.previewAuth.verified(ck.Value, ok)
+	}
 	if !ok {
 		s.previewLogin(w, r)
 		return
@@ -282,7 +304,9 @@ func (s *Server) createPreview(w http.ResponseWriter, r *http.Request, u *store.
 		return
 	}
 	host := fmt.Sprintf("%d--%s--%s.%s", body.Port, hostLabel(ws.Name, ws.ID), u.Name, s.previewDomain())
-	g := previewGrant{userID: u.ID, workspaceID: ws.ID, port: body.Port, host: host, expires: time.Now().Add(previewTicketTTL)}
+	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	g := previewGrant{userID: u.ID, workspaceID: ws.ID, port: body.Port, host: host,
+		expires: time.Now().Add(previewTicketTTL), token: strings.TrimSpace(token)}
 	t, ok := s.previewAuth.put(&s.previewAuth.tickets, g)
 	if !ok {
 		writeError(w, http.StatusServiceUnavailable, "UNAVAILABLE", "Too many previews; try again later")
