@@ -21,6 +21,9 @@ type Port struct {
 	Address string `json:"address"` // the bound address: "0.0.0.0", "127.0.0.1", "::"...
 	Process string `json:"process"` // the command name of the process holding it
 	PID     int    `json:"pid"`
+	// Protocol is what the port was seen to speak first, when it speaks
+	// before the client does: "rfb" for a VNC server, else "".
+	Protocol string `json:"protocol,omitempty"`
 }
 
 // Loopback is where the server reaches the port: codeterm only connects on

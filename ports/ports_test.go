@@ -2,6 +2,7 @@ package ports
 
 import (
 	"context"
+	"io"
 	"net"
 	"os/exec"
 	"strings"
@@ -131,5 +132,35 @@ func TestLoopback(t *testing.T) {
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("Loopback(%s) = %q, %v", tc.addr, got, ok)
 		}
+	}
+}
+
+func TestProbe(t *testing.T) {
+	serve := func(banner string) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				c.Write([]byte(banner))
+				go func() { io.Copy(io.Discard, c); c.Close() }()
+			}
+		}()
+		return ln.Addr().String()
+	}
+	if got := probe(serve("RFB 003.008\n")); got != "rfb" {
+		t.Errorf("a VNC server probed as %q", got)
+	}
+	if got := probe(serve("")); got != "" {
+		t.Errorf("a silent server probed as %q", got)
+	}
+	if got := probe(serve("SSH-2.0-OpenSSH_9\r\n")); got != "" {
+		t.Errorf("an SSH server probed as %q", got)
 	}
 }

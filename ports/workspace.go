@@ -2,6 +2,8 @@ package ports
 
 import (
 	"context"
+	"io"
+	"net"
 	"slices"
 	"sync"
 	"time"
@@ -17,8 +19,16 @@ type Finder struct {
 	// MaxAge is how long an answer is reused (default 1s).
 	MaxAge time.Duration
 
-	mu    sync.Mutex
-	cache map[string]cached
+	mu     sync.Mutex
+	cache  map[string]cached
+	probes map[probeKey]probed
+}
+
+type probeKey struct{ pid, port int }
+
+type probed struct {
+	protocol string
+	seen     time.Time
 }
 
 type cached struct {
@@ -66,7 +76,65 @@ func (f *Finder) scan(userID, workspaceID string) ([]Port, error) {
 	for _, s := range f.Sessions.List(userID, workspaceID) {
 		pids = append(pids, s.PIDs()...)
 	}
-	return Listening(pids)
+	ps, err := Listening(pids)
+	if err != nil {
+		return nil, err
+	}
+	for i := range ps {
+		ps[i].Protocol = f.protocol(ps[i])
+	}
+	return ps, nil
+}
+
+// protocol probes a listener once (per process and port) for a banner.
+func (f *Finder) protocol(p Port) string {
+	k := probeKey{p.PID, p.Port}
+	f.mu.Lock()
+	got, ok := f.probes[k]
+	if ok {
+		got.seen = time.Now()
+		f.probes[k] = got
+	}
+	f.mu.Unlock()
+	if ok {
+		return got.protocol
+	}
+	proto := ""
+	if addr, ok := p.Loopback(); ok {
+		proto = probe(addr)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.probes == nil {
+		f.probes = map[probeKey]probed{}
+	}
+	for k, v := range f.probes {
+		if time.Since(v.seen) > time.Minute {
+			delete(f.probes, k)
+		}
+	}
+	f.probes[k] = probed{protocol: proto, seen: time.Now()}
+	return proto
+}
+
+// probeWait is how long a probe waits for a banner: VNC servers send theirs
+// at once.
+const probeWait = 300 * time.Millisecond
+
+// probe connects to addr and reads what the server says first: "RFB
+// 003.008\n" is a VNC server's greeting.
+func probe(addr string) string {
+	c, err := net.DialTimeout("tcp", addr, probeWait)
+	if err != nil {
+		return ""
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(probeWait))
+	b := make([]byte, 12)
+	if _, err := io.ReadFull(c, b); err == nil && string(b[:4]) == "RFB " {
+		return "rfb"
+	}
+	return ""
 }
 
 // Lookup returns the workspace's listener on port, if there is one.
