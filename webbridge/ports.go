@@ -42,7 +42,11 @@ func (c *client) listPorts(m *socketio.Message, r *reply) {
 			r.fail(internalError())
 			return
 		}
-		r.ok(map[string]any{"workspaceId": id, "ports": ps})
+		ack := map[string]any{"workspaceId": id, "ports": ps}
+		if c.srv.SSHTarget != nil {
+			ack["sshTarget"] = c.srv.SSHTarget(c.user.Name)
+		}
+		r.ok(ack)
 	})
 }
 

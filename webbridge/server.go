@@ -55,6 +55,9 @@ type Server struct {
 	// PreviewDomain is the domain under which each forwarded port gets a
 	// host of its own (PORT--WORKSPACE--USER.<domain>); "" is "localhost".
 	PreviewDomain string
+	// SSHTarget is what follows `ssh` to reach the server as a user
+	// ("-p 2222 alice@host"), for the page's `ssh -L` commands; nil: none.
+	SSHTarget func(user string) string
 	// Socket tunes the Socket.IO bridge; zero values are the defaults.
 	Socket SocketConfig
 	// GitHub turns on the GitHub integration; nil leaves it off.

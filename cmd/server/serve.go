@@ -151,6 +151,7 @@ func (c *command) serve(ctx context.Context, args []string) error {
 	web.PublicURL = a.publicURL()
 	web.AllowedHosts = []string{a.cfg.HTTP.Addr}
 	web.PreviewDomain = cfg.HTTP.PreviewDomain
+	web.SSHTarget = func(user string) string { return sshTarget(cfg, user) }
 	httpSrv := &http.Server{Handler: web.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	// Socket.IO connections are hijacked or long polls: Shutdown alone
 	// would wait for them. Closing the bridge tells clients to reconnect.
