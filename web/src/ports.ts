@@ -49,7 +49,9 @@ export class PortsSection {
     for (const u of this.unsub) u();
   }
 
-  private render(ports: Port[]): void {
+  private render(all: Port[]): void {
+    // A server listening on IPv4 and IPv6 is one port to the user.
+    const ports = all.filter((p, i) => all.findIndex((q) => q.port === p.port) === i);
     if (!ports.length) {
       fill(this.list, h('li', { class: 'muted' }, 'Nothing listens yet. Start a server in a terminal.'));
       return;
