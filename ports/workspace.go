@@ -19,9 +19,10 @@ type Finder struct {
 	// MaxAge is how long an answer is reused (default 1s).
 	MaxAge time.Duration
 
-	mu     sync.Mutex
-	cache  map[string]cached
-	probes map[probeKey]probed
+	mu       sync.Mutex
+	cache    map[string]cached
+	scanning map[string]*sync.Mutex // by cache key: held while scanning
+	probes   map[probeKey]probed
 }
 
 type probeKey struct{ pid, port int }
@@ -46,10 +47,34 @@ func (f *Finder) Ports(userID, workspaceID string) ([]Port, error) {
 	}
 	f.mu.Lock()
 	c, ok := f.cache[key]
-	f.mu.Unlock()
 	if ok && time.Since(c.at) < maxAge {
+		f.mu.Unlock()
 		return c.ports, nil
 	}
+	// One scan at a time per workspace: callers arriving meanwhile take
+	// the last answer, or wait for this one when there is none.
+	if f.scanning == nil {
+		f.scanning = map[string]*sync.Mutex{}
+	}
+	sm := f.scanning[key]
+	if sm == nil {
+		sm = &sync.Mutex{}
+		f.scanning[key] = sm
+	}
+	f.mu.Unlock()
+	if !sm.TryLock() {
+		if ok {
+			return c.ports, nil // a scan is under way: the last answer meanwhile
+		}
+		sm.Lock()
+	}
+	defer sm.Unlock()
+	f.mu.Lock()
+	if c, ok := f.cache[key]; ok && time.Since(c.at) < maxAge {
+		f.mu.Unlock()
+		return c.ports, nil
+	}
+	f.mu.Unlock()
 	ps, err := f.scan(userID, workspaceID)
 	if err != nil {
 		return nil, err
@@ -61,6 +86,7 @@ func (f *Finder) Ports(userID, workspaceID string) ([]Port, error) {
 	for k, c := range f.cache { // keep the cache to the workspaces in use
 		if time.Since(c.at) > 10*maxAge {
 			delete(f.cache, k)
+			delete(f.scanning, k)
 		}
 	}
 	f.cache[key] = cached{at: time.Now(), ports: ps}

@@ -398,3 +398,23 @@ func TestPreviewSignOut(t *testing.T) {
 		time.Sleep(50 * time.Millisecond) // the recheck is on a period; nothing to wait on
 	}
 }
+
+func TestIsPreviewLabel(t *testing.T) {
+	for label, want := range map[string]bool{
+		"3000--demo--alice":   true,
+		"8080--my-app--a_b":   true,
+		"3000--a--b--c":       true, // a workspace or user with "--" in it
+		"3000--demo":          false,
+		"--demo--alice":       false,
+		"123456--demo--alice": false,
+		"30a0--demo--alice":   false,
+		"3000----alice":       false,
+		"3000--demo--":        false,
+		"3000--de.mo--alice":  false,
+		"www":                 false,
+	} {
+		if got := isPreviewLabel(label); got != want {
+			t.Errorf("isPreviewLabel(%q) = %v", label, got)
+		}
+	}
+}

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,6 +46,7 @@ type previewGrant struct {
 	// again when verified is older than the revocation interval.
 	token    string
 	verified time.Time
+	checking bool // a request is checking token again
 }
 
 // previewAuth holds the tickets (one use) and the cookies' grants. They
@@ -99,12 +99,26 @@ func (a *previewAuth) cookie(c, host string) (previewGrant, bool) {
 	return g, ok && g.host == host && time.Now().Before(g.expires)
 }
 
+// claimCheck lets one request recheck a cookie's token while the others
+// go on with the last answer.
+func (a *previewAuth) claimCheck(c string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	g, ok := a.cookies[c]
+	if !ok || g.checking {
+		return false
+	}
+	g.checking = true
+	a.cookies[c] = g
+	return true
+}
+
 // verified records the outcome of checking a cookie's token again.
 func (a *previewAuth) verified(c string, ok bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if g, found := a.cookies[c]; found && ok {
-		g.verified = time.Now()
+		g.verified, g.checking = time.Now(), false
 		a.cookies[c] = g
 	} else {
 		delete(a.cookies, c)
@@ -118,9 +132,6 @@ func (s *Server) previewDomain() string {
 	return "localhost"
 }
 
-// previewLabel matches the host label of a preview: PORT--WORKSPACE--USER.
-var previewLabel = regexp.MustCompile(`^[0-9]{1,5}--[a-z0-9_-]+--[a-z0-9_-]+$`)
-
 // previewHost returns the request's host name (lowercase, no port) when it
 // is a preview host.
 func (s *Server) previewHost(r *http.Request) (string, bool) {
@@ -130,7 +141,26 @@ func (s *Server) previewHost(r *http.Request) (string, bool) {
 	}
 	host = strings.ToLower(strings.TrimSuffix(host, "."))
 	label, ok := strings.CutSuffix(host, "."+s.previewDomain())
-	return host, ok && previewLabel.MatchString(label)
+	return host, ok && isPreviewLabel(label)
+}
+
+// isPreviewLabel reports whether label is PORT--WORKSPACE--USER: 1-5
+// digits, then two more parts of [a-z0-9_-] after "--".
+func isPreviewLabel(label string) bool {
+	port, rest, ok := strings.Cut(label, "--")
+	if !ok || len(port) == 0 || len(port) > 5 || strings.Trim(port, "0123456789") != "" {
+		return false
+	}
+	ws, user, ok := strings.Cut(rest, "--")
+	if !ok || ws == "" || user == "" {
+		return false
+	}
+	for i := 0; i < len(rest); i++ {
+		if c := rest[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // hostLabel is how a name appears in a preview host: DNS names are
@@ -160,6 +190,19 @@ func (s *Server) previews(next http.Handler) http.Handler {
 
 type previewTargetKey struct{}
 
+// bufferPool lends the proxy its copy buffers instead of a new 32 KiB
+// for every response.
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
+
 func (s *Server) newPreviewProxy() *httputil.ReverseProxy {
 	dialer := &net.Dialer{Timeout: 10 * time.Second}
 	return &httputil.ReverseProxy{
@@ -181,8 +224,10 @@ func (s *Server) newPreviewProxy() *httputil.ReverseProxy {
 				pr.Out.Header.Set("Cookie", strings.Join(keep, "; "))
 			}
 		},
+		BufferPool: &bufferPool{},
 		Transport: &http.Transport{
 			DialContext:         dialer.DialContext,
+			DisableCompression:  true, // pass the browser's Accept-Encoding through, and the body as is
 			MaxIdleConnsPerHost: 256,
 			IdleConnTimeout:     90 * time.Second,
 		},
@@ -221,7 +266,7 @@ func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, host strin
 		return
 	}
 	g, ok := s.previewAuth.cookie(ck.Value, host)
-	if ok && time.Since(g.verified) > s.Socket.RevocationInterval {
+	if ok && time.Since(g.verified) > s.Socket.RevocationInterval && s.previewAuth.claimCheck(ck.Value) {
 		claims, _, err := s.Auth.Verify(r.Context(), g.token)
 		ok = err == nil && claims.Subject == g.userID
 		s.previewAuth.verified(ck.Value, ok)
