@@ -213,6 +213,15 @@ func TestPreview(t *testing.T) {
 	if body := readAll(t, e.previewGet(pc.host, "/", pc.cookie)); body != "hello from the workspace\n" {
 		t.Fatalf("preview body %q", body)
 	}
+	// A cookie of the same name set from a sibling host does not hide ours.
+	req0, _ := http.NewRequest("GET", e.ts.URL+"/", nil)
+	req0.Host = pc.host
+	req0.Header.Set("Cookie", previewCookie+"=tossed; "+pc.cookie.Name+"="+pc.cookie.Value)
+	if r, err := http.DefaultClient.Do(req0); err != nil || r.StatusCode != 200 {
+		t.Fatalf("with a tossed cookie first: %v %v", r, err)
+	} else {
+		r.Body.Close()
+	}
 	// Headers as behind any reverse proxy; codeterm's cookie stays out.
 	var got struct {
 		Host    string

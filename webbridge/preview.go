@@ -260,16 +260,20 @@ func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, host strin
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	ck, err := r.Cookie(previewCookie)
-	if err != nil {
-		s.previewLogin(w, r)
-		return
-	}
-	g, ok := s.previewAuth.cookie(ck.Value, host)
-	if ok && time.Since(g.verified) > s.Socket.RevocationInterval && s.previewAuth.claimCheck(ck.Value) {
-		claims, _, err := s.Auth.Verify(r.Context(), g.token)
-		ok = err == nil && claims.Subject == g.userID
-		s.previewAuth.verified(ck.Value, ok)
+	// Any of the request's cookies of that name may be ours: a page on a
+	// sibling host can set one for the whole preview domain, which must
+	// not hide the real one (its own grant is for its own host only).
+	var g previewGrant
+	ok := false
+	for _, ck := range r.CookiesNamed(previewCookie) {
+		if g, ok = s.previewAuth.cookie(ck.Value, host); ok {
+			if time.Since(g.verified) > s.Socket.RevocationInterval && s.previewAuth.claimCheck(ck.Value) {
+				claims, _, err := s.Auth.Verify(r.Context(), g.token)
+				ok = err == nil && claims.Subject == g.userID
+				s.previewAuth.verified(ck.Value, ok)
+			}
+			break
+		}
 	}
 	if !ok {
 		s.previewLogin(w, r)
