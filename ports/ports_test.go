@@ -2,20 +2,33 @@ package ports
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/codeterm/codeterm/isolation"
 	"github.com/codeterm/codeterm/sessions"
 )
 
 // shell starts a sh session for user in workspace and types cmd into it.
 func shell(t *testing.T, m *sessions.Manager, user, workspace, cmd string) *sessions.Session {
 	t.Helper()
-	s, err := m.Create(context.Background(), sessions.SpawnOptions{UserID: user, WorkspaceID: workspace, Dir: t.TempDir(), Shell: "sh"})
+	return shellAs(t, m, nil, user, workspace, cmd)
+}
+
+// shellAs is shell with the shell running as an OS account (nil: ours).
+func shellAs(t *testing.T, m *sessions.Manager, acct *isolation.Account, user, workspace, cmd string) *sessions.Session {
+	t.Helper()
+	opts := sessions.SpawnOptions{UserID: user, WorkspaceID: workspace, Dir: t.TempDir(), Shell: "sh", Account: acct}
+	if acct != nil {
+		opts.Dir, opts.Home, opts.User = "/", "/", acct.Name
+	}
+	s, err := m.Create(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,6 +113,43 @@ func TestListenerStartedByShell(t *testing.T) {
 	if ps, _ := f.Ports("alice", "other"); len(ps) != 0 {
 		t.Fatalf("a workspace without sessions has ports: %+v", ps)
 	}
+}
+
+// With per-user OS accounts the shells run as the user's account; the
+// server, root, still reads their processes' sockets.
+func TestListenerOfAnotherAccount(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to start a shell as another account")
+	}
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 missing")
+	}
+	m := sessions.NewManager(sessions.Config{KillGrace: time.Second}, nil, nil)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		m.Shutdown(ctx)
+	})
+	nobody := &isolation.Account{Name: "nobody", UID: 65534, GID: 65534, Home: "/"}
+	shellAs(t, m, nobody, "alice", "ws1", "exec python3 -m http.server 0 --bind 127.0.0.1")
+	f := &Finder{Sessions: m, MaxAge: time.Nanosecond}
+	ps := waitPorts(t, f, "alice", "ws1", func(ps []Port) bool { return len(ps) > 0 })
+	if uid := procUID(t, ps[0].PID); uid != "65534" {
+		t.Fatalf("the listener runs as uid %s, not the account's", uid)
+	}
+}
+
+func procUID(t *testing.T, pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, "Uid:"); ok {
+			return strings.Fields(rest)[0]
+		}
+	}
+	return ""
 }
 
 func TestParseHexIP(t *testing.T) {
