@@ -58,6 +58,12 @@ func TestPortsHelperServer(t *testing.T) {
 			}
 		}
 	})
+	mux.HandleFunc("/sse", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: first\n\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // the stream stays open: only the first event can have arrived
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello from the workspace\n") })
 	http.Serve(ln, mux)
 }
@@ -242,6 +248,24 @@ func TestPreview(t *testing.T) {
 		h.Get("X-Forwarded-For") != "127.0.0.1" || h.Get("Cookie") != "app=1" {
 		t.Fatalf("the app saw host %q, headers %v", got.Host, h)
 	}
+
+	// Server-sent events arrive while the response is still open.
+	sse := e.previewGet(pc.host, "/sse", pc.cookie)
+	line := make(chan string, 1)
+	go func() {
+		b := make([]byte, 64)
+		n, _ := io.ReadAtLeast(sse.Body, b, len("data: first\n\n"))
+		line <- string(b[:n])
+	}()
+	select {
+	case got := <-line:
+		if got != "data: first\n\n" {
+			t.Fatalf("event stream: %q", got)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("the first event never arrived through the preview")
+	}
+	sse.Body.Close()
 
 	// A WebSocket through the preview.
 	d := websocket.Dialer{HandshakeTimeout: testTimeout}
