@@ -43,6 +43,16 @@ func shellAs(t *testing.T, m *sessions.Manager, acct *isolation.Account, user, w
 	return s
 }
 
+func newManager(t *testing.T) *sessions.Manager {
+	m := sessions.NewManager(sessions.Config{KillGrace: time.Second}, nil, nil)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		m.Shutdown(ctx)
+	})
+	return m
+}
+
 // waitPorts polls until cond holds for the workspace's ports.
 func waitPorts(t *testing.T, f *Finder, user, workspace string, cond func([]Port) bool) []Port {
 	t.Helper()
@@ -66,12 +76,7 @@ func TestListenerStartedByShell(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("python3 missing")
 	}
-	m := sessions.NewManager(sessions.Config{KillGrace: time.Second}, nil, nil)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		m.Shutdown(ctx)
-	})
+	m := newManager(t)
 	// A listener of the test process itself belongs to no session.
 	own, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -124,12 +129,7 @@ func TestListenerOfAnotherAccount(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("python3 missing")
 	}
-	m := sessions.NewManager(sessions.Config{KillGrace: time.Second}, nil, nil)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		m.Shutdown(ctx)
-	})
+	m := newManager(t)
 	nobody := &isolation.Account{Name: "nobody", UID: 65534, GID: 65534, Home: "/"}
 	shellAs(t, m, nobody, "alice", "ws1", "exec python3 -m http.server 0 --bind 127.0.0.1")
 	f := &Finder{Sessions: m, MaxAge: time.Nanosecond}

@@ -70,8 +70,12 @@ func TestPortsHelperServer(t *testing.T) {
 
 // startHelper runs the helper server in a new terminal of alice's
 // workspace and returns its port as ports-changed reports it.
-func startHelper(t *testing.T, e *testEnv, c *sioClient, mode string) int {
+func startHelper(t *testing.T, e *testEnv, mode string) int {
 	t.Helper()
+	c := e.dial(e.token(e.alice))
+	if ack := c.call("join-workspace", map[string]any{"workspaceId": e.aliceWS.ID}); ack["ok"] != true {
+		t.Fatal(ack)
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -211,9 +215,7 @@ func readAll(t *testing.T, r *http.Response) string {
 
 func TestPreview(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	c := e.dial(e.token(e.alice))
-	c.call("join-workspace", map[string]any{"workspaceId": e.aliceWS.ID})
-	port := startHelper(t, e, c, "http")
+	port := startHelper(t, e, "http")
 	pc := e.openPreview(e.token(e.alice), port)
 
 	if body := readAll(t, e.previewGet(pc.host, "/", pc.cookie)); body != "hello from the workspace\n" {
@@ -309,9 +311,7 @@ func TestPreview(t *testing.T) {
 
 func TestPreviewOtherUser(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	c := e.dial(e.token(e.alice))
-	c.call("join-workspace", map[string]any{"workspaceId": e.aliceWS.ID})
-	port := startHelper(t, e, c, "http")
+	port := startHelper(t, e, "http")
 	// Bob asks for alice's port in her workspace and in his: both answer
 	// like a port that does not exist.
 	missing, _ := e.createPreview(e.token(e.alice), e.aliceWS.ID, port+1)
@@ -331,9 +331,7 @@ func TestPreviewOtherUser(t *testing.T) {
 
 func TestTunnel(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	c := e.dial(e.token(e.alice))
-	c.call("join-workspace", map[string]any{"workspaceId": e.aliceWS.ID})
-	port := startHelper(t, e, c, "echo")
+	port := startHelper(t, e, "echo")
 	base := "ws" + strings.TrimPrefix(e.ts.URL, "http") + fmt.Sprintf("/tunnel/%s/%d", e.aliceWS.ID, port)
 
 	// Refused: no token, bob's token, a port outside the workspace.
@@ -403,9 +401,7 @@ func TestTunnel(t *testing.T) {
 // A preview's cookie ends with the token it was opened with.
 func TestPreviewSignOut(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	c := e.dial(e.token(e.alice))
-	c.call("join-workspace", map[string]any{"workspaceId": e.aliceWS.ID})
-	port := startHelper(t, e, c, "http")
+	port := startHelper(t, e, "http")
 	tok := e.token(e.alice)
 	pc := e.openPreview(tok, port)
 	if r := e.previewGet(pc.host, "/", pc.cookie); r.StatusCode != 200 {

@@ -18,6 +18,20 @@ const staticDir = join(webDir, 'static');
 // The budget the issue sets for everything a browser downloads, gzipped.
 const GZIP_BUDGET = 500 * 1024;
 
+// What every bundle is built with.
+const common = {
+  absWorkingDir: webDir,
+  bundle: true,
+  minify: true,
+  format: 'esm',
+  target: ['es2022', 'chrome110', 'firefox110', 'safari16'],
+  outdir: 'out',
+  write: false,
+  legalComments: 'eof',
+  charset: 'utf8',
+  logLevel: 'warning',
+};
+
 const args = process.argv.slice(2);
 const check = args.includes('--check');
 const outIdx = args.indexOf('--out');
@@ -46,18 +60,9 @@ async function buildInto(dir) {
   rmSync(join(dir, 'index.html'), { force: true });
   mkdirSync(join(dir, 'assets'), { recursive: true });
   const result = await build({
-    absWorkingDir: webDir,
+    ...common,
     entryPoints: ['src/main.ts'],
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    target: ['es2022', 'chrome110', 'firefox110', 'safari16'],
-    outdir: 'out',
-    write: false,
-    legalComments: 'eof',
     sourcemap: false,
-    charset: 'utf8',
-    logLevel: 'warning',
     define: { 'process.env.NODE_ENV': '"production"' },
   });
   // Names carry a hash of the content alone (esbuild's [hash] also covers
@@ -79,19 +84,7 @@ async function buildInto(dir) {
 // The remote desktop viewer (noVNC) is a bundle of its own, loaded only when
 // a desktop is opened; index.html names it for the app.
 async function buildVnc(dir) {
-  const result = await build({
-    absWorkingDir: webDir,
-    entryPoints: ['src/vnc.ts'],
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    target: ['es2022', 'chrome110', 'firefox110', 'safari16'],
-    outdir: 'out',
-    write: false,
-    legalComments: 'eof',
-    charset: 'utf8',
-    logLevel: 'warning',
-  });
+  const result = await build({ ...common, entryPoints: ['src/vnc.ts'] });
   if (result.outputFiles.length !== 1) throw new Error('expected one .js output for the VNC viewer');
   const f = result.outputFiles[0];
   const name = `assets/vnc-${createHash('sha256').update(f.contents).digest('hex').slice(0, 12)}.js`;
