@@ -396,6 +396,25 @@ func TestTunnel(t *testing.T) {
 	if !bytes.Equal(got, data) {
 		t.Fatal("the tunnel changed the bytes")
 	}
+
+	// Signing out ends the tunnels opened with that token.
+	tok := e.token(e.alice)
+	d.Subprotocols = []string{"binary", tunnelProtocolPrefix + tok}
+	ws2, resp, err := d.Dial(base, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	defer ws2.Close()
+	req, _ := http.NewRequest("POST", e.ts.URL+"/api/auth/logout", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("logout: %v %v", resp, err)
+	}
+	ws2.SetReadDeadline(time.Now().Add(testTimeout))
+	if _, _, err := ws2.ReadMessage(); !websocket.IsCloseError(err, websocket.ClosePolicyViolation) {
+		t.Fatalf("tunnel after sign-out: %v", err)
+	}
 }
 
 // A preview's cookie ends with the token it was opened with.

@@ -28,10 +28,11 @@ func (s *Server) tunnel(w http.ResponseWriter, r *http.Request) {
 		}
 		offered = append(offered, p)
 	}
-	_, u, ok := s.bearer(w, r)
+	claims, u, ok := s.bearer(w, r)
 	if !ok {
 		return
 	}
+	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	port, err := strconv.Atoi(r.PathValue("port"))
 	if err != nil || port < 1 || port > 65535 {
 		writeError(w, http.StatusBadRequest, "INVALID_PAYLOAD", "the port must be 1-65535")
@@ -68,7 +69,34 @@ func (s *Server) tunnel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Log.Info("tunnel opened", "user", u.Name, "workspace", ws.Name, "port", port, "remote", clientIP(r))
+	stop := make(chan struct{})
+	defer close(stop)
+	go s.endWithToken(strings.TrimSpace(token), claims.Subject, c, stop)
 	pipeWebSocket(c, conn)
+}
+
+// endWithToken closes the tunnel once its token no longer verifies (sign-out,
+// revocation, a deleted user, expiry), as the user's sockets are logged out.
+func (s *Server) endWithToken(token, userID string, c *websocket.Conn, stop <-chan struct{}) {
+	t := time.NewTicker(s.Socket.RevocationInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-s.ctx.Done():
+			c.Close()
+			return
+		case <-t.C:
+			if claims, _, err := s.Auth.Verify(s.ctx, token); err != nil || claims.Subject != userID {
+				if s.ctx.Err() == nil {
+					c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "signed out"), time.Now().Add(time.Second))
+				}
+				c.Close()
+				return
+			}
+		}
+	}
 }
 
 // pipeWebSocket copies binary messages to conn and conn's bytes to binary
