@@ -28,6 +28,21 @@ func main() {
 		}
 		return
 	}
+	if len(os.Args) == 2 && os.Args[1] == "-serve-ports" {
+		if err := servePorts(); err != nil {
+			fmt.Fprintln(os.Stderr, "serve-ports:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if len(os.Args) == 3 && os.Args[1] == "-serve-proxy" {
+		if err := serveBareProxy(os.Args[2]); err != nil {
+			fmt.Fprintln(os.Stderr, "serve-proxy:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	ports := flag.Bool("ports", false, "measure only port previews and the TCP tunnel, into bench/PORTS.md")
 	quick := flag.Bool("quick", false, "smaller data and fewer rounds")
 	out := flag.String("out", filepath.Join("bench", "RESULTS.md"), "results file")
 	rounds := flag.Int("rounds", 0, "override the plan's rounds (development)")
@@ -45,6 +60,12 @@ func main() {
 	defer stop()
 	if *files > 0 {
 		if err := runFiles(ctx, *files, max(*rounds, 3), filepath.Join("bench", "FILES.md")); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
+	if *ports {
+		if err := portsMain(ctx, filepath.Join("bench", "PORTS.md")); err != nil {
 			log.Fatal(err)
 		}
 		return

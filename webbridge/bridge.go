@@ -298,6 +298,7 @@ func (s *Server) registerEvents(c *client) {
 	// System
 	c.on("system-stats", "error", (*client).systemStats)
 	s.registerFileEvents(c)
+	s.registerPortEvents(c)
 	// Anything else is answered rather than silently dropped, so a client
 	// with a typo learns of it.
 	c.sock.OnAny(func(s *socketio.Socket, event string, m *socketio.Message, ack socketio.AckFunc) {
@@ -319,6 +320,7 @@ var knownEvents = map[string]bool{
 	"create-workspace": true, "cancel-workspace": true, "delete-workspace": true, "sync-workspace": true,
 	"get-workspace-status": true, "join-workspace": true, "leave-workspace": true,
 	"get-repositories": true, "clone-workspace": true, "repository-selected": true, "system-stats": true,
+	"list-ports": true,
 }
 
 func init() {

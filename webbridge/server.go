@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"net/netip"
 	"net/url"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/codeterm/codeterm/auth"
 	"github.com/codeterm/codeterm/files"
 	"github.com/codeterm/codeterm/isolation"
+	"github.com/codeterm/codeterm/ports"
 	"github.com/codeterm/codeterm/sessions"
 	"github.com/codeterm/codeterm/store"
 	"github.com/codeterm/codeterm/web"
@@ -55,6 +57,12 @@ type Server struct {
 	// the git credential socket checks callers against; nil runs everything
 	// as the server's user.
 	Accounts *isolation.Accounts
+	// PreviewDomain is the domain under which each forwarded port gets a
+	// host of its own (PORT--WORKSPACE--USER.<domain>); "" is "localhost".
+	PreviewDomain string
+	// SSHTarget is what follows `ssh` to reach the server as a user
+	// ("-p 2222 alice@host"), for the page's `ssh -L` commands; nil: none.
+	SSHTarget func(user string) string
 	// Socket tunes the Socket.IO bridge; zero values are the defaults.
 	Socket SocketConfig
 	// GitHub turns on the GitHub integration; nil leaves it off.
@@ -70,6 +78,10 @@ type Server struct {
 	wg      sync.WaitGroup // goroutines Close waits for
 	hub     hub
 	stats   cpuSampler
+	ports   ports.Finder
+
+	previewAuth  previewAuth
+	previewProxy *httputil.ReverseProxy
 
 	closeOnce sync.Once
 }
@@ -138,6 +150,7 @@ func (s *Server) Handler() http.Handler {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.Socket.setDefaults()
+	s.ports.Sessions = s.Sessions
 	s.io = s.newSocketServer()
 	s.startBackground()
 	s.startGitCredentials()
@@ -154,7 +167,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("/", web.Handler())
 	s.oauthRoutes(mux)
 	mux.Handle("/socket.io/", s.io)
-	return s.fromProxies(securityHeaders(s.checkHost(mux)))
+	s.portRoutes(mux)
+	return s.fromProxies(s.previews(securityHeaders(s.checkHost(mux))))
 }
 
 // checkHost refuses requests for a host name the server does not go by. A

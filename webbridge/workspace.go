@@ -413,6 +413,7 @@ const processInterval = 5 * time.Second
 
 func (s *Server) runWatch(ctx context.Context, w *wsWatch) {
 	room := workspaceRoom(w.id)
+	s.watchPorts(ctx, w)
 	var events <-chan workspaces.FileEvent
 	if sub, err := s.Workspaces.Watch(ctx, w.userID, w.id); err != nil {
 		s.Log.Warn("workspace watch", "workspace", w.id, "err", err)

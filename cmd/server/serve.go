@@ -206,6 +206,8 @@ func (c *command) serve(ctx context.Context, args []string) error {
 	} else {
 		defer removeRunning()
 	}
+	web.PreviewDomain = cfg.HTTP.PreviewDomain
+	web.SSHTarget = func(user string) string { return sshTarget(cfg, user) }
 	httpSrv := &http.Server{Handler: web.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	var challengeSrv *http.Server
 	var challengeLn net.Listener

@@ -2,6 +2,7 @@
 // processes and the server's vital signs.
 import type { App } from './app';
 import { fill, h, icon, plural, relTime } from './dom';
+import { PortsSection } from './ports';
 
 interface FileEvent {
   path: string;
@@ -24,6 +25,7 @@ export class SidePanel {
   private files: FileEvent[] = [];
   private statsTimer = 0;
   private readonly unsub: (() => void)[] = [];
+  private readonly ports: PortsSection;
 
   constructor(
     private readonly app: App,
@@ -45,12 +47,14 @@ export class SidePanel {
     this.procEl = h('ul', { class: 'procs' });
     this.statsEl = h('dl', { class: 'stats' });
     this.healthEl = h('span', { class: 'health' });
+    this.ports = new PortsSection(app, workspaceId);
     this.el = h(
       'aside',
       { class: 'side', 'aria-label': 'Workspace details' },
       h('section', {}, h('h2', {}, 'Git'), this.gitEl, h('div', { class: 'row gap' }, buttons), this.syncResult),
       h('section', {}, h('h2', {}, 'Recent changes'), this.filesEl),
       h('section', {}, h('h2', {}, 'Processes'), this.procEl),
+      this.ports.el,
       h('section', {}, h('h2', {}, 'Server ', this.healthEl), this.statsEl),
     );
     fill(this.filesEl, h('li', { class: 'muted' }, 'No changes seen yet.'));
@@ -76,10 +80,12 @@ export class SidePanel {
     const conn = this.app.connection();
     void conn.request('get-workspace-status', { workspaceId: this.workspaceId }).catch(() => {});
     void conn.request('system-stats').catch(() => {});
+    this.ports.refresh();
   }
 
   dispose(): void {
     window.clearInterval(this.statsTimer);
+    this.ports.dispose();
     for (const u of this.unsub) u();
   }
 
