@@ -83,6 +83,9 @@ type Manager struct {
 	watchers map[*Changes]struct{}
 
 	execs map[string]string // live exec scopes (see Exec): id → user id; under mu
+
+	shareOnce sync.Once
+	shares    *sharing // share.go
 }
 
 type primaryCall struct {
