@@ -342,8 +342,8 @@ func (m *Manager) allShares(ctx context.Context) ([]Share, error) {
 }
 
 // EnforceShares detaches every guest whose share has ended, expired or
-// changed role. It runs after each change here and, from WatchShares,
-// periodically for changes made by another process.
+// changed role. It runs after each change here; a front-end runs it
+// periodically for changes made by another process (the CLI) and expiries.
 func (m *Manager) EnforceShares(ctx context.Context) {
 	all, err := m.allShares(ctx)
 	if err != nil {
@@ -372,19 +372,5 @@ func (m *Manager) EnforceShares(ctx context.Context) {
 	for _, a := range revoked {
 		m.log.Info("guest detached: share ended or changed", "session", a.s.id)
 		a.Close()
-	}
-}
-
-// WatchShares runs EnforceShares every interval until ctx ends.
-func (m *Manager) WatchShares(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			m.EnforceShares(ctx)
-		}
 	}
 }

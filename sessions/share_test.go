@@ -122,20 +122,24 @@ func TestShareRevokedElsewhere(t *testing.T) {
 	if err := e.st.DeleteShare(ctx, s.ID(), bob.ID); err != nil {
 		t.Fatal(err)
 	}
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go e.m.WatchShares(wctx, 20*time.Millisecond)
+	e.m.EnforceShares(ctx)
 	waitClosed(t, c)
 
 	if err := e.st.PutShare(ctx, &store.Share{SessionID: s.ID(), OwnerID: e.user.ID, GuestID: bob.ID, Role: "viewer",
-		CreatedAt: time.Now(), ExpiresAt: time.Now().Add(300 * time.Millisecond)}); err != nil {
+		CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	a, _, err = e.m.AttachAs(ctx, s, Who{UserID: bob.ID, User: "bob", Via: "ssh"}, AttachOptions{LastSeq: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitClosed(t, collect(t, a))
+	c = collect(t, a)
+	if err := e.st.PutShare(ctx, &store.Share{SessionID: s.ID(), OwnerID: e.user.ID, GuestID: bob.ID, Role: "viewer",
+		CreatedAt: time.Now(), ExpiresAt: time.Now().Add(-time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	e.m.EnforceShares(ctx)
+	waitClosed(t, c)
 	if list, _ := e.m.SharedWith(ctx, bob.ID); len(list) != 0 {
 		t.Fatalf("expired share still listed: %+v", list)
 	}

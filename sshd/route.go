@@ -22,6 +22,7 @@ import (
 //	alice@host login         a one-time browser login link
 //	alice@host WS[/SESSION]  attach to the workspace's primary (or the given) session
 //	alice@host WS CMD...     run CMD in the workspace, not shared
+//	alice@host @SESSION      attach to a session by id: one's own or one shared with alice
 func (s *Server) route(ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		u, err := s.sessionUser(sess)
@@ -63,6 +64,14 @@ func (s *Server) route(ssh.Handler) ssh.Handler {
 		case "help", "--help", "-h":
 			s.usage(sess.Stderr(), u)
 			sess.Exit(0)
+			return
+		}
+		if id, ok := strings.CutPrefix(first, "@"); ok && rest == "" {
+			if !hasPty {
+				s.fail(sess, "codeterm: attaching to %s needs a terminal: ssh -t %s %s", first, s.sshTarget(sess, u), first)
+				return
+			}
+			s.attachShared(sess, u, id, pty)
 			return
 		}
 		wsName, sessionRef, _ := strings.Cut(first, "/")
@@ -181,6 +190,7 @@ func (s *Server) usage(w io.Writer, u *store.User) {
 Usage:
   ssh -t %[1]s@HOST WORKSPACE            attach to the workspace's shared terminal
   ssh -t %[1]s@HOST WORKSPACE/SESSION    attach to a given session (id or unique prefix)
+  ssh -t %[1]s@HOST @SESSIONID           attach to a session shared with you (by its full id)
   ssh %[1]s@HOST WORKSPACE CMD...        run a command in the workspace
   ssh %[1]s+WORKSPACE@HOST               plain shell, exec, sftp, scp in the workspace (VS Code Remote-SSH)
   ssh -t %[1]s@HOST                      pick a workspace

@@ -129,6 +129,14 @@ func controlRoutes(mux *http.ServeMux, e *testEnv) {
 			}
 		}
 	})
+	// unshare removes a share the way the CLI does: in the database only.
+	mux.HandleFunc("POST /test/unshare", func(w http.ResponseWriter, r *http.Request) {
+		if id, ok := user(w, r); ok {
+			if err := e.store.DeleteShare(r.Context(), r.URL.Query().Get("session"), id); err != nil {
+				http.Error(w, err.Error(), http.StatusNotFound)
+			}
+		}
+	})
 	mux.HandleFunc("POST /test/delete-user", func(w http.ResponseWriter, r *http.Request) {
 		if id, ok := user(w, r); ok {
 			if err := e.store.DeleteUser(r.Context(), id); err != nil {

@@ -134,6 +134,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/auth/logout", s.logout)
 	mux.HandleFunc("GET /api/workspaces", s.authed(s.listWorkspaces))
 	mux.HandleFunc("GET /api/workspaces/{id}/terminals", s.authed(s.listTerminalsREST))
+	mux.HandleFunc("GET /api/shared", s.authed(s.listSharedREST))
 	// The web page: index.html for /, /login and /w/..., hashed assets below
 	// /assets/. The API and Socket.IO routes above are more specific.
 	mux.Handle("/", web.Handler())
