@@ -374,3 +374,40 @@ func (m *Manager) EnforceShares(ctx context.Context) {
 		a.Close()
 	}
 }
+
+// ShareStored shares a session from outside the server process (the CLI):
+// the share goes to the store, and the server applies it (a removal or a
+// change within its next check). The session must be running and the guest
+// must not be its owner.
+func ShareStored(ctx context.Context, st *store.Store, sessionID, guestID string, role Role, ttl time.Duration) (Share, error) {
+	rec, err := st.Session(ctx, sessionID)
+	if err != nil || rec.Status != store.SessionActive {
+		return Share{}, fmt.Errorf("session %q: %w", sessionID, ErrNotFound)
+	}
+	if _, err := ParseRole(string(role)); err != nil {
+		return Share{}, err
+	}
+	if guestID == rec.UserID || ttl < 0 {
+		return Share{}, fmt.Errorf("share session %s: %w", sessionID, ErrInvalidGuest)
+	}
+	r := Share{SessionID: rec.ID, OwnerID: rec.UserID, GuestID: guestID, Role: role}
+	now := time.Now()
+	if ttl > 0 {
+		r.ExpiresAt = now.Add(ttl)
+	}
+	err = st.PutShare(ctx, &store.Share{SessionID: r.SessionID, OwnerID: r.OwnerID, GuestID: guestID,
+		Role: string(role), CreatedAt: now, ExpiresAt: r.ExpiresAt})
+	return r, err
+}
+
+// UnshareStored ends a share from outside the server process; the server
+// detaches the guest at its next check.
+func UnshareStored(ctx context.Context, st *store.Store, sessionID, guestID string) error {
+	if err := st.DeleteShare(ctx, sessionID, guestID); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("session %s is not shared with that user: %w", sessionID, ErrInvalidGuest)
+		}
+		return err
+	}
+	return nil
+}

@@ -44,6 +44,10 @@ func (c *command) dispatch(ctx context.Context, args []string) error {
 		return c.gitCredential(ctx, rest)
 	case "attach":
 		return c.attach(ctx, rest)
+	case "share":
+		return c.share(ctx, rest)
+	case "unshare":
+		return c.unshare(ctx, rest)
 	case "version", "--version":
 		fmt.Fprintln(c.stdout, "codeterm", version)
 		return nil

@@ -32,6 +32,8 @@ Usage:
   codeterm config-ssh [NAME] [--host HOST] [--prefix TEXT]
   codeterm git-credential [--socket PATH] get|store|erase   (git's credential helper; set up by clone-workspace)
   codeterm attach WORKSPACE[/SESSION]   (inside a workspace login, e.g. mosh: attach this terminal to the shared session)
+  codeterm share SESSION USER --role viewer|editor [--ttl DURATION]
+  codeterm unshare SESSION USER
   codeterm version
 
 Every sub-command takes --data DIR and --config FILE.
