@@ -53,7 +53,8 @@ func newHandler(fsys fs.FS) *handler {
 
 // IsPage reports whether p is one of the app's page routes.
 func IsPage(p string) bool {
-	return p == "/" || p == "/index.html" || p == "/login" || p == "/login/" || p == "/w" || strings.HasPrefix(p, "/w/")
+	return p == "/" || p == "/index.html" || p == "/login" || p == "/login/" || p == "/w" || strings.HasPrefix(p, "/w/") ||
+		strings.HasPrefix(p, "/s/") || strings.HasPrefix(p, "/r/")
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

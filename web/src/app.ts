@@ -5,6 +5,7 @@ import { openDialog } from './dialog';
 import { h, icon } from './dom';
 import { matchShortcut, OTHER_KEYS, SHORTCUTS, type Action } from './keys';
 import { LoginView } from './login';
+import { SharedView } from './shared';
 import { Connection, type ConnStatus } from './socket';
 import type { OutputPayload } from './terminal';
 import { applyTheme, clampFont, defaultSettings, loadSettings, saveSettings, THEMES, themeById, type Settings } from './theme';
@@ -93,6 +94,11 @@ export class App {
     const m = /^\/w\/([^/]+)(?:\/([^/]+))?\/?$/.exec(path);
     if (m) {
       this.mount(new Workbench(this, safeDecode(m[1]), m[2] ? safeDecode(m[2]) : null));
+      return;
+    }
+    const shared = /^\/s\/([^/]+)\/?$/.exec(path);
+    if (shared) {
+      this.mount(new SharedView(this, safeDecode(shared[1])));
       return;
     }
     if (path !== '/') history.replaceState(null, '', '/');
@@ -366,7 +372,7 @@ export class App {
   private exposeTestHooks(): void {
     const wb = () => (this.view instanceof Workbench ? this.view : null);
     (window as any).__codeterm = Object.freeze({
-      terminalText: (id?: string) => wb()?.terminalText(id) ?? '',
+      terminalText: (id?: string) => wb()?.terminalText(id) ?? (this.view instanceof SharedView ? this.view.terminalText() : ''),
       shownSessions: () => wb()?.shownSessions() ?? [],
       streamState: (id?: string) => wb()?.streamState(id) ?? null,
       terminalSize: (id?: string) => wb()?.terminalSize(id) ?? null,
