@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/codeterm/codeterm/audit"
 	"github.com/codeterm/codeterm/store"
 )
 
@@ -85,7 +86,8 @@ type Manager struct {
 	execs map[string]string // live exec scopes (see Exec): id → user id; under mu
 
 	shareOnce sync.Once
-	shares    *sharing // share.go
+	shares    *sharing   // share.go
+	auditLog  *audit.Log // audit.go; nil: none
 }
 
 type primaryCall struct {

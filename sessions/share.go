@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/codeterm/codeterm/audit"
 	"github.com/codeterm/codeterm/store"
 )
 
@@ -163,15 +164,23 @@ func (m *Manager) AttachAs(ctx context.Context, s *Session, w Who, opts AttachOp
 			return nil, "", fmt.Errorf("session %q: %w", s.id, ErrNotFound)
 		}
 	}
+	m.record(audit.Event{Event: "attach", Session: s.id, Workspace: s.workspaceID, Role: string(role)}, w)
 	m.changed(s) // the attendee list changed
 	return a, role, nil
 }
 
-// forget drops a closed attachment from the attendee list.
-func (sh *sharing) forget(a *Attachment) {
+// forget drops a closed attachment from the attendee list and records the
+// detach with the bytes it typed.
+func (m *Manager) forget(a *Attachment) {
+	sh := m.sharing()
 	sh.mu.Lock()
+	w, ok := sh.who[a]
 	delete(sh.who, a)
 	sh.mu.Unlock()
+	if ok {
+		typed := a.typed.Load()
+		m.record(audit.Event{Event: "detach", Session: a.s.id, Workspace: a.s.workspaceID, Role: string(w.role), Typed: &typed}, w.Who)
+	}
 }
 
 // Attendees lists who is attached to s, in order of attaching.
@@ -211,7 +220,8 @@ func (s *Session) Guests() []string {
 // ShareSession shares one of owner's live sessions with guest, or changes
 // the role or expiry of an existing share (ttl 0: no expiry). A guest who
 // is attached in another role is detached, to attach again in the new one.
-func (m *Manager) ShareSession(ctx context.Context, ownerID, id, guestID string, role Role, ttl time.Duration) (Share, error) {
+func (m *Manager) ShareSession(ctx context.Context, by Who, id string, guest Who, role Role, ttl time.Duration) (Share, error) {
+	ownerID, guestID := by.UserID, guest.UserID
 	s, err := m.Get(ownerID, id)
 	if err != nil {
 		return Share{}, err
@@ -242,13 +252,15 @@ func (m *Manager) ShareSession(ctx context.Context, ownerID, id, guestID string,
 		sh.mem[shareKey{s.id, guestID}] = r
 		sh.mu.Unlock()
 	}
-	m.log.Info("session shared", "session", s.id, "user", ownerID, "guest", guestID, "role", role)
+	m.record(audit.Event{Event: "share", Session: s.id, Workspace: s.workspaceID, Guest: guest.User, Role: string(role),
+		ExpiresAt: timeString(r.ExpiresAt)}, by)
 	m.EnforceShares(ctx)
 	return r, nil
 }
 
 // UnshareSession ends a share: the guest is detached at once.
-func (m *Manager) UnshareSession(ctx context.Context, ownerID, id, guestID string) error {
+func (m *Manager) UnshareSession(ctx context.Context, by Who, id string, guest Who) error {
+	ownerID, guestID := by.UserID, guest.UserID
 	s, err := m.Get(ownerID, id)
 	if err != nil {
 		return err
@@ -270,7 +282,7 @@ func (m *Manager) UnshareSession(ctx context.Context, ownerID, id, guestID strin
 			return fmt.Errorf("session %s is not shared with that user: %w", s.id, ErrInvalidGuest)
 		}
 	}
-	m.log.Info("session unshared", "session", s.id, "user", ownerID, "guest", guestID)
+	m.record(audit.Event{Event: "unshare", Session: s.id, Workspace: s.workspaceID, Guest: guest.User}, by)
 	m.EnforceShares(ctx)
 	return nil
 }
@@ -379,7 +391,8 @@ func (m *Manager) EnforceShares(ctx context.Context) {
 // the share goes to the store, and the server applies it (a removal or a
 // change within its next check). The session must be running and the guest
 // must not be its owner.
-func ShareStored(ctx context.Context, st *store.Store, sessionID, guestID string, role Role, ttl time.Duration) (Share, error) {
+func ShareStored(ctx context.Context, st *store.Store, al *audit.Log, by Who, sessionID string, guest Who, role Role, ttl time.Duration) (Share, error) {
+	guestID := guest.UserID
 	rec, err := st.Session(ctx, sessionID)
 	if err != nil || rec.Status != store.SessionActive {
 		return Share{}, fmt.Errorf("session %q: %w", sessionID, ErrNotFound)
@@ -397,15 +410,29 @@ func ShareStored(ctx context.Context, st *store.Store, sessionID, guestID string
 	}
 	err = st.PutShare(ctx, &store.Share{SessionID: r.SessionID, OwnerID: r.OwnerID, GuestID: guestID,
 		Role: string(role), CreatedAt: now, ExpiresAt: r.ExpiresAt})
-	return r, err
+	if err != nil {
+		return Share{}, err
+	}
+	al.Record(withWho(audit.Event{Event: "share", Session: rec.ID, Workspace: rec.WorkspaceID, Guest: guest.User,
+		Role: string(role), ExpiresAt: timeString(r.ExpiresAt)}, by))
+	return r, nil
 }
 
 // UnshareStored ends a share from outside the server process; the server
 // detaches the guest at its next check.
-func UnshareStored(ctx context.Context, st *store.Store, sessionID, guestID string) error {
-	if err := st.DeleteShare(ctx, sessionID, guestID); err != nil {
+func UnshareStored(ctx context.Context, st *store.Store, al *audit.Log, by Who, sessionID string, guest Who) error {
+	notShared := fmt.Errorf("session %s is not shared with that user: %w", sessionID, ErrInvalidGuest)
+	if _, err := st.Share(ctx, sessionID, guest.UserID); errors.Is(err, store.ErrNotFound) {
+		return notShared
+	} else if err != nil {
+		return err
+	}
+	// Recorded first: the server may detach the guest (and record that)
+	// as soon as the share is gone.
+	al.Record(withWho(audit.Event{Event: "unshare", Session: sessionID, Guest: guest.User}, by))
+	if err := st.DeleteShare(ctx, sessionID, guest.UserID); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("session %s is not shared with that user: %w", sessionID, ErrInvalidGuest)
+			return notShared
 		}
 		return err
 	}

@@ -2,10 +2,16 @@ package sessions
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/codeterm/codeterm/audit"
 	"github.com/codeterm/codeterm/store"
 )
 
@@ -30,13 +36,13 @@ func TestShareAccess(t *testing.T) {
 	if _, _, err := e.m.Join(ctx, bob.ID, s.ID()); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("bob before the invitation: %v", err)
 	}
-	if _, err := e.m.ShareSession(ctx, bob.ID, s.ID(), carol.ID, RoleViewer, 0); !errors.Is(err, ErrNotFound) {
+	if _, err := e.m.ShareSession(ctx, Who{UserID: bob.ID}, s.ID(), Who{UserID: carol.ID}, RoleViewer, 0); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("a non-owner shares: %v", err)
 	}
-	if _, err := e.m.ShareSession(ctx, e.user.ID, s.ID(), bob.ID, "admin", 0); !errors.Is(err, ErrInvalidRole) {
+	if _, err := e.m.ShareSession(ctx, Who{UserID: e.user.ID}, s.ID(), Who{UserID: bob.ID}, "admin", 0); !errors.Is(err, ErrInvalidRole) {
 		t.Fatalf("bad role: %v", err)
 	}
-	if _, err := e.m.ShareSession(ctx, e.user.ID, s.ID(), bob.ID, RoleViewer, 0); err != nil {
+	if _, err := e.m.ShareSession(ctx, Who{UserID: e.user.ID}, s.ID(), Who{UserID: bob.ID}, RoleViewer, 0); err != nil {
 		t.Fatal(err)
 	}
 	_, role, err := e.m.Join(ctx, bob.ID, s.ID())
@@ -44,7 +50,7 @@ func TestShareAccess(t *testing.T) {
 		t.Fatalf("bob joins: %v %v", role, err)
 	}
 	// A guest cannot share further, nor kill.
-	if _, err := e.m.ShareSession(ctx, bob.ID, s.ID(), carol.ID, RoleViewer, 0); !errors.Is(err, ErrNotFound) {
+	if _, err := e.m.ShareSession(ctx, Who{UserID: bob.ID}, s.ID(), Who{UserID: carol.ID}, RoleViewer, 0); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("guest shares further: %v", err)
 	}
 	if err := e.m.Kill(bob.ID, s.ID()); !errors.Is(err, ErrNotFound) {
@@ -79,7 +85,7 @@ func TestShareAccess(t *testing.T) {
 	vc.waitFor("from-42")
 
 	// Upgrading detaches the viewer, who attaches again as editor.
-	if _, err := e.m.ShareSession(ctx, e.user.ID, s.ID(), bob.ID, RoleEditor, 0); err != nil {
+	if _, err := e.m.ShareSession(ctx, Who{UserID: e.user.ID}, s.ID(), Who{UserID: bob.ID}, RoleEditor, 0); err != nil {
 		t.Fatal(err)
 	}
 	waitClosed(t, vc)
@@ -91,7 +97,7 @@ func TestShareAccess(t *testing.T) {
 	input(t, ea, "echo bob-$((6*7))\n")
 	oc.waitFor("bob-42")
 
-	if err := e.m.UnshareSession(ctx, e.user.ID, s.ID(), bob.ID); err != nil {
+	if err := e.m.UnshareSession(ctx, Who{UserID: e.user.ID}, s.ID(), Who{UserID: bob.ID}); err != nil {
 		t.Fatal(err)
 	}
 	waitClosed(t, ec)
@@ -111,7 +117,7 @@ func TestShareRevokedElsewhere(t *testing.T) {
 	ctx := context.Background()
 	s := e.create(0)
 	bob := e.other
-	if _, err := e.m.ShareSession(ctx, e.user.ID, s.ID(), bob.ID, RoleEditor, 0); err != nil {
+	if _, err := e.m.ShareSession(ctx, Who{UserID: e.user.ID}, s.ID(), Who{UserID: bob.ID}, RoleEditor, 0); err != nil {
 		t.Fatal(err)
 	}
 	a, _, err := e.m.AttachAs(ctx, s, Who{UserID: bob.ID, User: "bob", Via: "ssh"}, AttachOptions{LastSeq: -1})
@@ -154,5 +160,82 @@ func waitClosed(t *testing.T, c *collector) {
 	}
 	if !errors.Is(c.err, ErrClosed) {
 		t.Fatalf("guest ended with %v", c.err)
+	}
+}
+
+// TestAuditLog: attach, share, the guest's attach and detach with the bytes
+// typed (never the bytes), unshare and kill are recorded in order.
+func TestAuditLog(t *testing.T) {
+	e := newTestEnv(t, Config{})
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "audit.log")
+	al, err := audit.Open(path, 0, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer al.Close()
+	e.m.SetAudit(al)
+	s := e.create(0)
+	alice := Who{UserID: e.user.ID, User: "alice", Via: "browser", Addr: "127.0.0.1:5000"}
+	bob := Who{UserID: e.other.ID, User: "bob", Via: "ssh", Addr: "127.0.0.1:6000"}
+
+	oa, _, err := e.m.AttachAs(ctx, s, alice, AttachOptions{LastSeq: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oc := collect(t, oa)
+	if _, err := e.m.ShareSession(ctx, alice, s.ID(), bob, RoleEditor, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	ba, _, err := e.m.AttachAs(ctx, s, bob, AttachOptions{LastSeq: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const secret = "echo hunter-$((1+1))\n"
+	input(t, ba, secret)
+	oc.waitFor("hunter-2")
+	ba.Close()
+	if err := e.m.UnshareSession(ctx, alice, s.ID(), bob); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.KillAs(alice, s.ID()); err != nil {
+		t.Fatal(err)
+	}
+	oc.waitExit()
+	oa.Close()
+
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(raw), "hunter") {
+		t.Fatal("the audit log holds typed bytes")
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var ev audit.Event
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		if ev.Session != s.ID() || ev.Time.IsZero() {
+			t.Fatalf("event %+v", ev)
+		}
+		d := ev.Event + " " + ev.User + " " + ev.Via + " " + ev.Addr + " " + ev.Role + " " + ev.Guest
+		if ev.Typed != nil {
+			d += " typed=" + strconv.FormatInt(*ev.Typed, 10)
+		}
+		got = append(got, d)
+	}
+	want := []string{
+		"attach alice browser 127.0.0.1:5000 owner ",
+		"share alice browser 127.0.0.1:5000 editor bob",
+		"attach bob ssh 127.0.0.1:6000 editor ",
+		"detach bob ssh 127.0.0.1:6000 editor  typed=" + strconv.Itoa(len(secret)),
+		"unshare alice browser 127.0.0.1:5000  bob",
+		"kill alice browser 127.0.0.1:5000 owner ",
+		"detach alice browser 127.0.0.1:5000 owner  typed=0",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("audit log:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

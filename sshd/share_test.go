@@ -41,7 +41,7 @@ func TestSharedSessionOverSSH(t *testing.T) {
 		t.Fatalf("bob before the invitation: %q", early)
 	}
 
-	if _, err := h.sessions.ShareSession(ctx, h.alice.ID, id, h.bob.ID, sessions.RoleViewer, 0); err != nil {
+	if _, err := h.sessions.ShareSession(ctx, sessions.Who{UserID: h.alice.ID}, id, sessions.Who{UserID: h.bob.ID}, sessions.RoleViewer, 0); err != nil {
 		t.Fatal(err)
 	}
 	b := h.term(h.keyBob, "bob@127.0.0.1", "@"+id)
@@ -65,7 +65,7 @@ func TestSharedSessionOverSSH(t *testing.T) {
 	}
 
 	// Upgraded to editor: detached, then attached again at the keyboard.
-	if _, err := h.sessions.ShareSession(ctx, h.alice.ID, id, h.bob.ID, sessions.RoleEditor, 0); err != nil {
+	if _, err := h.sessions.ShareSession(ctx, sessions.Who{UserID: h.alice.ID}, id, sessions.Who{UserID: h.bob.ID}, sessions.RoleEditor, 0); err != nil {
 		t.Fatal(err)
 	}
 	b.expect("no longer shared with you as viewer")
@@ -78,7 +78,7 @@ func TestSharedSessionOverSSH(t *testing.T) {
 	a.expect(want)
 
 	// Unshared: bob is detached at once.
-	if err := h.sessions.UnshareSession(ctx, h.alice.ID, id, h.bob.ID); err != nil {
+	if err := h.sessions.UnshareSession(ctx, sessions.Who{UserID: h.alice.ID}, id, sessions.Who{UserID: h.bob.ID}); err != nil {
 		t.Fatal(err)
 	}
 	b.expect("no longer shared with you as editor")
@@ -87,7 +87,7 @@ func TestSharedSessionOverSSH(t *testing.T) {
 	}
 
 	// Removed by another process (the CLI): detached at the next check.
-	if _, err := h.sessions.ShareSession(ctx, h.alice.ID, id, h.bob.ID, sessions.RoleViewer, 0); err != nil {
+	if _, err := h.sessions.ShareSession(ctx, sessions.Who{UserID: h.alice.ID}, id, sessions.Who{UserID: h.bob.ID}, sessions.RoleViewer, 0); err != nil {
 		t.Fatal(err)
 	}
 	b = h.term(h.keyBob, "bob@127.0.0.1", "@"+id)
@@ -100,7 +100,7 @@ func TestSharedSessionOverSSH(t *testing.T) {
 	b.wait()
 
 	// The owner ends the session: the guest's client ends with it.
-	if _, err := h.sessions.ShareSession(ctx, h.alice.ID, id, h.bob.ID, sessions.RoleViewer, 0); err != nil {
+	if _, err := h.sessions.ShareSession(ctx, sessions.Who{UserID: h.alice.ID}, id, sessions.Who{UserID: h.bob.ID}, sessions.RoleViewer, 0); err != nil {
 		t.Fatal(err)
 	}
 	b = h.term(h.keyBob, "bob@127.0.0.1", "@"+id)

@@ -108,7 +108,7 @@ func (c *client) shareSession(m *socketio.Message, r *reply) {
 			r.fail(shareError(p.SessionID, sessions.ErrInvalidGuest))
 			return
 		}
-		sh, err := c.srv.Sessions.ShareSession(ctx, c.user.ID, p.SessionID, guest.ID, sessions.Role(p.Role),
+		sh, err := c.srv.Sessions.ShareSession(ctx, c.who(), p.SessionID, sessions.Who{UserID: guest.ID, User: guest.Name}, sessions.Role(p.Role),
 			time.Duration(p.TTL)*time.Second)
 		if err != nil {
 			r.fail(shareError(p.SessionID, err))
@@ -151,7 +151,7 @@ func (c *client) unshareSession(m *socketio.Message, r *reply) {
 			r.fail(shareError(p.SessionID, sessions.ErrInvalidGuest))
 			return
 		}
-		if err := c.srv.Sessions.UnshareSession(ctx, c.user.ID, p.SessionID, guest.ID); err != nil {
+		if err := c.srv.Sessions.UnshareSession(ctx, c.who(), p.SessionID, sessions.Who{UserID: guest.ID, User: guest.Name}); err != nil {
 			r.fail(shareError(p.SessionID, err))
 			return
 		}

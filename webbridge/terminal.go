@@ -537,11 +537,13 @@ func (c *client) killTerminal(m *socketio.Message, r *reply) {
 		return
 	}
 	sess, err := c.srv.Sessions.Get(c.user.ID, p.SessionID)
+	if err == nil {
+		err = c.srv.Sessions.KillAs(c.who(), p.SessionID)
+	}
 	if err != nil {
 		r.fail(sessionError(p.SessionID, err))
 		return
 	}
-	sess.Kill()
 	c.log.Info("terminal killed", "session", p.SessionID)
 	c.goWork(func() {
 		select {

@@ -67,6 +67,9 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		HistoryDir:      filepath.Join(cfg.DataDir, "history"),
 		GitCredential:   gitCredentialFunc(cfg, a.auth),
 	}, a.store, log.With("component", "sessions"))
+	auditLog := a.auditLog(log.With("component", "audit"))
+	defer auditLog.Close()
+	mgr.SetAudit(auditLog)
 	wsm, err := a.workspaces(ctx, mgr, false)
 	if err != nil {
 		return err

@@ -3,6 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"os/user"
+	"path/filepath"
+
+	"github.com/codeterm/codeterm/audit"
 
 	"github.com/codeterm/codeterm/sessions"
 )
@@ -25,7 +30,9 @@ func (c *command) share(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	sh, err := sessions.ShareStored(ctx, a.store, pos[0], guest.ID, sessions.Role(*role), *ttl)
+	al := a.auditLog(nil)
+	defer al.Close()
+	sh, err := sessions.ShareStored(ctx, a.store, al, cliWho(), pos[0], sessions.Who{UserID: guest.ID, User: guest.Name}, sessions.Role(*role), *ttl)
 	if err != nil {
 		return err
 	}
@@ -56,9 +63,32 @@ func (c *command) unshare(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := sessions.UnshareStored(ctx, a.store, pos[0], guest.ID); err != nil {
+	al := a.auditLog(nil)
+	defer al.Close()
+	if err := sessions.UnshareStored(ctx, a.store, al, cliWho(), pos[0], sessions.Who{UserID: guest.ID, User: guest.Name}); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "session %s is no longer shared with %s\n", pos[0], guest.Name)
 	return nil
+}
+
+// cliWho is the operator at the server's console, as the audit log names
+// them: the OS account that ran the command.
+func cliWho() sessions.Who {
+	name := "operator"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	return sessions.Who{User: name, Via: "cli"}
+}
+
+// auditLog opens the data dir's audit log, also writing to log if not nil;
+// or returns nil (no audit file) when it cannot.
+func (a *app) auditLog(log *slog.Logger) *audit.Log {
+	l, err := audit.Open(filepath.Join(a.cfg.DataDir, "audit.log"), 0, 0, log)
+	if err != nil {
+		a.log.Warn("no audit log", "err", err)
+		return nil
+	}
+	return l
 }

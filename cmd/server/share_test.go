@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -15,6 +18,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/codeterm/codeterm/audit"
 	"github.com/codeterm/codeterm/auth"
 	"github.com/codeterm/codeterm/store"
 )
@@ -153,6 +157,38 @@ func TestShareCommands(t *testing.T) {
 	}
 	bob.expect("no longer shared with you")
 	e.fails("not shared", "unshare", id, "bob")
+
+	// The audit log, written by the server and by the CLI beside it.
+	logPath := filepath.Join(e.data, "audit.log")
+	if fi, err := os.Stat(logPath); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("audit log: %v %v", fi, err)
+	}
+	raw, _ := os.ReadFile(logPath)
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var ev audit.Event
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		d := ev.Event + " " + ev.User + " " + ev.Via + " " + ev.Guest
+		if ev.Typed != nil {
+			d += fmt.Sprintf(" typed=%d", *ev.Typed)
+		}
+		if ev.Via == "ssh" && !strings.HasPrefix(ev.Addr, "127.0.0.1:") {
+			t.Errorf("no address in %q", line)
+		}
+		got = append(got, d)
+	}
+	want := []string{"attach alice ssh ", "share root cli bob", "attach bob ssh ", "unshare root cli bob",
+		fmt.Sprintf("detach bob ssh  typed=%d", len("echo BOB-$((6*7))\r"))}
+	if u, err := user.Current(); err == nil {
+		for i := range want {
+			want[i] = strings.Replace(want[i], "root", u.Username, 1)
+		}
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("audit log:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }
 
 func mustUserID(t *testing.T, st *store.Store, name string) string {
