@@ -449,6 +449,9 @@ func (a *Attachment) beforeInput(p []byte) (bool, error) {
 	}
 	s.lastInput.Store(time.Now().UnixNano())
 	a.typed.Add(int64(len(p)))
+	if s.rec != nil && s.m.cfg.RecordInput {
+		s.rec.input(p)
+	}
 	return true, nil
 }
 
