@@ -288,6 +288,7 @@ func (s *Server) registerEvents(c *client) {
 	c.on("share-session", "terminal-error", (*client).shareSession)
 	c.on("unshare-session", "terminal-error", (*client).unshareSession)
 	c.on("list-shares", "terminal-error", (*client).listShares)
+	c.on("record-session", "terminal-error", (*client).recordSession)
 	// Workspace
 	c.on("create-workspace", "workspace-error", (*client).createWorkspace)
 	c.on("cancel-workspace", "workspace-error", (*client).cancelWorkspace)
@@ -323,7 +324,7 @@ var knownEvents = map[string]bool{
 	"create-workspace": true, "cancel-workspace": true, "delete-workspace": true, "sync-workspace": true,
 	"get-workspace-status": true, "join-workspace": true, "leave-workspace": true,
 	"get-repositories": true, "clone-workspace": true, "repository-selected": true, "system-stats": true,
-	"share-session": true, "unshare-session": true, "list-shares": true,
+	"share-session": true, "unshare-session": true, "list-shares": true, "record-session": true,
 }
 
 func truncate(s string, n int) string {

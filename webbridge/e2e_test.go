@@ -50,6 +50,7 @@ func TestNodeE2E(t *testing.T) {
 		socketQueue:     256 << 10,
 		healthInterval:  time.Second,
 		extraRoutes:     controlRoutes,
+		recordings:      true,
 	})
 	bg := context.Background()
 	past := auth.New(e.store, e.auth.Secret, time.Hour, time.Minute)

@@ -36,6 +36,7 @@ type sessionSnap struct {
 	cols, rows        int
 	attached, viewers int
 	users             string // attendeesKey
+	recording         bool
 }
 
 func (h *hub) add(c *client) {
@@ -93,6 +94,9 @@ type sessionStatus struct {
 	Signal   string `json:"signal,omitempty"`
 	// Users lists who is attached: {user, role, via} per attachment.
 	Users []sessions.Attendee `json:"users"`
+	// Recording: the session's output is being recorded (a badge for
+	// everyone attached).
+	Recording bool `json:"recording"`
 }
 
 // statusOf says active while someone is attached, inactive while the
@@ -119,6 +123,7 @@ func statusOfSession(sess *sessions.Session, i sessions.Info) sessionStatus {
 	st := toSessionStatus(i)
 	if i.Status != store.SessionTerminated {
 		st.Users = sess.Attendees()
+		st.Recording = sess.Recording()
 	}
 	return st
 }
@@ -163,7 +168,7 @@ func (s *Server) syncSessions(userID string) {
 	for _, sess := range list {
 		i := sess.Info()
 		snap := sessionSnap{sess: sess, status: statusOf(i), name: i.Name, cols: i.Cols, rows: i.Rows,
-			attached: i.Attached, viewers: i.Viewers, users: attendeesKey(sess.Attendees())}
+			attached: i.Attached, viewers: i.Viewers, users: attendeesKey(sess.Attendees()), recording: sess.Recording()}
 		next[i.ID] = snap
 		if old, ok := prev[i.ID]; !first && (!ok || old != snap) {
 			changed = append(changed, i)
@@ -196,6 +201,7 @@ type statusKey struct {
 	status, name                  string
 	cols, rows, attached, viewers int
 	users                         string
+	recording                     bool
 }
 
 // sendStatus sends session-status unless this socket has already been told
@@ -207,7 +213,7 @@ func (c *client) sendStatus(i sessions.Info) {
 	if sess != nil {
 		st = statusOfSession(sess, i)
 	}
-	k := statusKey{statusOf(i), i.Name, i.Cols, i.Rows, i.Attached, i.Viewers, attendeesKey(st.Users)}
+	k := statusKey{statusOf(i), i.Name, i.Cols, i.Rows, i.Attached, i.Viewers, attendeesKey(st.Users), st.Recording}
 	c.mu.Lock()
 	if c.closed || c.statusSent[i.ID] == k {
 		c.mu.Unlock()

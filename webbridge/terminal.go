@@ -393,6 +393,7 @@ func (c *client) attachTerminal(m *socketio.Message, r *reply) {
 	}
 	payload := attachedPayload(sess.Info())
 	payload["role"] = string(v.role)
+	payload["recording"] = sess.Recording()
 	c.emit("terminal-attached", payload)
 	r.ok(payload)
 	v.start()
