@@ -48,6 +48,8 @@ func (c *command) dispatch(ctx context.Context, args []string) error {
 		return c.share(ctx, rest)
 	case "unshare":
 		return c.unshare(ctx, rest)
+	case "recordings":
+		return c.recordings(ctx, rest)
 	case "version", "--version":
 		fmt.Fprintln(c.stdout, "codeterm", version)
 		return nil

@@ -34,6 +34,8 @@ Usage:
   codeterm attach WORKSPACE[/SESSION]   (inside a workspace login, e.g. mosh: attach this terminal to the shared session)
   codeterm share SESSION USER --role viewer|editor [--ttl DURATION]
   codeterm unshare SESSION USER
+  codeterm recordings list
+  codeterm recordings export SESSION [FILE]   (asciicast v2; FILE "-" or none: stdout)
   codeterm version
 
 Every sub-command takes --data DIR and --config FILE.

@@ -47,6 +47,7 @@ type env struct {
 	data    string
 	home    string
 	keyFile string
+	extra   []string // more environment (CODETERM_* settings)
 }
 
 func newEnv(t *testing.T) *env {
@@ -74,7 +75,7 @@ func (e *env) newKey(name string) string {
 
 func (e *env) cmd(args ...string) *exec.Cmd {
 	c := exec.Command(binary, append(args, "--data", e.data)...)
-	c.Env = []string{"HOME=" + e.home, "PATH=" + os.Getenv("PATH"), "USER=root"}
+	c.Env = append([]string{"HOME=" + e.home, "PATH=" + os.Getenv("PATH"), "USER=root"}, e.extra...)
 	return c
 }
 

@@ -94,6 +94,7 @@ func openShell(t *testing.T, port string, user string, signer ssh.Signer, comman
 // let bob into alice's session over SSH and take him out again.
 func TestShareCommands(t *testing.T) {
 	e := newEnv(t)
+	e.extra = []string{"CODETERM_SESSIONS_RECORD=true"}
 	keys := map[string]ssh.Signer{}
 	for _, name := range []string{"alice", "bob"} {
 		signer, _, err := auth.LoadOrCreateHostKey(filepath.Join(t.TempDir(), name))
@@ -158,6 +159,28 @@ func TestShareCommands(t *testing.T) {
 	bob.expect("no longer shared with you")
 	e.fails("not shared", "unshare", id, "bob")
 
+	// The session was recorded: listed and exported by the CLI.
+	alice.in.Write([]byte("exit\r"))
+	select {
+	case <-alice.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("alice's shell did not exit")
+	}
+	if got := e.ok("recordings", "list"); !regexp.MustCompile(id + `\s+alice\s+\S*\s*terminated`).MatchString(got) {
+		t.Fatalf("recordings list: %q", got)
+	}
+	cast := e.ok("recordings", "export", id)
+	if !strings.HasPrefix(cast, `{"env":`) || !strings.Contains(cast, `"version":2`) || !strings.Contains(cast, "READY-42") ||
+		!strings.Contains(cast, "BOB-42") || strings.Contains(cast, `"i",`) {
+		t.Fatalf("exported recording: %q", cast)
+	}
+	file := filepath.Join(t.TempDir(), "s.cast")
+	e.ok("recordings", "export", id, file)
+	if b, _ := os.ReadFile(file); string(b) != cast {
+		t.Fatal("the exported file differs")
+	}
+	e.fails("no recording", "recordings", "export", "no-such-session")
+
 	// The audit log, written by the server and by the CLI beside it.
 	logPath := filepath.Join(e.data, "audit.log")
 	if fi, err := os.Stat(logPath); err != nil || fi.Mode().Perm() != 0o600 {
@@ -180,7 +203,7 @@ func TestShareCommands(t *testing.T) {
 		got = append(got, d)
 	}
 	want := []string{"attach alice ssh ", "share root cli bob", "attach bob ssh ", "unshare root cli bob",
-		fmt.Sprintf("detach bob ssh  typed=%d", len("echo BOB-$((6*7))\r"))}
+		fmt.Sprintf("detach bob ssh  typed=%d", len("echo BOB-$((6*7))\r")), fmt.Sprintf("detach alice ssh  typed=%d", len("echo READY-$((20+22))\rexit\r"))}
 	if u, err := user.Current(); err == nil {
 		for i := range want {
 			want[i] = strings.Replace(want[i], "root", u.Username, 1)
