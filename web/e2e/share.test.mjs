@@ -1,11 +1,13 @@
 // Sharing: the owner's session, started over SSH, shared with bob by the
-// CLI; bob watches it in the browser at /s/<id>, cannot type, and is
-// detached when the owner unshares.
+// CLI; bob watches it in the browser at /s/<id>, cannot type, sees the
+// recording badge, is detached when the owner unshares, and replays the
+// recording at /r/<id> (screenshots in docs/screenshots/).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { io } from 'socket.io-client';
 import { BASE_URL, launch, watchErrors, waitForText } from './helpers.mjs';
 
 const bin = process.env.CODETERM_BIN;
@@ -94,7 +96,29 @@ test('a session shared with bob: watched in the browser, read-only, then unshare
   await page.getByText('This terminal is read-only').first().waitFor({ timeout: 15_000 });
   await page.screenshot({ path: join(shots, 'shared-viewer.png') });
 
+  // The owner records: bob sees the badge.
+  const sock = io(BASE_URL, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
+  after(() => sock.close());
+  const rec = await sock.timeout(15_000).emitWithAck('record-session', { sessionId, on: true });
+  assert.equal(rec.ok, true, JSON.stringify(rec));
+  await page.locator('.rec-badge:not([hidden])').waitFor({ timeout: 15_000 });
+  ssh.stdin.write('echo "recorded-$((5*5))"\r');
+  await waitForText(page, 'recorded-25');
+
   cli('unshare', sessionId, 'bob');
   await waitForText(page, 'no longer', { timeout: 5_000 });
+
+  // Shared again, the session ends; bob replays its recording at /r/<id>.
+  cli('share', sessionId, 'bob', '--role', 'viewer');
+  const ended = new Promise((resolve) => ssh.on('exit', resolve));
+  ssh.stdin.write('exit\r');
+  await ended;
+  await page.goto(`${BASE_URL}/r/${sessionId}`);
+  await page.locator('.replay[data-ready="true"]').waitFor({ timeout: 15_000 });
+  await page.selectOption('.replay-speed', '8');
+  await page.waitForFunction(() => window.__codeterm.replayPlayer()?.getDuration() > 0, null, { timeout: 15_000, polling: 100 });
+  await page.evaluate(() => window.__codeterm.replayPlayer().seek(window.__codeterm.replayPlayer().getDuration() - 0.01));
+  await page.waitForFunction(() => /recorded-25/.test(document.querySelector('.replay-stage')?.textContent ?? ''), null, { timeout: 15_000, polling: 100 });
+  await page.screenshot({ path: join(shots, 'replay.png') });
   assert.deepEqual(errors, []);
 });

@@ -45,9 +45,12 @@ async function buildInto(dir) {
   rmSync(join(dir, 'assets'), { recursive: true, force: true });
   rmSync(join(dir, 'index.html'), { force: true });
   mkdirSync(join(dir, 'assets'), { recursive: true });
+  const player = await buildChunk(dir, 'src/player.ts', 'player');
   const result = await build({
     absWorkingDir: webDir,
     entryPoints: ['src/main.ts'],
+    // The replay page loads the player chunk by its hashed path.
+    external: ['/assets/*'],
     bundle: true,
     minify: true,
     format: 'esm',
@@ -58,7 +61,11 @@ async function buildInto(dir) {
     sourcemap: false,
     charset: 'utf8',
     logLevel: 'warning',
-    define: { 'process.env.NODE_ENV': '"production"' },
+    define: {
+      'process.env.NODE_ENV': '"production"',
+      __PLAYER_JS__: JSON.stringify(`/${player.js}`),
+      __PLAYER_CSS__: JSON.stringify(`/${player.css}`),
+    },
   });
   // Names carry a hash of the content alone (esbuild's [hash] also covers
   // input paths, which differ between checkouts that link node_modules).
@@ -73,6 +80,37 @@ async function buildInto(dir) {
   const { js, css } = names;
   if (!js || !css) throw new Error('expected one .js and one .css output');
   writeFileSync(join(dir, 'index.html'), indexHtml(`/${js}`, `/${css}`));
+}
+
+// buildChunk builds an entry loaded on demand (an ES module and its
+// styles) into assets/NAME-HASH.{js,css}, named by content like the app.
+async function buildChunk(dir, entry, name) {
+  const result = await build({
+    absWorkingDir: webDir,
+    entryPoints: [entry],
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    target: ['es2022', 'chrome110', 'firefox110', 'safari16'],
+    outdir: 'out',
+    write: false,
+    legalComments: 'eof',
+    sourcemap: false,
+    charset: 'utf8',
+    logLevel: 'warning',
+    loader: { '.woff': 'dataurl', '.woff2': 'dataurl', '.ttf': 'dataurl', '.svg': 'dataurl' },
+    define: { 'process.env.NODE_ENV': '"production"' },
+  });
+  const names = {};
+  for (const f of result.outputFiles) {
+    const ext = f.path.endsWith('.css') ? 'css' : f.path.endsWith('.js') ? 'js' : null;
+    if (!ext) throw new Error(`unexpected output ${f.path}`);
+    const hash = createHash('sha256').update(f.contents).digest('hex').slice(0, 12);
+    names[ext] = `assets/${name}-${hash}.${ext}`;
+    writeFileSync(join(dir, names[ext]), f.contents);
+  }
+  if (!names.js || !names.css) throw new Error(`expected one .js and one .css output for ${entry}`);
+  return names;
 }
 
 function indexHtml(js, css) {

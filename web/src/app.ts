@@ -5,6 +5,7 @@ import { openDialog } from './dialog';
 import { h, icon } from './dom';
 import { matchShortcut, OTHER_KEYS, SHORTCUTS, type Action } from './keys';
 import { LoginView } from './login';
+import { ReplayView } from './replay';
 import { SharedView } from './shared';
 import { Connection, type ConnStatus } from './socket';
 import type { OutputPayload } from './terminal';
@@ -94,6 +95,11 @@ export class App {
     const m = /^\/w\/([^/]+)(?:\/([^/]+))?\/?$/.exec(path);
     if (m) {
       this.mount(new Workbench(this, safeDecode(m[1]), m[2] ? safeDecode(m[2]) : null));
+      return;
+    }
+    const replay = /^\/r\/([^/]+)\/?$/.exec(path);
+    if (replay) {
+      this.mount(new ReplayView(this, safeDecode(replay[1])));
       return;
     }
     const shared = /^\/s\/([^/]+)\/?$/.exec(path);
@@ -377,6 +383,7 @@ export class App {
       streamState: (id?: string) => wb()?.streamState(id) ?? null,
       terminalSize: (id?: string) => wb()?.terminalSize(id) ?? null,
       focusedSession: () => wb()?.focusedSession() ?? null,
+      replayPlayer: () => (this.view instanceof ReplayView ? this.view.replayPlayer : null),
       workspaceId: () => wb()?.workspaceId() ?? null,
       connection: () => this.conn?.current.state ?? 'offline',
       // Drops the transport as a network failure would; the app must

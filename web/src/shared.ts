@@ -18,6 +18,7 @@ export class SharedView implements View {
   private readonly info: HTMLElement;
   private readonly people: HTMLElement;
   private readonly note: HTMLElement;
+  private readonly recBadge: HTMLElement;
   private readonly view: TermView;
   private readonly unsub: (() => void)[] = [];
   private gone = false;
@@ -29,6 +30,7 @@ export class SharedView implements View {
     this.info = h('span', { class: 'shared-info' }, 'Shared session');
     this.people = h('ul', { class: 'shared-people', 'aria-label': 'Attached' });
     this.note = h('p', { class: 'shared-note', role: 'note' });
+    this.recBadge = h('span', { class: 'badge warn rec-badge', hidden: true, title: 'This session is being recorded' }, '● recording');
     const conn = app.connection();
     this.view = new TermView(sessionId, conn, app.settings, themeById(app.settings.theme), {
       shortcut: () => false,
@@ -44,13 +46,14 @@ export class SharedView implements View {
       'div',
       { class: 'screen shared' },
       app.header([h('span', { class: 'crumb' }, 'Shared with me')]),
-      h('div', { class: 'shared-bar' }, this.info, this.people),
+      h('div', { class: 'shared-bar' }, this.info, this.recBadge, this.people),
       this.note,
       h('main', { class: 'shared-term', id: 'main', tabindex: -1 }, this.view.host),
     );
     const onStatus = (p: any) => {
       if (p?.sessionId !== sessionId) return;
       if (Array.isArray(p.users)) this.renderPeople(p.users);
+      if (typeof p.recording === 'boolean') this.recBadge.hidden = !p.recording;
       if (p.status === 'terminated') this.end('the session has ended');
     };
     const onDetached = (p: any) => {
