@@ -65,6 +65,7 @@ func TestNodeE2E(t *testing.T) {
 	}
 	dave, _ := e.auth.AddUser(bg, "dave")
 	erin, _ := e.auth.AddUser(bg, "erin")
+	frank, _ := e.auth.AddUser(bg, "frank")
 
 	args := append([]string{"--test", "--test-reporter=spec"}, files...)
 	cmd := exec.CommandContext(ctx, node, args...)
@@ -75,6 +76,7 @@ func TestNodeE2E(t *testing.T) {
 		"BOB_TOKEN="+e.token(e.bob),
 		"DAVE_TOKEN="+e.token(dave),
 		"ERIN_TOKEN="+e.token(erin),
+		"FRANK_TOKEN="+e.token(frank),
 		"EXPIRED_TOKEN="+expired,
 		"BADSIG_TOKEN="+badSig,
 		"REVOKED_TOKEN="+revoked,

@@ -75,6 +75,20 @@ func shareError(id string, err error) *wireError {
 	return sessionError(id, err)
 }
 
+// guestOf checks that the socket's user owns the session, then finds the
+// guest by name. Anyone but the owner is told the session does not exist
+// before the guest's name is even looked up.
+func (c *client) guestOf(ctx context.Context, sessionID, name string) (sessions.Who, *wireError) {
+	if _, err := c.srv.Sessions.Get(c.user.ID, sessionID); err != nil {
+		return sessions.Who{}, sessionError(sessionID, err)
+	}
+	guest, err := c.srv.Store.UserByName(ctx, name)
+	if err != nil {
+		return sessions.Who{}, shareError(sessionID, sessions.ErrInvalidGuest)
+	}
+	return sessions.Who{UserID: guest.ID, User: guest.Name}, nil
+}
+
 // share-session {sessionId, user, role, ttl?}: ttl in seconds.
 func (c *client) shareSession(m *socketio.Message, r *reply) {
 	var p struct {
@@ -97,29 +111,23 @@ func (c *client) shareSession(m *socketio.Message, r *reply) {
 	c.goWork(func() {
 		ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
 		defer cancel()
-		// Only the owner may share: anyone else is told the session does
-		// not exist before the guest's name is even looked up.
-		if _, err := c.srv.Sessions.Get(c.user.ID, p.SessionID); err != nil {
-			r.fail(sessionError(p.SessionID, err))
+		guest, e := c.guestOf(ctx, p.SessionID, p.User)
+		if e != nil {
+			r.fail(e)
 			return
 		}
-		guest, err := c.srv.Store.UserByName(ctx, p.User)
-		if err != nil {
-			r.fail(shareError(p.SessionID, sessions.ErrInvalidGuest))
-			return
-		}
-		sh, err := c.srv.Sessions.ShareSession(ctx, c.who(), p.SessionID, sessions.Who{UserID: guest.ID, User: guest.Name}, sessions.Role(p.Role),
+		sh, err := c.srv.Sessions.ShareSession(ctx, c.who(), p.SessionID, guest, sessions.Role(p.Role),
 			time.Duration(p.TTL)*time.Second)
 		if err != nil {
 			r.fail(shareError(p.SessionID, err))
 			return
 		}
-		out := shareJSON{SessionID: sh.SessionID, User: guest.Name, Role: string(sh.Role), ExpiresAt: expiry(sh.ExpiresAt)}
+		out := shareJSON{SessionID: sh.SessionID, User: guest.User, Role: string(sh.Role), ExpiresAt: expiry(sh.ExpiresAt)}
 		r.ok(map[string]any{"share": out})
-		if list, err := c.srv.Sessions.SharedWith(ctx, guest.ID); err == nil {
+		if list, err := c.srv.Sessions.SharedWith(ctx, guest.UserID); err == nil {
 			for _, x := range list {
 				if x.Session.ID() == sh.SessionID {
-					c.srv.toRooms("session-shared", c.srv.sharedOf(ctx, x), userRoom(guest.ID))
+					c.srv.toRooms("session-shared", c.srv.sharedOf(ctx, x), userRoom(guest.UserID))
 				}
 			}
 		}
@@ -142,21 +150,17 @@ func (c *client) unshareSession(m *socketio.Message, r *reply) {
 	c.goWork(func() {
 		ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
 		defer cancel()
-		if _, err := c.srv.Sessions.Get(c.user.ID, p.SessionID); err != nil {
-			r.fail(sessionError(p.SessionID, err))
+		guest, e := c.guestOf(ctx, p.SessionID, p.User)
+		if e != nil {
+			r.fail(e)
 			return
 		}
-		guest, err := c.srv.Store.UserByName(ctx, p.User)
-		if err != nil {
-			r.fail(shareError(p.SessionID, sessions.ErrInvalidGuest))
-			return
-		}
-		if err := c.srv.Sessions.UnshareSession(ctx, c.who(), p.SessionID, sessions.Who{UserID: guest.ID, User: guest.Name}); err != nil {
+		if err := c.srv.Sessions.UnshareSession(ctx, c.who(), p.SessionID, guest); err != nil {
 			r.fail(shareError(p.SessionID, err))
 			return
 		}
-		r.ok(map[string]any{"sessionId": p.SessionID, "user": guest.Name})
-		c.srv.toRooms("session-unshared", map[string]string{"sessionId": p.SessionID}, userRoom(guest.ID))
+		r.ok(map[string]any{"sessionId": p.SessionID, "user": guest.User})
+		c.srv.toRooms("session-unshared", map[string]string{"sessionId": p.SessionID}, userRoom(guest.UserID))
 	})
 }
 

@@ -122,3 +122,28 @@ test('a session shared with bob: watched in the browser, read-only, then unshare
   await page.screenshot({ path: join(shots, 'replay.png') });
   assert.deepEqual(errors, []);
 });
+
+test('the owner shares from the workbench: invite as editor, record, remove', async () => {
+  browser ??= await launch();
+  const { loginLink } = await import('./helpers.mjs');
+  const context = await browser.newContext({ viewport: { width: 1200, height: 760 } });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  await page.goto(loginLink());
+  await page.waitForURL((u) => !u.pathname.startsWith('/login'), { timeout: 15_000 });
+  await page.goto(`${BASE_URL}/w/demo`);
+  await page.waitForFunction(() => window.__codeterm?.focusedSession(), null, { timeout: 20_000, polling: 100 });
+  await page.getByRole('button', { name: 'Share' }).click();
+  const dlg = page.getByRole('dialog', { name: 'Share this session' });
+  await dlg.getByLabel('User', { exact: true }).fill('bob');
+  await dlg.getByLabel('Role').selectOption('editor');
+  await dlg.getByText('runs as your account').waitFor();
+  await dlg.getByRole('button', { name: 'Invite' }).click();
+  await dlg.locator('.share-list li[data-user="bob"]').getByText('editor').waitFor({ timeout: 15_000 });
+  await dlg.getByLabel('Record this session').check();
+  await page.locator('.topbar .rec-badge:not([hidden])').waitFor({ timeout: 15_000 });
+  await dlg.locator('.share-list li[data-user="bob"]').getByRole('button', { name: 'Remove' }).click();
+  await dlg.locator('.share-list li[data-user="bob"]').waitFor({ state: 'detached', timeout: 15_000 });
+  assert.deepEqual(errors, []);
+  await context.close();
+});

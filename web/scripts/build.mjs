@@ -18,6 +18,21 @@ const staticDir = join(webDir, 'static');
 // The budget the issue sets for everything a browser downloads, gzipped.
 const GZIP_BUDGET = 500 * 1024;
 
+// What every bundle is built with.
+const esbuildOptions = {
+  absWorkingDir: webDir,
+  bundle: true,
+  minify: true,
+  format: 'esm',
+  target: ['es2022', 'chrome110', 'firefox110', 'safari16'],
+  outdir: 'out',
+  write: false,
+  legalComments: 'eof',
+  sourcemap: false,
+  charset: 'utf8',
+  logLevel: 'warning',
+};
+
 const args = process.argv.slice(2);
 const check = args.includes('--check');
 const outIdx = args.indexOf('--out');
@@ -47,20 +62,10 @@ async function buildInto(dir) {
   mkdirSync(join(dir, 'assets'), { recursive: true });
   const player = await buildChunk(dir, 'src/player.ts', 'player');
   const result = await build({
-    absWorkingDir: webDir,
+    ...esbuildOptions,
     entryPoints: ['src/main.ts'],
     // The replay page loads the player chunk by its hashed path.
     external: ['/assets/*'],
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    target: ['es2022', 'chrome110', 'firefox110', 'safari16'],
-    outdir: 'out',
-    write: false,
-    legalComments: 'eof',
-    sourcemap: false,
-    charset: 'utf8',
-    logLevel: 'warning',
     define: {
       'process.env.NODE_ENV': '"production"',
       __PLAYER_JS__: JSON.stringify(`/${player.js}`),
@@ -86,18 +91,8 @@ async function buildInto(dir) {
 // styles) into assets/NAME-HASH.{js,css}, named by content like the app.
 async function buildChunk(dir, entry, name) {
   const result = await build({
-    absWorkingDir: webDir,
+    ...esbuildOptions,
     entryPoints: [entry],
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    target: ['es2022', 'chrome110', 'firefox110', 'safari16'],
-    outdir: 'out',
-    write: false,
-    legalComments: 'eof',
-    sourcemap: false,
-    charset: 'utf8',
-    logLevel: 'warning',
     loader: { '.woff': 'dataurl', '.woff2': 'dataurl', '.ttf': 'dataurl', '.svg': 'dataurl' },
     define: { 'process.env.NODE_ENV': '"production"' },
   });

@@ -3,6 +3,7 @@
 // shell, which runs as the owner's account (the page says so).
 import { listShared, type SharedSession } from './api';
 import type { App, View } from './app';
+import { openDialog } from './dialog';
 import { fill, h } from './dom';
 import { TermView, type OutputPayload } from './terminal';
 import { themeById } from './theme';
@@ -177,3 +178,102 @@ export function sharedWithMe(app: App, unsub: (() => void)[]): HTMLElement {
   void load();
   return section;
 }
+
+/** The owner's controls in the workbench header: a "recording" badge for
+ * the focused session and a Share button with the invitation dialog. */
+export function ownerControls(app: App, focused: () => string | null, unsub: (() => void)[]): HTMLElement[] {
+  const recording = new Map<string, boolean>();
+  const badge = h('span', { class: 'badge warn rec-badge', hidden: true, title: 'This session is being recorded' }, '● recording');
+  const paint = () => {
+    const id = focused();
+    badge.hidden = !(id && recording.get(id));
+  };
+  const conn = app.connection();
+  const onStatus = (p: any) => {
+    if (typeof p?.sessionId !== 'string' || typeof p.recording !== 'boolean') return;
+    recording.set(p.sessionId, p.recording);
+    paint();
+  };
+  conn.on('session-status', onStatus);
+  unsub.push(() => conn.off('session-status', onStatus));
+  const timer = window.setInterval(paint, 500); // focus moves between panes without an event here
+  unsub.push(() => window.clearInterval(timer));
+  const button = h('button', {
+    type: 'button',
+    class: 'btn share-btn',
+    onclick: () => {
+      const id = focused();
+      if (id) void shareDialog(app, id, recording.get(id) ?? false);
+    },
+  }, 'Share');
+  return [badge, button];
+}
+
+async function shareDialog(app: App, sessionId: string, recording: boolean): Promise<void> {
+  const conn = app.connection();
+  const list = h('ul', { class: 'share-list' });
+  const user = h('input', { type: 'text', name: 'user', autocomplete: 'off', required: true, 'aria-label': 'User' });
+  const role = h('select', { name: 'role', 'aria-label': 'Role' }, h('option', { value: 'viewer' }, 'viewer: watches'), h('option', { value: 'editor' }, 'editor: types'));
+  const hours = h('input', { type: 'number', min: '0', step: '1', value: '0', name: 'ttl', 'aria-label': 'Expires after (hours, 0 = never)' });
+  const note = h('p', { class: 'shared-note' });
+  const showNote = () => (note.textContent = role.value === 'editor' ? `${editorWarning}` : '');
+  role.addEventListener('change', showNote);
+  const refresh = async () => {
+    try {
+      const r = await conn.request('list-shares', { sessionId });
+      fill(
+        list,
+        (r.shares as { user: string; role: string; expiresAt?: string }[]).map((s) =>
+          h('li', { 'data-user': s.user }, `${s.user} · ${s.role}${s.expiresAt ? ` · until ${new Date(s.expiresAt).toLocaleString()}` : ''} `,
+            h('button', { type: 'button', class: 'link-btn', onclick: () => void unshare(s.user) }, 'Remove')),
+        ),
+      );
+    } catch (e) {
+      fill(list, h('li', { class: 'error' }, (e as Error).message));
+    }
+  };
+  const unshare = async (name: string) => {
+    try {
+      await conn.request('unshare-session', { sessionId, user: name });
+    } catch (e) {
+      app.toasts.error('Could not unshare', (e as Error).message);
+    }
+    void refresh();
+  };
+  const invite = async () => {
+    try {
+      await conn.request('share-session', { sessionId, user: user.value.trim(), role: role.value, ttl: Math.round((Number(hours.value) || 0) * 3600) });
+      app.toasts.ok(`Shared with ${user.value.trim()}: they open /s/${sessionId} or ssh USER@host @${sessionId}`);
+      user.value = '';
+    } catch (e) {
+      app.toasts.error('Could not share', (e as Error).message);
+    }
+    void refresh();
+  };
+  const rec = h('input', { type: 'checkbox', checked: recording, 'aria-label': 'Record this session' });
+  rec.addEventListener('change', async () => {
+    try {
+      await conn.request('record-session', { sessionId, on: rec.checked });
+    } catch (e) {
+      rec.checked = !rec.checked;
+      app.toasts.error('Recording', (e as Error).message);
+    }
+  });
+  const replay = h('a', { href: `/r/${encodeURIComponent(sessionId)}`, 'data-link': true }, 'Replay the recording');
+  const dlg = openDialog('Share this session', [
+    h('label', { class: 'field' }, h('span', {}, 'User'), user),
+    h('label', { class: 'field' }, h('span', {}, 'Role'), role),
+    h('label', { class: 'field' }, h('span', {}, 'Expires after (hours, 0 = never)'), hours),
+    note,
+    h('div', { class: 'dialog-actions' }, h('button', { type: 'button', class: 'btn primary', onclick: () => void invite() }, 'Invite')),
+    h('h3', {}, 'Shared with'),
+    list,
+    h('label', { class: 'field-inline' }, rec, ' Record this session (everyone attached sees a badge)'),
+    h('p', {}, replay),
+    h('div', { class: 'dialog-actions' }, h('button', { type: 'button', class: 'btn', onclick: () => dlg.close() }, 'Close')),
+  ]);
+  replay.addEventListener('click', () => dlg.close());
+  void refresh();
+}
+
+const editorWarning = "An editor types into your shell, which runs as your account: they can do anything you can.";

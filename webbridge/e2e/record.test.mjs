@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, call, waitEvent, Output, createTerminal, env, URL, ALICE, BOB } from './helpers.mjs';
 
-const DAVE = env('DAVE_TOKEN');
+// frank is nobody's guest (dave and erin are revoked and deleted by auth.test.mjs).
+const FRANK = env('FRANK_TOKEN');
 
 function get(token, path) {
   return fetch(URL + path, { headers: { Authorization: `Bearer ${token}` } });
@@ -32,9 +33,11 @@ function parseCast(text) {
 
 test('recording: switched on by the owner, a badge for everyone, replayed by invited users only', async (t) => {
   const a = await connect(ALICE);
+  t.after(() => a.close());
   const b = await connect(BOB);
-  const d = await connect(DAVE);
-  t.after(() => { a.close(); b.close(); d.close(); });
+  t.after(() => b.close());
+  const d = await connect(FRANK);
+  t.after(() => d.close());
   const { sessionId } = await createTerminal(a);
   const out = new Output(a, sessionId);
 
@@ -58,7 +61,7 @@ test('recording: switched on by the owner, a badge for everyone, replayed by inv
   await call(a, 'terminal-input', { sessionId, data: 'exit\r' });
   await exited;
 
-  // Served to the owner and the invited user after the end; dave gets what
+  // Served to the owner and the invited user after the end; frank gets what
   // a missing id gets.
   for (const token of [ALICE, BOB]) {
     const res = await get(token, `/api/sessions/${sessionId}/recording`);
@@ -67,8 +70,8 @@ test('recording: switched on by the owner, a badge for everyone, replayed by inv
     const cast = parseCast(await res.text());
     assert.match(cast, /rec-42/);
   }
-  const denied = await get(DAVE, `/api/sessions/${sessionId}/recording`);
-  const missing = await get(DAVE, '/api/sessions/no-such-session/recording');
+  const denied = await get(FRANK, `/api/sessions/${sessionId}/recording`);
+  const missing = await get(FRANK, '/api/sessions/no-such-session/recording');
   assert.equal(denied.status, 404);
   assert.deepEqual(await denied.json(), await missing.json());
   assert.equal((await get(BOB, '/api/sessions/no-such-session/recording')).status, 404);

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, call, waitEvent, Output, createTerminal, control, env, URL, ALICE, BOB, ALICE_WS } from './helpers.mjs';
 
-const DAVE = env('DAVE_TOKEN');
+// frank is nobody's guest (dave and erin are revoked and deleted by auth.test.mjs).
+const FRANK = env('FRANK_TOKEN');
 
 // guestAttach attaches a guest's socket and resolves with the ack.
 async function guestAttach(socket, sessionId) {
@@ -13,9 +14,11 @@ async function guestAttach(socket, sessionId) {
 
 test('sharing: viewer, editor, unshare, and an uninvited user', async (t) => {
   const a = await connect(ALICE);
+  t.after(() => a.close());
   const b = await connect(BOB);
-  const d = await connect(DAVE);
-  t.after(() => { a.close(); b.close(); d.close(); });
+  t.after(() => b.close());
+  const d = await connect(FRANK);
+  t.after(() => d.close());
 
   const { sessionId } = await createTerminal(a);
   const aliceOut = new Output(a, sessionId);
@@ -57,18 +60,18 @@ test('sharing: viewer, editor, unshare, and an uninvited user', async (t) => {
   assert.equal(resized.error.code, 'READ_ONLY');
 
   // A guest cannot share further, kill, nor see the owner's workspace.
-  assert.equal((await call(b, 'share-session', { sessionId, user: 'dave', role: 'viewer' })).error.code, 'SESSION_NOT_FOUND');
+  assert.equal((await call(b, 'share-session', { sessionId, user: 'frank', role: 'viewer' })).error.code, 'SESSION_NOT_FOUND');
   assert.equal((await call(b, 'kill-terminal', { sessionId })).error.code, 'SESSION_NOT_FOUND');
   assert.equal((await call(b, 'list-terminals', { workspaceId: ALICE_WS })).error.code, 'WORKSPACE_NOT_FOUND');
 
-  // dave, not invited, gets exactly what a missing id gets.
-  const daveMissing = await call(d, 'attach-terminal', { sessionId: 'no-such-session' });
-  const daveAttach = await call(d, 'attach-terminal', { sessionId });
-  assert.equal(daveAttach.error.code, 'SESSION_NOT_FOUND');
-  assert.equal(daveAttach.error.message, daveMissing.error.message);
-  assert.equal(daveAttach.error.details.replace(sessionId, 'ID'), daveMissing.error.details.replace('no-such-session', 'ID'));
-  const daveInput = await call(d, 'terminal-input', { sessionId, data: 'x' });
-  assert.equal(daveInput.error.code, 'SESSION_NOT_FOUND');
+  // frank, not invited, gets exactly what a missing id gets.
+  const frankMissing = await call(d, 'attach-terminal', { sessionId: 'no-such-session' });
+  const frankAttach = await call(d, 'attach-terminal', { sessionId });
+  assert.equal(frankAttach.error.code, 'SESSION_NOT_FOUND');
+  assert.equal(frankAttach.error.message, frankMissing.error.message);
+  assert.equal(frankAttach.error.details.replace(sessionId, 'ID'), frankMissing.error.details.replace('no-such-session', 'ID'));
+  const frankInput = await call(d, 'terminal-input', { sessionId, data: 'x' });
+  assert.equal(frankInput.error.code, 'SESSION_NOT_FOUND');
 
   // Upgraded to editor: bob is detached, attaches again, and types into
   // alice's shell.
