@@ -395,6 +395,9 @@ func (c *client) attachTerminal(m *socketio.Message, r *reply) {
 	payload["role"] = string(v.role)
 	payload["recording"] = sess.Recording()
 	c.emit("terminal-attached", payload)
+	// Who is attached now includes this socket, which may have joined the
+	// session's room after the core's change was reported.
+	c.tellStatus(sess)
 	r.ok(payload)
 	v.start()
 	c.goWork(func() { c.srv.syncSessions(c.user.ID) })
