@@ -65,6 +65,14 @@ func (s *Server) attachShared(sess ssh.Session, u *store.User, id string, pty ss
 	s.join(ctx, cancel, sess, sess, u, target, pty)
 }
 
+// recordingNotice is the one-line "badge" SSH clients get.
+func recordingNotice(on bool) string {
+	if on {
+		return "\r\n[codeterm: this session is being recorded]\r\n"
+	}
+	return "\r\n[codeterm: recording stopped]\r\n"
+}
+
 // readOnlyNotice is printed once, when a viewer first types.
 const readOnlyNotice = "\r\n[codeterm: you are a viewer here; your input is not sent]\r\n"
 
@@ -95,6 +103,27 @@ func (s *Server) join(ctx context.Context, cancel context.CancelFunc, sess ssh.S
 	info := target.Info()
 	s.Log.Info("ssh attach", "user", u.Name, "workspace", info.WorkspaceID, "session", info.ID, "role", role, "remote", sess.RemoteAddr().String())
 	defer s.Log.Info("ssh detach", "user", u.Name, "workspace", info.WorkspaceID, "session", info.ID)
+
+	// Everyone attached is told when the session is recorded.
+	recChanged, stopRec := target.RecordingChanges()
+	defer stopRec()
+	recording := target.Recording()
+	if recording {
+		io.WriteString(sess, recordingNotice(true))
+	}
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-recChanged:
+				if now := target.Recording(); now != recording {
+					recording = now
+					io.WriteString(sess, recordingNotice(now))
+				}
+			}
+		}
+	}()
 
 	stopWindows := onWindowChange(sess, func(w ssh.Window) {
 		a.Resize(w.Width, w.Height) // out-of-range sizes are refused by the core

@@ -56,6 +56,12 @@ func TestSharedSessionOverSSH(t *testing.T) {
 	if !found {
 		t.Fatalf("attendees %+v", list[0].Attendees())
 	}
+	// Recording switched on: every SSH client is told, the guest too.
+	if err := h.sessions.SetRecording(sessions.Who{UserID: h.alice.ID}, id, true); err != nil {
+		t.Fatal(err)
+	}
+	a.expect("this session is being recorded")
+	b.expect("this session is being recorded")
 	b.send("echo bob-typed\r")
 	b.expect("you are a viewer here")
 	cmd, want = marker(23)
