@@ -311,9 +311,22 @@ func (m *Manager) Shares(ctx context.Context, ownerID, id string) ([]Share, erro
 // SharedWith lists the live sessions shared with guest and not expired,
 // oldest first.
 func (m *Manager) SharedWith(ctx context.Context, guestID string) ([]Shared, error) {
-	all, err := m.allShares(ctx)
-	if err != nil {
-		return nil, err
+	var all []Share
+	if m.st != nil {
+		// Indexed by guest: this runs on every session diff of a
+		// connected user.
+		list, err := m.st.SharesWith(ctx, guestID)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range list {
+			all = append(all, fromStore(r))
+		}
+	} else {
+		var err error
+		if all, err = m.allShares(ctx); err != nil {
+			return nil, err
+		}
 	}
 	now := time.Now()
 	var out []Shared
