@@ -112,6 +112,9 @@ type Sessions struct {
 	IdleTimeout     time.Duration `yaml:"idle_timeout" check:"nonnegative"`
 	KillGrace       time.Duration `yaml:"kill_grace" check:"positive"`
 	Record          bool          `yaml:"record"`
+	// RecordInput adds input markers to recordings (off: input holds
+	// passwords).
+	RecordInput bool `yaml:"record_input"`
 }
 
 // Workspaces configures the workspace registry and file watching.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -136,6 +137,7 @@ const maxPendingQueries = 64
 // goroutine; Write, Resize and Close may be called from any goroutine.
 type Attachment struct {
 	s              *Session
+	typed          atomic.Int64 // bytes of input taken, for the audit log
 	readOnly       bool
 	scrollback     int
 	scrollbackOnce bool
@@ -500,6 +502,10 @@ func (a *Attachment) beforeInput(p []byte) (bool, error) {
 		s.mu.Unlock()
 	}
 	s.lastInput.Store(time.Now().UnixNano())
+	a.typed.Add(int64(len(p)))
+	if s.rec != nil && s.m.cfg.RecordInput {
+		s.rec.input(p)
+	}
 	return true, nil
 }
 

@@ -68,9 +68,11 @@ type handoverAttachment struct {
 }
 
 type handoverRecording struct {
-	Path  string
-	Start time.Time
-	Tail  []byte
+	Path, Shell string
+	Start       time.Time
+	Cols, Rows  int
+	Opened, On  bool   // the file was started; output is being recorded
+	Tail        []byte // an incomplete UTF-8 sequence not yet written
 }
 
 // Export freezes every session for a hand-over: no session is created or
@@ -163,14 +165,14 @@ func (s *Session) export() handoverSession {
 		hs.Attachments = append(hs.Attachments, handoverAttachment{ReadOnly: at.readOnly, Cols: at.cols, Rows: at.rows})
 	}
 	if s.rec != nil {
-		hs.Recording = &handoverRecording{Path: s.rec.path, Start: s.rec.start, Tail: s.rec.handOff()}
+		hs.Recording = s.rec.handOff()
 		s.rec, s.recHandoff = nil, hs.Recording
 	}
 	return hs
 }
 
 func (s *Session) resumeRecording(r *handoverRecording) {
-	rec, err := resumeRecorder(r.Path, r.Start, r.Tail, s.log)
+	rec, err := resumeRecorder(r, s.log)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.recHandoff = nil

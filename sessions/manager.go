@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/codeterm/codeterm/audit"
 	"github.com/codeterm/codeterm/isolation"
 	"github.com/codeterm/codeterm/store"
 )
@@ -31,7 +32,11 @@ type Config struct {
 	IdleTimeout     time.Duration // end sessions with no attachment and no output for this long; 0 = never
 	KillGrace       time.Duration // SIGHUP to SIGKILL; default 3s
 	RecordDir       string        // asciicast v2 file per session here; "" = no recording
-	HistoryDir      string        // one shell history file per workspace here; "" = the shell's default
+	// RecordOnRequest records only the sessions switched on by
+	// SetRecording, not every one; RecordInput adds input markers ("i"
+	// events: they hold what was typed, passwords included).
+	RecordOnRequest, RecordInput bool
+	HistoryDir                   string // one shell history file per workspace here; "" = the shell's default
 	// GitCredential, if set, gives each shell GitCredentialVar: the value
 	// for the session's user and id (see spawn.go).
 	GitCredential func(userID, sessionID string) string
@@ -96,7 +101,10 @@ type Manager struct {
 
 	// handover is held for writing by Export until the exec or Resume;
 	// creating a session and ending one hold it for reading (handover.go).
-	handover sync.RWMutex
+	handover  sync.RWMutex
+	shareOnce sync.Once
+	shares    *sharing   // share.go
+	auditLog  *audit.Log // audit.go; nil: none
 }
 
 type primaryCall struct {
@@ -300,7 +308,7 @@ func (m *Manager) spawn(ctx context.Context, opts SpawnOptions, shellName, shell
 	s := newSession(m, id, opts, shellName, c)
 	s.agent = agent
 	if m.cfg.RecordDir != "" {
-		rec, err := newRecorder(m.cfg.RecordDir, s.id, shellPath, opts.Cols, opts.Rows, m.log)
+		rec, err := newRecorder(m.cfg.RecordDir, s.id, shellPath, opts.Cols, opts.Rows, !m.cfg.RecordOnRequest, m.log)
 		if err != nil {
 			m.log.Warn("session not recorded", "session", s.id, "err", err)
 		} else {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -18,16 +19,24 @@ import (
 // encodes and writes, so a slow disk can never slow the shell. If the disk
 // falls behind by more than maxRecordPending, output is dropped from the
 // recording (and the gap is logged) rather than held.
+//
+// A recorder may start switched off (Config.RecordOnRequest): it then
+// opens its file, with the size of that moment in the header, when first
+// switched on, and records nothing while off.
 type recorder struct {
 	path  string
+	shell string
 	log   *slog.Logger
-	start time.Time
+	on    atomic.Bool
 
-	mu      sync.Mutex
-	pending []byte
-	events  []recEvent
-	dropped int64
-	closed  bool
+	mu         sync.Mutex
+	start      time.Time
+	cols, rows int // the session's size, for the header
+	opened     bool
+	pending    []byte
+	events     []recEvent
+	dropped    int64
+	closed     bool
 
 	wake chan struct{}
 	done chan struct{}
@@ -36,7 +45,7 @@ type recorder struct {
 
 type recEvent struct {
 	t    time.Duration
-	kind byte // 'o' output (bytes in pending up to end), 'r' resize
+	kind byte // 'o' output, 'i' input (bytes in pending up to end), 'r' resize
 	end  int
 	cols int
 	rows int
@@ -47,79 +56,118 @@ const (
 	recordFlushEvery = 200 * time.Millisecond
 )
 
-func newRecorder(dir, sessionID, shell string, cols, rows int, log *slog.Logger) (*recorder, error) {
+func newRecorder(dir, sessionID, shell string, cols, rows int, on bool, log *slog.Logger) (*recorder, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("recording dir: %w", err)
 	}
-	path := filepath.Join(dir, sessionID+".cast")
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("recording: %w", err)
+	r := &recorder{path: filepath.Join(dir, safeName(sessionID)+".cast"), shell: shell, log: log, cols: cols, rows: rows,
+		wake: make(chan struct{}, 1), done: make(chan struct{})}
+	if on {
+		if err := r.setOn(true); err != nil {
+			return nil, err
+		}
 	}
-	r := &recorder{path: path, log: log, start: time.Now(), wake: make(chan struct{}, 1), done: make(chan struct{})}
-	hdr, _ := json.Marshal(map[string]any{
-		"version":   2,
-		"width":     cols,
-		"height":    rows,
-		"timestamp": r.start.Unix(),
-		"env":       map[string]string{"SHELL": shell, "TERM": "xterm-256color"},
-	})
-	w := bufio.NewWriterSize(f, 64<<10)
-	w.Write(hdr)
-	w.WriteByte('\n')
-	go r.run(f, w, nil)
 	return r, nil
 }
 
-// resumeRecorder appends to a recording that a previous program image
-// started at start (see handOff), so the file stays one cast.
-func resumeRecorder(path string, start time.Time, tail []byte, log *slog.Logger) (*recorder, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		return nil, fmt.Errorf("resume recording: %w", err)
+// setOn switches recording on or off. The file is opened (and the header
+// written) the first time it is switched on; later output is appended.
+func (r *recorder) setOn(on bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return ErrClosed
 	}
-	r := &recorder{path: path, log: log, start: start, wake: make(chan struct{}, 1), done: make(chan struct{})}
-	go r.run(f, bufio.NewWriterSize(f, 64<<10), tail)
+	if on && !r.opened {
+		f, err := os.OpenFile(r.path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+		if err != nil {
+			return fmt.Errorf("recording: %w", err)
+		}
+		r.start = time.Now()
+		hdr, _ := json.Marshal(map[string]any{
+			"version":   2,
+			"width":     r.cols,
+			"height":    r.rows,
+			"timestamp": r.start.Unix(),
+			"env":       map[string]string{"SHELL": r.shell, "TERM": "xterm-256color"},
+		})
+		w := bufio.NewWriterSize(f, 64<<10)
+		w.Write(hdr)
+		w.WriteByte('\n')
+		r.opened = true
+		go r.run(f, w, nil)
+	}
+	r.on.Store(on)
+	return nil
+}
+
+// resumeRecorder takes over a recorder a previous program image handed
+// over (see handOff): an opened recording is appended to, so the file stays
+// one cast.
+func resumeRecorder(h *handoverRecording, log *slog.Logger) (*recorder, error) {
+	r := &recorder{path: h.Path, shell: h.Shell, log: log, start: h.Start, cols: h.Cols, rows: h.Rows,
+		wake: make(chan struct{}, 1), done: make(chan struct{})}
+	if h.Opened {
+		f, err := os.OpenFile(h.Path, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			return nil, fmt.Errorf("resume recording: %w", err)
+		}
+		r.opened = true
+		go r.run(f, bufio.NewWriterSize(f, 64<<10), h.Tail)
+	}
+	r.on.Store(h.On)
 	return r, nil
 }
 
 // handOff writes everything pending and closes the file like close, and
-// returns what resumeRecorder needs besides the path and start.
-func (r *recorder) handOff() (tail []byte) {
+// describes the recorder for resumeRecorder in the next program image.
+func (r *recorder) handOff() *handoverRecording {
 	r.close()
-	return r.tail
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return &handoverRecording{Path: r.path, Shell: r.shell, Start: r.start, Cols: r.cols, Rows: r.rows,
+		Opened: r.opened, On: r.on.Load(), Tail: r.tail}
 }
 
 // output records p. Called by the pump; never blocks on I/O.
 func (r *recorder) output(p []byte) {
-	if len(p) == 0 {
+	r.add('o', p)
+}
+
+// input records p as an input marker (Config.RecordInput).
+func (r *recorder) input(p []byte) {
+	r.add('i', p)
+}
+
+func (r *recorder) add(kind byte, p []byte) {
+	if len(p) == 0 || !r.on.Load() {
 		return
 	}
-	t := time.Since(r.start)
 	r.mu.Lock()
-	if r.closed {
+	if r.closed || !r.on.Load() {
 		r.mu.Unlock()
 		return
 	}
+	t := time.Since(r.start)
 	if len(r.pending)+len(p) > maxRecordPending {
 		r.dropped += int64(len(p))
 		r.mu.Unlock()
 		return
 	}
 	r.pending = append(r.pending, p...)
-	if n := len(r.events); n > 0 && r.events[n-1].kind == 'o' && t-r.events[n-1].t < time.Millisecond {
+	if n := len(r.events); n > 0 && r.events[n-1].kind == kind && t-r.events[n-1].t < time.Millisecond {
 		r.events[n-1].end = len(r.pending) // same instant for a player: one event
 	} else {
-		r.events = append(r.events, recEvent{t: t, kind: 'o', end: len(r.pending)})
+		r.events = append(r.events, recEvent{t: t, kind: kind, end: len(r.pending)})
 	}
 	r.mu.Unlock()
 }
 
 func (r *recorder) resize(cols, rows int) {
-	t := time.Since(r.start)
 	r.mu.Lock()
-	if !r.closed {
-		r.events = append(r.events, recEvent{t: t, kind: 'r', end: len(r.pending), cols: cols, rows: rows})
+	r.cols, r.rows = cols, rows
+	if !r.closed && r.on.Load() {
+		r.events = append(r.events, recEvent{t: time.Since(r.start), kind: 'r', end: len(r.pending), cols: cols, rows: rows})
 	}
 	r.mu.Unlock()
 }
@@ -127,9 +175,12 @@ func (r *recorder) resize(cols, rows int) {
 // close flushes what is pending and closes the file; it waits for the writer.
 func (r *recorder) close() {
 	r.mu.Lock()
-	already := r.closed
+	already, opened := r.closed, r.opened
 	r.closed = true
 	r.mu.Unlock()
+	if !opened {
+		return
+	}
 	if !already {
 		select {
 		case r.wake <- struct{}{}:
@@ -164,6 +215,13 @@ func (r *recorder) run(f *os.File, w *bufio.Writer, carry []byte) {
 			secs := strconv.FormatFloat(e.t.Seconds(), 'f', 6, 64)
 			if e.kind == 'r' {
 				line = fmt.Appendf(line[:0], "[%s, \"r\", \"%dx%d\"]\n", secs, e.cols, e.rows)
+				w.Write(line)
+				continue
+			}
+			if e.kind == 'i' {
+				in, _ := json.Marshal(string(data[start:e.end]))
+				start = e.end
+				line = fmt.Appendf(line[:0], "[%s, \"i\", %s]\n", secs, in)
 				w.Write(line)
 				continue
 			}

@@ -588,6 +588,7 @@ func (s *Session) resizeLocked(cols, rows int) {
 
 // detach removes a; the size falls back to the next most recent client.
 func (s *Session) detach(a *Attachment) {
+	s.m.forget(a)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	i := slices.Index(s.atts, a)

@@ -48,25 +48,82 @@ func (s *Server) attachInput(sess ssh.Session, in io.Reader, u *store.User, ws *
 		s.fail(sess, "codeterm: could not start a shell: %v", err)
 		return
 	}
+	s.join(ctx, cancel, sess, in, u, target, pty)
+}
+
+// attachShared attaches the client to a session by its id: one of the
+// user's own, or one shared with them. A session they may not see is
+// reported like a missing one.
+func (s *Server) attachShared(sess ssh.Session, u *store.User, id string, pty ssh.Pty) {
+	ctx, cancel := context.WithCancel(sess.Context())
+	defer cancel()
+	target, _, err := s.Sessions.Join(ctx, u.ID, id)
+	if err != nil {
+		s.fail(sess, "codeterm: no session %q", id)
+		return
+	}
+	s.join(ctx, cancel, sess, sess, u, target, pty)
+}
+
+// recordingNotice is the one-line "badge" SSH clients get.
+func recordingNotice(on bool) string {
+	if on {
+		return "\r\n[codeterm: this session is being recorded]\r\n"
+	}
+	return "\r\n[codeterm: recording stopped]\r\n"
+}
+
+// readOnlyNotice is printed once, when a viewer first types.
+const readOnlyNotice = "\r\n[codeterm: you are a viewer here; your input is not sent]\r\n"
+
+// join relays between the client and target until either ends.
+func (s *Server) join(ctx context.Context, cancel context.CancelFunc, sess ssh.Session, in io.Reader, u *store.User, target *sessions.Session, pty ssh.Pty) {
 	// The history the session keeps comes first, as output, so that the
 	// terminal's own scrollback holds it as it does on the first client's.
 	// The window keeps its size: while another client's is the session's,
 	// this one is shown the part of the screen that fits.
-	a, err := target.Attach(sessions.AttachOptions{
+	who := sessions.Who{UserID: u.ID, User: u.Name, Via: "ssh", Addr: sess.RemoteAddr().String()}
+	a, role, err := s.Sessions.AttachAs(ctx, target, who, sessions.AttachOptions{
 		LastSeq: -1, Cols: pty.Window.Width, Rows: pty.Window.Height,
 		Scrollback: math.MaxInt32, ScrollbackOnce: true, Viewport: true, Client: "ssh",
 	})
+	if errors.Is(err, sessions.ErrNotFound) {
+		s.fail(sess, "codeterm: no session %q", target.ID())
+		return
+	}
 	if err != nil {
 		s.fail(sess, "codeterm: attach: %v", err)
 		return
 	}
 	defer a.Close()
-	if ssh.AgentRequested(sess) {
+	// A guest's agent never reaches the owner's shell.
+	if role == sessions.RoleOwner && ssh.AgentRequested(sess) {
 		defer target.ForwardAgent(agentDialer(sess))()
 	}
 	info := target.Info()
-	s.Log.Info("ssh attach", "user", u.Name, "workspace", ws.Name, "session", info.ID, "remote", sess.RemoteAddr().String())
-	defer s.Log.Info("ssh detach", "user", u.Name, "workspace", ws.Name, "session", info.ID)
+	s.Log.Info("ssh attach", "user", u.Name, "workspace", info.WorkspaceID, "session", info.ID, "role", role, "remote", sess.RemoteAddr().String())
+	defer s.Log.Info("ssh detach", "user", u.Name, "workspace", info.WorkspaceID, "session", info.ID)
+
+	// Everyone attached is told when the session is recorded.
+	recChanged, stopRec := target.RecordingChanges()
+	defer stopRec()
+	recording := target.Recording()
+	if recording {
+		io.WriteString(sess, recordingNotice(true))
+	}
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-recChanged:
+				if now := target.Recording(); now != recording {
+					recording = now
+					io.WriteString(sess, recordingNotice(now))
+				}
+			}
+		}
+	}()
 
 	stopWindows := onWindowChange(sess, func(w ssh.Window) {
 		a.Resize(w.Width, w.Height) // out-of-range sizes are refused by the core
@@ -76,8 +133,16 @@ func (s *Server) attachInput(sess ssh.Session, in io.Reader, u *store.User, ws *
 		// Keystrokes are small and a paste takes a few more reads; the
 		// buffer lives as long as the attachment, so it stays small.
 		buf := make([]byte, 4<<10)
+		told := false
 		for {
 			n, err := in.Read(buf)
+			if n > 0 && a.ReadOnly() {
+				if !told {
+					told = true
+					sess.Write([]byte(readOnlyNotice))
+				}
+				n = 0
+			}
 			if n > 0 {
 				if _, werr := a.Write(buf[:n]); errors.Is(werr, sessions.ErrClosed) {
 					return
@@ -94,7 +159,12 @@ func (s *Server) attachInput(sess ssh.Session, in io.Reader, u *store.User, ws *
 	for {
 		c, err := a.Next(ctx)
 		if err != nil {
-			return // detached: the client went away, or the server stops
+			// Detached: the client went away, or the server stops; or,
+			// closed under a guest, their share ended or changed.
+			if errors.Is(err, sessions.ErrClosed) && ctx.Err() == nil && role != sessions.RoleOwner {
+				s.fail(sess, "\r\ncodeterm: session %s is no longer shared with you as %s", info.ID, role)
+			}
+			return
 		}
 		if c.Kind == sessions.ChunkExit {
 			if c.Signal != "" {

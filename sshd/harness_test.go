@@ -68,7 +68,8 @@ func newHarness(t testing.TB, tweak ...func(*Server)) *harness {
 	if testing.Verbose() {
 		log = slog.Default()
 	}
-	h.sessions = sessions.NewManager(sessions.Config{HistoryDir: filepath.Join(dir, "history"), KillGrace: time.Second}, st, log)
+	h.sessions = sessions.NewManager(sessions.Config{HistoryDir: filepath.Join(dir, "history"), KillGrace: time.Second,
+		RecordDir: filepath.Join(dir, "recordings"), RecordOnRequest: true}, st, log)
 	h.ws, err = workspaces.New(ctx, workspaces.Config{Root: filepath.Join(dir, "workspaces"), Store: st, Sessions: h.sessions, Logger: log})
 	if err != nil {
 		t.Fatal(err)

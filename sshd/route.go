@@ -22,6 +22,7 @@ import (
 //	alice@host login         a one-time browser login link
 //	alice@host WS[/SESSION]  attach to the workspace's primary (or the given) session
 //	alice@host WS CMD...     run CMD in the workspace, not shared
+//	alice@host @SESSION      attach to a session by id: one's own or one shared with alice
 func (s *Server) route(ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		u, err := s.sessionUser(sess)
@@ -66,6 +67,14 @@ func (s *Server) route(ssh.Handler) ssh.Handler {
 			sess.Exit(0)
 			return
 		}
+		if req.shared != "" {
+			if !hasPty {
+				s.fail(sess, "codeterm: attaching to @%s needs a terminal: ssh -t %s @%s", req.shared, s.sshTarget(sess, u), req.shared)
+				return
+			}
+			s.attachShared(sess, u, req.shared, pty)
+			return
+		}
 		ws, ok := s.workspace(sess, u, req.workspace)
 		if !ok {
 			return
@@ -94,6 +103,7 @@ type request struct {
 	session   string // WORKSPACE/SESSION: a session id or prefix
 	command   string // what to run; "" for a shell or an attach
 	builtin   string // "list" (no command), "login" or "help"; then no workspace
+	shared    string // @SESSION: a session another user shares with this one; then no workspace
 }
 
 // parseRequest reads the login name ("alice" or "alice+WORKSPACE") and the
@@ -116,6 +126,10 @@ func parseRequest(login, raw string) request {
 		return r
 	case "help", "--help", "-h":
 		r.builtin = "help"
+		return r
+	}
+	if id, ok := strings.CutPrefix(first, "@"); ok && rest == "" {
+		r.shared = id
 		return r
 	}
 	r.workspace, r.session, _ = strings.Cut(first, "/")
@@ -226,6 +240,7 @@ func (s *Server) usage(w io.Writer, u *store.User) {
 Usage:
   ssh -t %[1]s@HOST WORKSPACE            attach to the workspace's shared terminal
   ssh -t %[1]s@HOST WORKSPACE/SESSION    attach to a given session (id or unique prefix)
+  ssh -t %[1]s@HOST @SESSIONID           attach to a session shared with you (by its full id)
   ssh %[1]s@HOST WORKSPACE CMD...        run a command in the workspace
   ssh %[1]s+WORKSPACE@HOST               plain shell, exec, sftp, scp in the workspace (VS Code Remote-SSH)
   ssh -t %[1]s@HOST                      pick a workspace

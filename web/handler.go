@@ -16,7 +16,9 @@ import (
 
 // contentSecurityPolicy allows only this origin's scripts and connections.
 // Styles need 'unsafe-inline': xterm.js adds <style> elements at run time.
-const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
+// 'wasm-unsafe-eval' lets the replay page's player compile its WebAssembly
+// terminal; it allows no JavaScript eval.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; " +
 	"img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; " +
 	"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
@@ -53,7 +55,8 @@ func newHandler(fsys fs.FS) *handler {
 
 // IsPage reports whether p is one of the app's page routes.
 func IsPage(p string) bool {
-	return p == "/" || p == "/index.html" || p == "/login" || p == "/login/" || p == "/w" || strings.HasPrefix(p, "/w/")
+	return p == "/" || p == "/index.html" || p == "/login" || p == "/login/" || p == "/w" || strings.HasPrefix(p, "/w/") ||
+		strings.HasPrefix(p, "/s/") || strings.HasPrefix(p, "/r/")
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -30,7 +30,9 @@ func TestStaticFresh(t *testing.T) {
 
 func assetPaths(t *testing.T) (js, css string) {
 	t.Helper()
-	// The page's own files; lazily loaded chunk-*.js files are beside them.
+	// The page's own files; lazily loaded chunk-*.js files are beside them,
+	// and chunks loaded on demand by name (player-*, vnc-*) are not in
+	// index.html.
 	names, err := fs.Glob(Static, "static/assets/app-*")
 	if err != nil || len(names) == 0 {
 		t.Fatalf("no built assets in static/assets (run make web): %v", err)
@@ -49,7 +51,7 @@ func assetPaths(t *testing.T) (js, css string) {
 func TestHandlerPages(t *testing.T) {
 	h := Handler()
 	js, css := assetPaths(t)
-	for _, p := range []string{"/", "/login", "/login?code=x", "/w/demo", "/w/demo/abc123"} {
+	for _, p := range []string{"/", "/login", "/login?code=x", "/w/demo", "/w/demo/abc123", "/s/abc123", "/r/abc123"} {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("GET", p, nil))
 		if rec.Code != 200 {

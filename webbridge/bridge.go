@@ -283,6 +283,11 @@ func (s *Server) registerEvents(c *client) {
 	c.on("kill-terminal", "terminal-error", (*client).killTerminal)
 	c.on("list-terminals", "terminal-error", (*client).listTerminals)
 	c.on("rename-terminal", "terminal-error", (*client).renameTerminal)
+	// Sharing
+	c.on("share-session", "terminal-error", (*client).shareSession)
+	c.on("unshare-session", "terminal-error", (*client).unshareSession)
+	c.on("list-shares", "terminal-error", (*client).listShares)
+	c.on("record-session", "terminal-error", (*client).recordSession)
 	// Workspace
 	c.on("create-workspace", "workspace-error", (*client).createWorkspace)
 	c.on("cancel-workspace", "workspace-error", (*client).cancelWorkspace)
@@ -320,7 +325,8 @@ var knownEvents = map[string]bool{
 	"create-workspace": true, "cancel-workspace": true, "delete-workspace": true, "sync-workspace": true,
 	"get-workspace-status": true, "join-workspace": true, "leave-workspace": true,
 	"get-repositories": true, "clone-workspace": true, "repository-selected": true, "system-stats": true,
-	"list-ports": true,
+	"list-ports":    true,
+	"share-session": true, "unshare-session": true, "list-shares": true, "record-session": true,
 }
 
 func init() {

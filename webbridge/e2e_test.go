@@ -50,6 +50,7 @@ func TestNodeE2E(t *testing.T) {
 		socketQueue:     256 << 10,
 		healthInterval:  time.Second,
 		extraRoutes:     controlRoutes,
+		recordings:      true,
 	})
 	bg := context.Background()
 	past := auth.New(e.store, e.auth.Secret, time.Hour, time.Minute)
@@ -64,6 +65,7 @@ func TestNodeE2E(t *testing.T) {
 	}
 	dave, _ := e.auth.AddUser(bg, "dave")
 	erin, _ := e.auth.AddUser(bg, "erin")
+	frank, _ := e.auth.AddUser(bg, "frank")
 
 	args := append([]string{"--test", "--test-reporter=spec"}, files...)
 	cmd := exec.CommandContext(ctx, node, args...)
@@ -74,6 +76,7 @@ func TestNodeE2E(t *testing.T) {
 		"BOB_TOKEN="+e.token(e.bob),
 		"DAVE_TOKEN="+e.token(dave),
 		"ERIN_TOKEN="+e.token(erin),
+		"FRANK_TOKEN="+e.token(frank),
 		"EXPIRED_TOKEN="+expired,
 		"BADSIG_TOKEN="+badSig,
 		"REVOKED_TOKEN="+revoked,
@@ -126,6 +129,14 @@ func controlRoutes(mux *http.ServeMux, e *testEnv) {
 		if id, ok := user(w, r); ok {
 			if _, err := e.store.RevokeUserTokens(r.Context(), id, time.Now()); err != nil {
 				http.Error(w, err.Error(), http.StatusInternalServerError)
+			}
+		}
+	})
+	// unshare removes a share the way the CLI does: in the database only.
+	mux.HandleFunc("POST /test/unshare", func(w http.ResponseWriter, r *http.Request) {
+		if id, ok := user(w, r); ok {
+			if err := e.store.DeleteShare(r.Context(), r.URL.Query().Get("session"), id); err != nil {
+				http.Error(w, err.Error(), http.StatusNotFound)
 			}
 		}
 	})

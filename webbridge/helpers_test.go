@@ -49,6 +49,7 @@ type envOptions struct {
 	extraRoutes     func(mux *http.ServeMux, e *testEnv)
 	log             *slog.Logger // default: discarded; also the workspaces' logger
 	github          *GitHub      // nil: GitHub off
+	recordings      bool         // sessions may be recorded (on request)
 }
 
 func newEnv(t *testing.T, o envOptions) *testEnv {
@@ -68,6 +69,9 @@ func newEnv(t *testing.T, o envOptions) *testEnv {
 	if o.github != nil {
 		scfg.GitCredential = a.GitCredential
 		o.github.OAuth.Auth = a
+	}
+	if o.recordings {
+		scfg.RecordDir, scfg.RecordOnRequest = filepath.Join(dir, "recordings"), true
 	}
 	mgr := sessions.NewManager(scfg, st, nil)
 	t.Cleanup(func() {

@@ -1,6 +1,7 @@
 package webbridge
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"time"
@@ -36,6 +37,8 @@ type sessionSnap struct {
 	cols, rows        int
 	attached, viewers int
 	clients           string // the clients and their repaint counts, as a comparable key
+	users             string // attendeesKey
+	recording         bool
 }
 
 func (h *hub) add(c *client) {
@@ -94,6 +97,11 @@ type sessionStatus struct {
 	// Clients lists the attachments, each with the repaints it got in
 	// place of output: what it did not see byte for byte.
 	Clients []clientStatus `json:"clients"`
+	// Users lists who is attached: {user, role, via} per attachment.
+	Users []sessions.Attendee `json:"users"`
+	// Recording: the session's output is being recorded (a badge for
+	// everyone attached).
+	Recording bool `json:"recording"`
 }
 
 type clientStatus struct {
@@ -135,7 +143,27 @@ func statusOf(i sessions.Info) string {
 func toSessionStatus(i sessions.Info) sessionStatus {
 	return sessionStatus{SessionID: i.ID, Status: statusOf(i), PID: i.PID, WorkspaceID: i.WorkspaceID,
 		LastActivity: timestamp(i.LastActivity), Name: i.Name, Attached: i.Attached, Viewers: i.Viewers,
-		Cols: i.Cols, Rows: i.Rows, ExitCode: i.ExitCode, Signal: i.Signal, Clients: clientsOf(i)}
+		Cols: i.Cols, Rows: i.Rows, ExitCode: i.ExitCode, Signal: i.Signal, Clients: clientsOf(i), Users: []sessions.Attendee{}}
+}
+
+// statusOfSession is toSessionStatus with the attendees, which Info does
+// not carry.
+func statusOfSession(sess *sessions.Session, i sessions.Info) sessionStatus {
+	st := toSessionStatus(i)
+	if i.Status != store.SessionTerminated {
+		st.Users = sess.Attendees()
+		st.Recording = sess.Recording()
+	}
+	return st
+}
+
+// attendeesKey sums up the attendees for the change diff.
+func attendeesKey(users []sessions.Attendee) string {
+	var b []byte
+	for _, a := range users {
+		b = append(b, a.User+"/"+string(a.Role)+"/"+a.Via+";"...)
+	}
+	return string(b)
 }
 
 // syncSessions compares the user's sessions with what was last reported
@@ -163,13 +191,13 @@ func (s *Server) syncSessions(userID string) {
 		return
 	}
 
-	list := s.Sessions.List(userID, "")
+	list := append(s.Sessions.List(userID, ""), s.sharedSessions(userID)...)
 	next := make(map[string]sessionSnap, len(list))
 	var changed []sessions.Info
 	for _, sess := range list {
 		i := sess.Info()
 		snap := sessionSnap{sess: sess, status: statusOf(i), name: i.Name, cols: i.Cols, rows: i.Rows,
-			attached: i.Attached, viewers: i.Viewers, clients: clientsKey(i)}
+			attached: i.Attached, viewers: i.Viewers, clients: clientsKey(i), users: attendeesKey(sess.Attendees()), recording: sess.Recording()}
 		next[i.ID] = snap
 		if old, ok := prev[i.ID]; !first && (!ok || old != snap) {
 			changed = append(changed, i)
@@ -187,7 +215,9 @@ func (s *Server) syncSessions(userID string) {
 	h.mu.Unlock()
 	for _, i := range changed {
 		for _, sock := range s.io.Of("/").To(workspaceRoom(i.WorkspaceID)).To(sessionRoom(i.ID)).Sockets() {
-			if c := clientOf(sock); c != nil {
+			// A guest's socket is in the session's room only: the
+			// workspace's room would tell it of the owner's others.
+			if c := clientOf(sock); c != nil && (c.user.ID == userID || c.view(i.ID) != nil) {
 				c.sendStatus(i)
 			}
 		}
@@ -199,13 +229,20 @@ func (s *Server) syncSessions(userID string) {
 type statusKey struct {
 	status, name                  string
 	cols, rows, attached, viewers int
+	users                         string
+	recording                     bool
 }
 
 // sendStatus sends session-status unless this socket has already been told
 // of this state: it may hear of a change both as a member of the rooms and
 // as the socket that asked for it.
 func (c *client) sendStatus(i sessions.Info) {
-	k := statusKey{statusOf(i), i.Name, i.Cols, i.Rows, i.Attached, i.Viewers}
+	sess, _, _ := c.srv.Sessions.Join(c.ctx, c.user.ID, i.ID)
+	st := toSessionStatus(i)
+	if sess != nil {
+		st = statusOfSession(sess, i)
+	}
+	k := statusKey{statusOf(i), i.Name, i.Cols, i.Rows, i.Attached, i.Viewers, attendeesKey(st.Users), st.Recording}
 	c.mu.Lock()
 	if c.closed || c.statusSent[i.ID] == k {
 		c.mu.Unlock()
@@ -216,7 +253,24 @@ func (c *client) sendStatus(i sessions.Info) {
 	}
 	c.statusSent[i.ID] = k
 	c.mu.Unlock()
-	c.emit("session-status", toSessionStatus(i))
+	c.emit("session-status", st)
+}
+
+// sharedSessions lists the live sessions shared with the user, for the
+// session diff: a guest hears of changes in them too.
+func (s *Server) sharedSessions(userID string) []*sessions.Session {
+	ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+	defer cancel()
+	list, err := s.Sessions.SharedWith(ctx, userID)
+	if err != nil {
+		s.Log.Warn("list shared sessions", "err", err)
+		return nil
+	}
+	out := make([]*sessions.Session, 0, len(list))
+	for _, sh := range list {
+		out = append(out, sh.Session)
+	}
+	return out
 }
 
 // startBackground runs the periodic work: session diffs, revocation checks
@@ -244,12 +298,19 @@ func (s *Server) startBackground() {
 				users := map[string]bool{}
 				for _, sess := range changes.Take() {
 					users[sess.UserID()] = true
+					for _, g := range sess.Guests() {
+						users[g] = true
+					}
 				}
 				for id := range users {
 					s.syncSessions(id)
 				}
 			case <-userTick.C:
 				s.checkUsers()
+				if s.Sessions != nil {
+					// Shares changed by another process (the CLI).
+					s.Sessions.EnforceShares(s.ctx)
+				}
 			case <-healthTick.C:
 				s.broadcastHealth()
 			}

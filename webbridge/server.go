@@ -162,6 +162,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/workspaces", s.authed(s.listWorkspaces))
 	mux.HandleFunc("GET /api/workspaces/{id}/terminals", s.authed(s.listTerminalsREST))
 	s.fileRoutes(mux)
+	mux.HandleFunc("GET /api/shared", s.authed(s.listSharedREST))
+	mux.HandleFunc("GET /api/sessions/{id}/recording", s.authed(s.recordingREST))
 	// The web page: index.html for /, /login and /w/..., hashed assets below
 	// /assets/. The API and Socket.IO routes above are more specific.
 	mux.Handle("/", web.Handler())

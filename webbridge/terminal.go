@@ -24,6 +24,7 @@ type termView struct {
 	done   chan struct{} // closed when the output loop has finished
 	input  chan inputReq
 	queued atomic.Int32 // input requests given to writeInput and not yet written
+	role   sessions.Role
 
 	// The output encoder and the held-back tail belong to relayOutput, and
 	// to direct while relayOutput waits in Next (see AttachOptions.Direct).
@@ -69,10 +70,11 @@ func (c *client) attach(sess *sessions.Session, opts sessions.AttachOptions) (*t
 	v := &termView{c: c, sess: sess, done: make(chan struct{}),
 		input: make(chan inputReq, inputBacklog), enc: newOutputEncoder(id)}
 	opts.Direct = v.direct
-	att, err := sess.Attach(opts)
+	att, role, err := c.srv.Sessions.AttachAs(c.ctx, sess, c.who(), opts)
 	if err != nil {
 		return nil, err
 	}
+	v.role = role
 	ctx, cancel := context.WithCancel(c.ctx)
 	v.att, v.ctx, v.cancel = att, ctx, cancel
 	c.mu.Lock()
@@ -142,7 +144,13 @@ func (v *termView) relayOutput() {
 	for {
 		ch, err := v.att.Next(v.ctx)
 		if err != nil {
-			return // io.EOF after the exit, ErrClosed on detach, or disconnected
+			// io.EOF after the exit, ErrClosed on detach, or disconnected.
+			// Closed by the core while the socket still wants it: a
+			// guest whose share ended or changed role.
+			if errors.Is(err, sessions.ErrClosed) && v.ctx.Err() == nil {
+				c.emit("terminal-detached", map[string]string{"sessionId": id, "reason": "unshared"})
+			}
+			return
 		}
 		ok := true
 		switch ch.Kind {
@@ -240,7 +248,7 @@ func (c *client) viewOrAttach(id string) (*termView, *wireError) {
 	if v := c.view(id); v != nil {
 		return v, nil
 	}
-	sess, err := c.srv.Sessions.Get(c.user.ID, id)
+	sess, _, err := c.srv.Sessions.Join(c.ctx, c.user.ID, id)
 	if err != nil {
 		return nil, sessionError(id, err)
 	}
@@ -380,7 +388,7 @@ func (c *client) attachTerminal(m *socketio.Message, r *reply) {
 		r.fail(e)
 		return
 	}
-	sess, err := c.srv.Sessions.Get(c.user.ID, p.SessionID)
+	sess, _, err := c.srv.Sessions.Join(c.ctx, c.user.ID, p.SessionID)
 	if err != nil {
 		r.fail(sessionError(p.SessionID, err))
 		return
@@ -395,7 +403,12 @@ func (c *client) attachTerminal(m *socketio.Message, r *reply) {
 		return
 	}
 	payload := attachedPayload(sess.Info(), v.att)
+	payload["role"] = string(v.role)
+	payload["recording"] = sess.Recording()
 	c.emit("terminal-attached", payload)
+	// Who is attached now includes this socket, which may have joined the
+	// session's room after the core's change was reported.
+	c.tellStatus(sess)
 	r.ok(payload)
 	v.start()
 	c.goWork(func() { c.srv.syncSessions(c.user.ID) })
@@ -416,7 +429,7 @@ func (c *client) detachTerminal(m *socketio.Message, r *reply) {
 	if v == nil {
 		// Detaching twice is fine; detaching from a session one cannot
 		// see is not.
-		if _, err := c.srv.Sessions.Get(c.user.ID, p.SessionID); err != nil {
+		if _, _, err := c.srv.Sessions.Join(c.ctx, c.user.ID, p.SessionID); err != nil {
 			r.fail(sessionError(p.SessionID, err))
 			return
 		}
@@ -539,11 +552,13 @@ func (c *client) killTerminal(m *socketio.Message, r *reply) {
 		return
 	}
 	sess, err := c.srv.Sessions.Get(c.user.ID, p.SessionID)
+	if err == nil {
+		err = c.srv.Sessions.KillAs(c.who(), p.SessionID)
+	}
 	if err != nil {
 		r.fail(sessionError(p.SessionID, err))
 		return
 	}
-	sess.Kill()
 	c.log.Info("terminal killed", "session", p.SessionID)
 	c.goWork(func() {
 		select {

@@ -62,6 +62,12 @@ func (c *command) dispatch(ctx context.Context, args []string) error {
 		return c.restore(ctx, rest)
 	case "doctor":
 		return c.doctor(ctx, rest)
+	case "share":
+		return c.share(ctx, rest)
+	case "unshare":
+		return c.unshare(ctx, rest)
+	case "recordings":
+		return c.recordings(ctx, rest)
 	case "version", "--version":
 		fmt.Fprintln(c.stdout, "codeterm", version)
 		return nil

@@ -36,6 +36,10 @@ Usage:
   codeterm backup FILE        (database, host key and secrets, while the server runs)
   codeterm restore FILE       (into --data; refused while a server runs on it)
   codeterm doctor              (checks the set-up: one line per check, with a fix)
+  codeterm share SESSION USER --role viewer|editor [--ttl DURATION]
+  codeterm unshare SESSION USER
+  codeterm recordings list
+  codeterm recordings export SESSION [FILE]   (asciicast v2; FILE "-" or none: stdout)
   codeterm version
 
 Every sub-command takes --data DIR and --config FILE.

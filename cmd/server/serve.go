@@ -113,10 +113,17 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		MaxInputBytes:   cfg.Sessions.MaxInputBytes,
 		IdleTimeout:     cfg.Sessions.IdleTimeout,
 		KillGrace:       cfg.Sessions.KillGrace,
-		RecordDir:       recordDir(cfg),
+		RecordDir:       filepath.Join(cfg.DataDir, "recordings"),
+		// sessions.record: every session; otherwise those switched on by
+		// record-session.
+		RecordOnRequest: !cfg.Sessions.Record,
+		RecordInput:     cfg.Sessions.RecordInput,
 		HistoryDir:      filepath.Join(cfg.DataDir, "history"),
 		GitCredential:   gitCredentialFunc(cfg, a.auth),
 	}, a.store, log.With("component", "sessions"))
+	auditLog := a.auditLog(log.With("component", "audit"))
+	defer auditLog.Close()
+	mgr.SetAudit(auditLog)
 	if data, files, ok, err := up.Take("sessions", sessions.HandoverVersion); err != nil {
 		log.Error("sessions of the previous program image lost", "err", err)
 	} else if ok {
@@ -322,13 +329,6 @@ func sshTarget(cfg *config.Config, user string) string {
 		return user + "@" + host
 	}
 	return "-p " + port + " " + user + "@" + host
-}
-
-func recordDir(cfg *config.Config) string {
-	if !cfg.Sessions.Record {
-		return ""
-	}
-	return filepath.Join(cfg.DataDir, "recordings")
 }
 
 // homeFor gives each user a HOME under the data dir when ssh.user_homes is

@@ -25,6 +25,21 @@ const GZIP_BUDGET = 500 * 1024;
 // their own.
 const LAZY_BUDGET = 600 * 1024;
 
+// What every bundle is built with.
+const esbuildOptions = {
+  absWorkingDir: webDir,
+  bundle: true,
+  minify: true,
+  format: 'esm',
+  target: ['es2022', 'chrome110', 'firefox110', 'safari16'],
+  outdir: 'out',
+  write: false,
+  legalComments: 'eof',
+  sourcemap: false,
+  charset: 'utf8',
+  logLevel: 'warning',
+};
+
 const args = process.argv.slice(2);
 const check = args.includes('--check');
 const outIdx = args.indexOf('--out');
@@ -52,25 +67,22 @@ async function buildInto(dir) {
   rmSync(join(dir, 'assets'), { recursive: true, force: true });
   rmSync(join(dir, 'index.html'), { force: true });
   mkdirSync(join(dir, 'assets'), { recursive: true });
+  const player = await buildChunk(dir, 'src/player.ts', 'player');
   const result = await build({
-    absWorkingDir: webDir,
+    ...esbuildOptions,
     entryPoints: ['src/main.ts'],
-    bundle: true,
-    minify: true,
-    format: 'esm',
     // The editor (CodeMirror) and each of its languages are chunks of their
     // own, loaded when a file is first opened.
     splitting: true,
     chunkNames: 'chunk-[hash]',
-    target: ['es2022', 'chrome110', 'firefox110', 'safari16'],
-    outdir: 'out',
-    write: false,
     metafile: true,
-    legalComments: 'eof',
-    sourcemap: false,
-    charset: 'utf8',
-    logLevel: 'warning',
-    define: { 'process.env.NODE_ENV': '"production"' },
+    // The replay page loads the player chunk by its hashed path.
+    external: ['/assets/*'],
+    define: {
+      'process.env.NODE_ENV': '"production"',
+      __PLAYER_JS__: JSON.stringify(`/${player.js}`),
+      __PLAYER_CSS__: JSON.stringify(`/${player.css}`),
+    },
   });
   // Names carry a hash of the content alone (esbuild's [hash] also covers
   // input paths, which differ between checkouts that link node_modules).
@@ -118,24 +130,33 @@ async function buildInto(dir) {
 // a desktop is opened; index.html names it for the app. It counts as an
 // on-demand chunk.
 async function buildVnc(dir) {
-  const result = await build({
-    absWorkingDir: webDir,
-    entryPoints: ['src/vnc.ts'],
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    target: ['es2022', 'chrome110', 'firefox110', 'safari16'],
-    outdir: 'out',
-    write: false,
-    legalComments: 'eof',
-    charset: 'utf8',
-    logLevel: 'warning',
-  });
+  const result = await build({ ...esbuildOptions, entryPoints: ['src/vnc.ts'] });
   if (result.outputFiles.length !== 1) throw new Error('expected one .js output for the VNC viewer');
   const f = result.outputFiles[0];
   const name = `assets/vnc-${createHash('sha256').update(f.contents).digest('hex').slice(0, 12)}.js`;
   writeFileSync(join(dir, name), f.contents);
   return name;
+}
+
+// buildChunk builds an entry loaded on demand (an ES module and its
+// styles) into assets/NAME-HASH.{js,css}, named by content like the app.
+async function buildChunk(dir, entry, name) {
+  const result = await build({
+    ...esbuildOptions,
+    entryPoints: [entry],
+    loader: { '.woff': 'dataurl', '.woff2': 'dataurl', '.ttf': 'dataurl', '.svg': 'dataurl' },
+    define: { 'process.env.NODE_ENV': '"production"' },
+  });
+  const names = {};
+  for (const f of result.outputFiles) {
+    const ext = f.path.endsWith('.css') ? 'css' : f.path.endsWith('.js') ? 'js' : null;
+    if (!ext) throw new Error(`unexpected output ${f.path}`);
+    const hash = createHash('sha256').update(f.contents).digest('hex').slice(0, 12);
+    names[ext] = `assets/${name}-${hash}.${ext}`;
+    writeFileSync(join(dir, names[ext]), f.contents);
+  }
+  if (!names.js || !names.css) throw new Error(`expected one .js and one .css output for ${entry}`);
+  return names;
 }
 
 function indexHtml(js, css) {
@@ -177,7 +198,7 @@ function budget(dir) {
     const b = readFileSync(join(dir, f));
     const z = gzipSync(b, { level: 9 }).length;
     raw += b.length;
-    if (f.startsWith('assets/chunk-') || f.startsWith('assets/vnc-')) lazy += z;
+    if (/^assets\/(chunk|vnc|player)-/.test(f)) lazy += z;
     else gz += z;
   }
   const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;

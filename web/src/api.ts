@@ -143,3 +143,22 @@ export function normalizeTerminal(t: any): TerminalInfo {
   // want to know how many are watching, whichever kind.
   return { ...t, sessionId: t.sessionId ?? t.id, viewers: (Number(t.attached) || 0) + (Number(t.viewers) || 0) };
 }
+
+/** A live session another user shared with us (GET /api/shared). */
+export interface SharedSession {
+  sessionId: string;
+  name: string;
+  owner: string;
+  role: 'viewer' | 'editor';
+  shell: string;
+  cols: number;
+  rows: number;
+  status: string;
+  expiresAt?: string;
+  note?: string;
+}
+
+export async function listShared(): Promise<SharedSession[]> {
+  const r = await request<{ sessions: SharedSession[] }>('GET', '/api/shared');
+  return r.sessions ?? [];
+}

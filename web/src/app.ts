@@ -5,6 +5,8 @@ import { openDialog } from './dialog';
 import { h, icon } from './dom';
 import { matchShortcut, OTHER_KEYS, SHORTCUTS, type Action } from './keys';
 import { LoginView } from './login';
+import { ReplayView } from './replay';
+import { SharedView } from './shared';
 import { Connection, type ConnStatus } from './socket';
 import type { OutputPayload } from './terminal';
 import { applyTheme, clampFont, defaultSettings, loadSettings, saveSettings, THEMES, themeById, type Settings } from './theme';
@@ -93,6 +95,16 @@ export class App {
     const m = /^\/w\/([^/]+)(?:\/([^/]+))?\/?$/.exec(path);
     if (m) {
       this.mount(new Workbench(this, safeDecode(m[1]), m[2] ? safeDecode(m[2]) : null));
+      return;
+    }
+    const replay = /^\/r\/([^/]+)\/?$/.exec(path);
+    if (replay) {
+      this.mount(new ReplayView(this, safeDecode(replay[1])));
+      return;
+    }
+    const shared = /^\/s\/([^/]+)\/?$/.exec(path);
+    if (shared) {
+      this.mount(new SharedView(this, safeDecode(shared[1])));
       return;
     }
     if (path !== '/') history.replaceState(null, '', '/');
@@ -367,11 +379,12 @@ export class App {
   private exposeTestHooks(): void {
     const wb = () => (this.view instanceof Workbench ? this.view : null);
     (window as any).__codeterm = Object.freeze({
-      terminalText: (id?: string) => wb()?.terminalText(id) ?? '',
+      terminalText: (id?: string) => wb()?.terminalText(id) ?? (this.view instanceof SharedView ? this.view.terminalText() : ''),
       shownSessions: () => wb()?.shownSessions() ?? [],
       streamState: (id?: string) => wb()?.streamState(id) ?? null,
       terminalSize: (id?: string) => wb()?.terminalSize(id) ?? null,
       focusedSession: () => wb()?.focusedSession() ?? null,
+      replayPlayer: () => (this.view instanceof ReplayView ? this.view.replayPlayer : null),
       workspaceId: () => wb()?.workspaceId() ?? null,
       connection: () => this.conn?.current.state ?? 'offline',
       // Drops the transport as a network failure would; the app must

@@ -9,6 +9,7 @@ import { FileClient } from './fileapi';
 import { FileTree } from './filetree';
 import { KeyBar, matchShortcut, type Action } from './keys';
 import { Panes, type Dir, type Layout, type Leaf } from './panes';
+import { ownerControls } from './shared';
 import { SidePanel, sidePanelToggle } from './sidepanel';
 import { sessionLabel, Tabs } from './tabs';
 import { SEARCH_DECORATIONS, TermView, type OutputPayload } from './terminal';
@@ -107,7 +108,7 @@ export class Workbench implements View {
     this.el = h(
       'div',
       { class: 'screen workbench' },
-      app.header([h('span', { class: 'sep', 'aria-hidden': 'true' }, '/'), this.crumb], [this.sideToggle]),
+      app.header([h('span', { class: 'sep', 'aria-hidden': 'true' }, '/'), this.crumb], [...ownerControls(app, () => this.focusedSession(), this.unsub), this.sideToggle]),
       h('nav', { class: 'tabbar', 'aria-label': 'Sessions' }, this.tabs.el, this.fileTabsHost, toolbar),
       this.body,
       this.keybar.el,

@@ -4,6 +4,7 @@ import { ApiError, listTerminals, listWorkspaces, type Workspace } from './api';
 import type { App, View } from './app';
 import { confirmDialog, openDialog } from './dialog';
 import { fill, h, icon, plural, relTime } from './dom';
+import { sharedWithMe } from './shared';
 
 interface GitCounts {
   branch: string;
@@ -35,6 +36,7 @@ export class WorkspaceList implements View {
         { class: 'workspaces', id: 'main', tabindex: -1 },
         h('div', { class: 'ws-head' }, h('h1', {}, 'Workspaces'), h('div', { class: 'spacer' }), h('button', { type: 'button', class: 'btn', onclick: () => this.load(), 'aria-label': 'Refresh the list' }, icon('refresh'), 'Refresh'), newBtn),
         this.list,
+        sharedWithMe(app, this.unsub),
       ),
     );
     const conn = app.connection();
