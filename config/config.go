@@ -72,6 +72,9 @@ type Sessions struct {
 	IdleTimeout     time.Duration `yaml:"idle_timeout" check:"nonnegative"`
 	KillGrace       time.Duration `yaml:"kill_grace" check:"positive"`
 	Record          bool          `yaml:"record"`
+	// ShellIntegration makes bash, zsh and fish report each command's
+	// start, end and exit status (command-started, command-finished).
+	ShellIntegration bool `yaml:"shell_integration"`
 }
 
 // Workspaces configures the workspace registry and file watching.
@@ -122,6 +125,8 @@ func Default() *Config {
 			MaxPerWorkspace: 16,
 			MaxInputBytes:   64 << 10,
 			KillGrace:       5 * time.Second,
+
+			ShellIntegration: true,
 		},
 		Workspaces: Workspaces{Ignore: []string{".git", "node_modules", "target", "dist", ".venv"}},
 		GitHub: GitHub{

@@ -30,6 +30,9 @@ type Config struct {
 	// GitCredential, if set, gives each shell GitCredentialVar: the value
 	// for the session's user and id (see spawn.go).
 	GitCredential func(userID, sessionID string) string
+	// ShellIntegration makes bash, zsh and fish report where each command
+	// starts and ends (see marks.go and shellint.go).
+	ShellIntegration bool
 }
 
 func (c Config) withDefaults() Config {
@@ -83,6 +86,12 @@ type Manager struct {
 	watchers map[*Changes]struct{}
 
 	execs map[string]string // live exec scopes (see Exec): id → user id; under mu
+
+	feeds map[*CommandFeed]struct{} // under watchMu
+
+	shellintOnce sync.Once
+	shellintPath string // the integration scripts' directory, once written
+	shellintErr  error
 }
 
 type primaryCall struct {
@@ -224,11 +233,15 @@ func (m *Manager) spawn(ctx context.Context, opts SpawnOptions, shellName, shell
 	}
 	id := m.newID()
 	env = append(env, m.gitCredentialEnv(opts.UserID, id)...)
-	c, err := startShell(shellName, shellPath, dir, env, opts.Cols, opts.Rows)
+	argv, env, marks := m.integrateShell(shellName, []string{"-" + shellName}, env)
+	c, err := startShell(argv, shellPath, dir, env, opts.Cols, opts.Rows)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSpawn, err)
 	}
 	s := newSession(m, id, opts, shellName, c)
+	if marks {
+		s.marks = &markScanner{t: &commandTracker{s: s}}
+	}
 	if m.cfg.RecordDir != "" {
 		rec, err := newRecorder(m.cfg.RecordDir, s.id, shellPath, opts.Cols, opts.Rows, m.log)
 		if err != nil {
@@ -448,7 +461,7 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 		s.Kill()
 	}
 	done := make(chan struct{})
-	go func() { m.wg.Wait(); close(done) }()
+	go func() { m.wg.Wait(); m.removeShellint(); close(done) }()
 	select {
 	case <-done:
 		return nil

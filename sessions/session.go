@@ -57,7 +57,8 @@ type Session struct {
 
 	writeMu sync.Mutex // whole input writes from different clients never interleave
 
-	filter queryFilter // the pump's alone
+	filter queryFilter  // the pump's alone
+	marks  *markScanner // the pump's alone; nil without shell integration
 
 	// mu guards the ring, the offset and the attachment list, and the
 	// screen's catching up, so that a repaint or a replay and the offset it
@@ -348,6 +349,9 @@ func (s *Session) publish(out []byte, qs []query) {
 		}
 	}
 	s.mu.Unlock()
+	if s.marks != nil {
+		s.marks.scan(out, start)
+	}
 	if s.rec != nil {
 		s.rec.output(out)
 	}

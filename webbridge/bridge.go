@@ -284,6 +284,7 @@ func (s *Server) registerEvents(c *client) {
 	c.on("kill-terminal", "terminal-error", (*client).killTerminal)
 	c.on("list-terminals", "terminal-error", (*client).listTerminals)
 	c.on("rename-terminal", "terminal-error", (*client).renameTerminal)
+	c.on("list-commands", "terminal-error", (*client).listCommands)
 	// Workspace
 	c.on("create-workspace", "workspace-error", (*client).createWorkspace)
 	c.on("cancel-workspace", "workspace-error", (*client).cancelWorkspace)
@@ -316,6 +317,7 @@ func (s *Server) registerEvents(c *client) {
 var knownEvents = map[string]bool{
 	"create-terminal": true, "attach-terminal": true, "detach-terminal": true, "terminal-input": true,
 	"terminal-resize": true, "kill-terminal": true, "list-terminals": true, "rename-terminal": true,
+	"list-commands":    true,
 	"create-workspace": true, "cancel-workspace": true, "delete-workspace": true, "sync-workspace": true,
 	"get-workspace-status": true, "join-workspace": true, "leave-workspace": true,
 	"get-repositories": true, "clone-workspace": true, "repository-selected": true, "system-stats": true,

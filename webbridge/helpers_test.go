@@ -63,7 +63,7 @@ func newEnv(t *testing.T, o envOptions) *testEnv {
 	if o.log == nil {
 		o.log = slog.New(slog.DiscardHandler)
 	}
-	scfg := sessions.Config{QueueBytes: o.sessionQueue, KillGrace: time.Second}
+	scfg := sessions.Config{QueueBytes: o.sessionQueue, KillGrace: time.Second, ShellIntegration: true}
 	if o.github != nil {
 		scfg.GitCredential = a.GitCredential
 		o.github.OAuth.Auth = a

@@ -66,6 +66,8 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		RecordDir:       recordDir(cfg),
 		HistoryDir:      filepath.Join(cfg.DataDir, "history"),
 		GitCredential:   gitCredentialFunc(cfg, a.auth),
+
+		ShellIntegration: cfg.Sessions.ShellIntegration,
 	}, a.store, log.With("component", "sessions"))
 	wsm, err := a.workspaces(ctx, mgr, false)
 	if err != nil {
