@@ -52,6 +52,11 @@ type HTTP struct {
 	// authenticated yet; ConnectTimeout is how long one may take to.
 	MaxUnauthenticated int           `yaml:"max_unauthenticated" check:"positive"`
 	ConnectTimeout     time.Duration `yaml:"connect_timeout" check:"positive"`
+	// MetricsAddr serves Prometheus metrics at /metrics on a listener of
+	// its own ("" = none); MetricsToken serves them on the main port to
+	// requests with "Authorization: Bearer TOKEN" ("" = not there).
+	MetricsAddr  string `yaml:"metrics_addr"`
+	MetricsToken string `yaml:"metrics_token" secret:"true"`
 }
 
 // Auth configures tokens and login codes.

@@ -89,6 +89,8 @@ type Manager struct {
 
 	feeds map[*CommandFeed]struct{} // under watchMu
 
+	stats counters
+
 	shellintOnce sync.Once
 	shellintPath string // the integration scripts' directory, once written
 	shellintErr  error
@@ -114,6 +116,7 @@ func NewManager(cfg Config, st *store.Store, log *slog.Logger) *Manager {
 		sessions: map[string]*Session{},
 		reserved: map[string]int{},
 		primary:  map[string]*primaryCall{},
+		stats:    newCounters(),
 	}
 	m.bufs.New = func() any { b := make([]byte, readBufSize); return &b }
 	return m

@@ -52,6 +52,7 @@ type Session struct {
 	rec                            *recorder // nil: not recorded
 
 	lastOutput, lastInput, lastDetach atomic.Int64 // unix nanoseconds
+	echoFrom                          atomic.Int64 // unix nanoseconds of an input not yet answered; 0 = none
 	latestFast                        atomic.Pointer[Attachment]
 	reaped, exiting                   atomic.Bool
 
@@ -330,7 +331,10 @@ func (s *Session) publish(out []byte, qs []query) {
 	if len(out) == 0 && len(qs) == 0 {
 		return
 	}
-	s.lastOutput.Store(time.Now().UnixNano())
+	now := time.Now().UnixNano()
+	s.lastOutput.Store(now)
+	s.outputSeen(now)
+	s.m.stats.outBytes.Add(uint64(len(out)))
 	s.mu.Lock()
 	start := s.seq
 	if len(out) > 0 {

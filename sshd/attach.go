@@ -45,7 +45,7 @@ func (s *Server) attachInput(sess ssh.Session, in io.Reader, u *store.User, ws *
 		s.fail(sess, "codeterm: could not start a shell: %v", err)
 		return
 	}
-	a, err := target.Attach(sessions.AttachOptions{LastSeq: -1, Cols: pty.Window.Width, Rows: pty.Window.Height})
+	a, err := target.Attach(sessions.AttachOptions{Client: "ssh", LastSeq: -1, Cols: pty.Window.Width, Rows: pty.Window.Height})
 	if err != nil {
 		s.fail(sess, "codeterm: attach: %v", err)
 		return

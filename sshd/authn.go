@@ -34,11 +34,17 @@ func (s *Server) publicKey(ctx ssh.Context, key ssh.PublicKey) bool {
 	name, _ := splitLogin(ctx.User())
 	fp := gossh.FingerprintSHA256(key)
 	if s.AuthLimiter.Exhausted(host) {
+		s.counters.authFailure(authRateLimited)
 		s.Log.Warn("ssh auth refused: too many failures from address", "remote", host, "user", name)
 		return false
 	}
 	u, err := s.Auth.UserByKey(ctx, key)
 	if err != nil || u.Name != name {
+		if err != nil {
+			s.counters.authFailure(authUnknownKey)
+		} else {
+			s.counters.authFailure(authWrongUser)
+		}
 		s.AuthLimiter.Allow(host) // spend one failure
 		s.Log.Info("ssh auth failed", "remote", host, "user", name, "key", fp)
 		return false

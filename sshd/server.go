@@ -43,8 +43,9 @@ type Server struct {
 	// HomeFor returns the HOME of a user's shells; nil: the server's own HOME.
 	HomeFor func(u *store.User) string
 
-	srv  *ssh.Server
-	ptys sync.Map // ssh.Session → ssh.Pty: the library keeps PTY requests per connection, not per channel
+	srv      *ssh.Server
+	counters counters
+	ptys     sync.Map // ssh.Session → ssh.Pty: the library keeps PTY requests per connection, not per channel
 }
 
 // Serve accepts connections on ln until Shutdown.
@@ -108,10 +109,17 @@ func (s *Server) build() (*ssh.Server, error) {
 				"cancel-tcpip-forward": fwd.HandleSSHRequest,
 			}
 			srv.ConnCallback = func(ctx ssh.Context, conn net.Conn) net.Conn {
+				s.counters.total.Add(1)
+				s.counters.open.Add(1)
+				go func() {
+					<-ctx.Done()
+					s.counters.open.Add(-1)
+				}()
 				go s.watchConn(ctx, conn)
 				return conn
 			}
 			srv.ConnectionFailedCallback = func(conn net.Conn, err error) {
+				s.counters.authFailure(authHandshake)
 				s.Log.Debug("ssh handshake failed", "remote", conn.RemoteAddr().String(), "err", err)
 			}
 			return nil

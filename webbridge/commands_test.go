@@ -49,4 +49,18 @@ func TestCommandEvents(t *testing.T) {
 	if ack := c.call("list-commands", map[string]any{}); ackCode(ack) == "" {
 		t.Fatalf("list-commands without a session: %v", ack)
 	}
+	bob.call("no-such-event", nil)
+
+	// The monitoring counters saw all of it.
+	st := e.srv.Stats()
+	if st.Connections != 3 || st.ConnectionsTotal != 3 {
+		t.Errorf("connections %d open, %d in all; want 3 and 3", st.Connections, st.ConnectionsTotal)
+	}
+	for k, want := range map[[2]string]uint64{
+		{"list-commands", "ok"}: 1, {"list-commands", "error"}: 2, {"create-terminal", "ok"}: 1, {"unknown", "error"}: 1,
+	} {
+		if st.Events[k] != want {
+			t.Errorf("events %v: %d, want %d (all: %v)", k, st.Events[k], want, st.Events)
+		}
+	}
 }

@@ -45,6 +45,7 @@ type envOptions struct {
 	socketQueue     int // engine.io outbound queue
 	loginsPerMinute int
 	healthInterval  time.Duration
+	pingInterval    time.Duration
 	extraRoutes     func(mux *http.ServeMux, e *testEnv)
 	log             *slog.Logger // default: discarded; also the workspaces' logger
 	github          *GitHub      // nil: GitHub off
@@ -105,6 +106,7 @@ func newEnv(t *testing.T, o envOptions) *testEnv {
 			RevocationInterval: 200 * time.Millisecond,
 			StatusDebounce:     50 * time.Millisecond,
 			HealthInterval:     o.healthInterval,
+			PingInterval:       o.pingInterval,
 			Compression:        true,
 		},
 	}
@@ -140,6 +142,7 @@ type sioClient struct {
 	events  []event // everything received, in order
 	acks    map[int]json.RawMessage
 	nextAck int
+	pongs   int // heartbeats answered
 	closed  bool
 	changed chan struct{} // closed and replaced on every arrival
 	wmu     sync.Mutex
@@ -210,6 +213,7 @@ func (c *sioClient) readLoop() {
 		switch {
 		case msg == "2":
 			c.write("3")
+			c.record(func() { c.pongs++ })
 			continue
 		case strings.HasPrefix(msg, "42"):
 			var arr []json.RawMessage

@@ -228,7 +228,13 @@ func (s *Server) startBackground() {
 			case <-userTick.C:
 				s.checkUsers()
 			case <-healthTick.C:
-				s.broadcastHealth()
+				// Off this loop: a probe of an unreachable GitHub takes
+				// seconds, and session changes must not wait for it.
+				s.wg.Add(1)
+				go func() {
+					defer s.wg.Done()
+					s.broadcastHealth()
+				}()
 			}
 		}
 	}()

@@ -91,6 +91,7 @@ type Manager struct {
 	addWatch     func(w *fsnotify.Watcher, dir string) error // test hook, nil in production
 	cloneStarted func(cmd *exec.Cmd)                         // test hook, nil in production: a git clone started
 	limitLogged  atomic.Bool                                 // see WatchOptions.limitLogged
+	ops          opCounters
 
 	mu      sync.Mutex
 	clones  map[cloneKey]context.CancelFunc

@@ -15,6 +15,7 @@ import (
 
 	"github.com/codeterm/codeterm/auth"
 	"github.com/codeterm/codeterm/config"
+	"github.com/codeterm/codeterm/metrics"
 	"github.com/codeterm/codeterm/sessions"
 	"github.com/codeterm/codeterm/sshd"
 	"github.com/codeterm/codeterm/store"
@@ -119,6 +120,21 @@ func (c *command) serve(ctx context.Context, args []string) error {
 			ConnectTimeout:     cfg.HTTP.ConnectTimeout,
 		},
 	}
+	metricsHandler := metrics.Handler(metrics.Sources{Sessions: mgr, Workspaces: wsm, Web: web, SSH: sshSrv})
+	if cfg.HTTP.MetricsToken != "" {
+		web.Metrics = metrics.WithToken(cfg.HTTP.MetricsToken, metricsHandler)
+	}
+	var metricsSrv *http.Server
+	var metricsLn net.Listener
+	if cfg.HTTP.MetricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.HTTP.MetricsAddr); err != nil {
+			return fmt.Errorf("metrics listen: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metricsHandler)
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		log.Info("metrics", "addr", metricsLn.Addr().String())
+	}
 	httpLn, err := net.Listen("tcp", a.cfg.HTTP.Addr)
 	if err != nil {
 		return fmt.Errorf("http listen: %w", err)
@@ -153,6 +169,15 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		return nil
 	})
 	g.Go(func() error { return sshSrv.Serve(sshLn) })
+	if metricsSrv != nil {
+		g.Go(func() error {
+			if err := metricsSrv.Serve(metricsLn); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("metrics: %w", err)
+			}
+			return nil
+		})
+	}
+	web.SetReady(true)
 	g.Go(func() error {
 		// As often as the browser bridge looks for revoked users.
 		wsm.WatchDeleted(gctx, 2*time.Second)
@@ -160,10 +185,15 @@ func (c *command) serve(ctx context.Context, args []string) error {
 	})
 	g.Go(func() error {
 		<-gctx.Done()
+		web.SetReady(false)
 		log.Info("shutting down")
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		return errors.Join(sshSrv.Shutdown(sctx), httpSrv.Shutdown(sctx), mgr.Shutdown(sctx))
+		var metricsErr error
+		if metricsSrv != nil {
+			metricsErr = metricsSrv.Shutdown(sctx)
+		}
+		return errors.Join(sshSrv.Shutdown(sctx), httpSrv.Shutdown(sctx), mgr.Shutdown(sctx), metricsErr)
 	})
 	return g.Wait()
 }
