@@ -92,6 +92,9 @@ func (sc *markScanner) scan(p []byte, base int64) {
 	}
 }
 
+// held reports whether part of a mark waits for the next chunk.
+func (sc *markScanner) held() bool { return len(sc.pend) > 0 }
+
 // resume continues the mark held back from the previous chunk with p. It
 // returns what is left of p to scan, or false when p is all taken.
 func (sc *markScanner) resume(p []byte, base int64) ([]byte, int64, bool) {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/codeterm/codeterm/sessions/vt"
 )
 
 // scanAll runs stream through a fresh scanner cut at every step bytes and
@@ -34,10 +36,14 @@ func scanAll(t *testing.T, stream []byte, step int) []CommandEvent {
 	}
 }
 
-func TestMarkScannerCuts(t *testing.T) {
-	stream := []byte("\x1b[1mx\x1b]0;title\a\x1b]633;P;Cwd=/tmp/a\\x3bb\a\x1b]133;A\a$ \x1b]133;B\a" +
+// markStream holds two commands, marks cut by every chunk size in the
+// tests, another OSC, and marks of a second integration.
+var markStream = []byte("\x1b[1mx\x1b]0;title\a\x1b]633;P;Cwd=/tmp/a\\x3bb\a\x1b]133;A\a$ \x1b]133;B\a" +
 		"\x1b]633;E;ls \\\\ | wc\\x0a\a\x1b]133;C\aout\r\n\x1b]133;D;3\a\x1b]133;D;4\x1b\\" + // the second D has no command
 		"\x1b]133;A\a$ \x1b]133;C\x1b\\\x1b]133;C\a\x1b]1337;x\aa\x1b]133;D\a")
+
+func TestMarkScannerCuts(t *testing.T) {
+	stream := markStream
 	for step := 1; step <= len(stream); step++ {
 		evs := scanAll(t, stream, step)
 		if len(evs) != 4 {
@@ -57,6 +63,30 @@ func TestMarkScannerCuts(t *testing.T) {
 			!end2.Finished || end2.Command.ExitCode != nil || !bytes.HasPrefix(stream[end2.Command.EndSeq:], []byte("\x1b]133;D\a")) {
 			t.Fatalf("step %d: second command %+v %+v", step, second, end2)
 		}
+	}
+}
+
+// Through the pump's path: the query filter tells whether a chunk may hold
+// a mark at all, whatever the chunk sizes.
+func TestMarksThroughPump(t *testing.T) {
+	for step := 1; step <= len(markStream); step++ {
+		m := NewManager(Config{}, nil, nil)
+		f := m.WatchCommands()
+		s := &Session{m: m, id: "s1", log: m.log, screen: screen{term: vt.New(80, 24, 0)}, ring: newRing(1 << 16), cols: 80, rows: 24}
+		s.marks = &markScanner{t: &commandTracker{s: s}}
+		for p := markStream; len(p) > 0; {
+			n := min(len(p), step)
+			out, qs := s.filter.feed(p[:n])
+			s.publish(out, qs)
+			p = p[n:]
+		}
+		if s.filter.held() {
+			s.publish(s.filter.flush(), nil)
+		}
+		if got := len(f.C()); got != 4 {
+			t.Fatalf("step %d: %d events, want 4", step, got)
+		}
+		f.Close()
 	}
 }
 

@@ -353,7 +353,7 @@ func (s *Session) publish(out []byte, qs []query) {
 		}
 	}
 	s.mu.Unlock()
-	if s.marks != nil {
+	if s.marks != nil && (s.filter.osc || s.marks.held()) {
 		s.marks.scan(out, start)
 	}
 	if s.rec != nil {
