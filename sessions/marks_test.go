@@ -39,8 +39,8 @@ func scanAll(t *testing.T, stream []byte, step int) []CommandEvent {
 // markStream holds two commands, marks cut by every chunk size in the
 // tests, another OSC, and marks of a second integration.
 var markStream = []byte("\x1b[1mx\x1b]0;title\a\x1b]633;P;Cwd=/tmp/a\\x3bb\a\x1b]133;A\a$ \x1b]133;B\a" +
-		"\x1b]633;E;ls \\\\ | wc\\x0a\a\x1b]133;C\aout\r\n\x1b]133;D;3\a\x1b]133;D;4\x1b\\" + // the second D has no command
-		"\x1b]133;A\a$ \x1b]133;C\x1b\\\x1b]133;C\a\x1b]1337;x\aa\x1b]133;D\a")
+	"\x1b]633;E;ls \\\\ | wc\\x0a\a\x1b]133;C\aout\r\n\x1b]133;D;3\a\x1b]133;D;4\x1b\\" + // the second D has no command
+	"\x1b]133;A\a$ \x1b]133;C\x1b\\\x1b]133;C\a\x1b]1337;x\aa\x1b]133;D\a")
 
 func TestMarkScannerCuts(t *testing.T) {
 	stream := markStream
