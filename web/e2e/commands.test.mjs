@@ -45,6 +45,14 @@ test('finished commands are marked; a long one notifies a page nobody looks at',
   const cdp = await context.newCDPSession(watcher);
   await cdp.send('Emulation.setFocusEmulationEnabled', { enabled: false });
 
+  // A page without the permission to notify, also looked at by nobody.
+  const plain = await browser.newContext({ storageState: await context.storageState() });
+  const quiet = await plain.newPage();
+  await quiet.goto(`${BASE_URL}/w/demo/${sessionId}`);
+  await waitForSession(quiet);
+  await (await plain.newCDPSession(quiet)).send('Emulation.setFocusEmulationEnabled', { enabled: false });
+  await (await plain.newPage()).bringToFront(); // its window's other tab
+
   // Someone works in the same session from another page.
   const worker = await context.newPage();
   await worker.bringToFront();
@@ -63,8 +71,9 @@ test('finished commands are marked; a long one notifies a page nobody looks at',
   assert.deepEqual((await waitMarks(watcher, before + 2, sessionId)).slice(-2).map((m) => m.exitCode), [0, 1]);
 
   // A short command says nothing; a long one (over 10 s) notifies where
-  // nobody looks, and only there.
+  // nobody looks, and only there: by the system, else by a toast.
   assert.equal(await watcher.evaluate(() => document.hasFocus()), false);
+  assert.equal(await quiet.evaluate(() => document.hasFocus()), false);
   await typeInTerminal(worker, 'sleep 1\n');
   await waitMarks(watcher, before + 3, sessionId);
   await typeInTerminal(worker, 'sleep 11\n');
@@ -79,5 +88,8 @@ test('finished commands are marked; a long one notifies a page nobody looks at',
   assert.equal(shown.length, 1, `one notification: ${JSON.stringify(shown)}`);
   assert.match(shown[0], /^`sleep 11` finished \(exit 0, 1[12]s\)$/);
   assert.deepEqual(await worker.evaluate(() => window.__notes), [], 'the page in use is not notified');
+  await quiet.locator('.toast', { hasText: '`sleep 11` finished (exit 0, 1' }).waitFor({ timeout: 10_000 });
+  assert.equal(await quiet.locator('.toast', { hasText: '`sleep 1` finished' }).count(), 0);
+  await plain.close();
   assert.deepEqual(errors, []);
 });
