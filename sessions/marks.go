@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -167,7 +168,34 @@ type commandTracker struct {
 	cmdline string // from the last E, for the next C
 	cwd     string // from the last P;Cwd=
 	cur     *Command
+	quiet   bool      // cur's events are not sent (over the budget)
 	hist    []Command // oldest first, at most maxCommands
+	tokens  float64   // event budget, see allow
+	last    time.Time
+}
+
+// Marks are output: any program can print them. A program that prints
+// them in a loop must not flood the clients, so a session reports at most
+// commandBurst commands at once and commandRate a second; the others are
+// still listed.
+const (
+	commandBurst = 20
+	commandRate  = 20
+)
+
+// allow spends one command's budget. Called with mu held.
+func (t *commandTracker) allow(now time.Time) bool {
+	if t.last.IsZero() {
+		t.tokens = commandBurst
+	} else {
+		t.tokens = min(commandBurst, t.tokens+now.Sub(t.last).Seconds()*commandRate)
+	}
+	t.last = now
+	if t.tokens < 1 {
+		return false
+	}
+	t.tokens--
+	return true
 }
 
 // mark handles the body of one OSC ("133;C", "633;E;ls") found at offset at.
@@ -205,12 +233,16 @@ func (t *commandTracker) start(at int64) {
 		return
 	}
 	t.next++
-	c := &Command{ID: strconv.Itoa(t.next), Command: t.cmdline, Cwd: t.cwd, Seq: at, Started: time.Now(), Running: true}
+	now := time.Now()
+	c := &Command{ID: strconv.Itoa(t.next), Command: t.cmdline, Cwd: t.cwd, Seq: at, Started: now, Running: true}
 	t.cmdline = ""
 	t.cur = c
-	ev := *c
+	t.quiet = !t.allow(now)
+	ev, quiet := *c, t.quiet
 	t.mu.Unlock()
-	t.s.m.commandEvent(t.s, false, ev)
+	if !quiet {
+		t.s.m.commandEvent(t.s, false, ev)
+	}
 }
 
 func (t *commandTracker) finish(arg string, at int64) {
@@ -232,8 +264,11 @@ func (t *commandTracker) finish(arg string, at int64) {
 		t.hist = append(t.hist[:0], t.hist[1:]...)
 	}
 	t.hist = append(t.hist, *c)
+	quiet := t.quiet
 	t.mu.Unlock()
-	t.s.m.commandEvent(t.s, true, *c)
+	if !quiet {
+		t.s.m.commandEvent(t.s, true, *c)
+	}
 }
 
 // list returns the recent commands, oldest first, the running one last.
@@ -287,10 +322,11 @@ func (s *Session) Commands() []Command {
 
 // CommandFeed delivers the command events of every session. It never
 // blocks the session core: a reader that falls more than its buffer behind
-// loses events (counted by Dropped).
+// loses events (logged once).
 type CommandFeed struct {
-	m  *Manager
-	ch chan CommandEvent
+	m       *Manager
+	ch      chan CommandEvent
+	dropped atomic.Bool // logged once
 }
 
 // WatchCommands starts a feed; Close stops it.
@@ -323,7 +359,9 @@ func (m *Manager) commandEvent(s *Session, finished bool, c Command) {
 		select {
 		case f.ch <- ev:
 		default:
-			m.log.Warn("command event dropped: reader too slow", "session", s.id)
+			if f.dropped.CompareAndSwap(false, true) {
+				m.log.Warn("command events dropped: reader too slow", "session", s.id)
+			}
 		}
 	}
 }

@@ -3,6 +3,7 @@ package sessions
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -87,6 +88,26 @@ func TestMarksThroughPump(t *testing.T) {
 			t.Fatalf("step %d: %d events, want 4", step, got)
 		}
 		f.Close()
+	}
+}
+
+// A program printing marks in a loop does not flood the clients: the
+// events stop at the budget, the list still has the last commands.
+func TestMarkFloodBounded(t *testing.T) {
+	var flood []byte
+	for i := range 1000 {
+		flood = fmt.Appendf(flood, "\x1b]133;C\a%d\x1b]133;D;0\a", i)
+	}
+	start := time.Now()
+	evs := scanAll(t, flood, 4096)
+	limit := 2 * (commandBurst + int(time.Since(start).Seconds()*commandRate) + 1) // started and finished
+	if len(evs) > limit || len(evs) < 2*commandBurst {
+		t.Fatalf("%d events for 1000 commands, want %d to %d", len(evs), 2*commandBurst, limit)
+	}
+	for i := 0; i+1 < len(evs); i += 2 {
+		if evs[i].Finished || !evs[i+1].Finished || evs[i].Command.ID != evs[i+1].Command.ID {
+			t.Fatalf("events %d and %d do not pair: %+v %+v", i, i+1, evs[i], evs[i+1])
+		}
 	}
 }
 
