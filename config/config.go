@@ -57,6 +57,11 @@ type HTTP struct {
 	// authenticated yet; ConnectTimeout is how long one may take to.
 	MaxUnauthenticated int           `yaml:"max_unauthenticated" check:"positive"`
 	ConnectTimeout     time.Duration `yaml:"connect_timeout" check:"positive"`
+	// MetricsAddr serves Prometheus metrics at /metrics on a listener of
+	// its own ("" = none); MetricsToken serves them on the main port to
+	// requests with "Authorization: Bearer TOKEN" ("" = not there).
+	MetricsAddr  string `yaml:"metrics_addr"`
+	MetricsToken string `yaml:"metrics_token" secret:"true"`
 }
 
 // Auth configures tokens and login codes.
@@ -77,6 +82,9 @@ type Sessions struct {
 	IdleTimeout     time.Duration `yaml:"idle_timeout" check:"nonnegative"`
 	KillGrace       time.Duration `yaml:"kill_grace" check:"positive"`
 	Record          bool          `yaml:"record"`
+	// ShellIntegration makes bash, zsh and fish report each command's
+	// start, end and exit status (command-started, command-finished).
+	ShellIntegration bool `yaml:"shell_integration"`
 }
 
 // Workspaces configures the workspace registry and file watching.
@@ -153,6 +161,8 @@ func Default() *Config {
 			MaxPerWorkspace: 16,
 			MaxInputBytes:   64 << 10,
 			KillGrace:       5 * time.Second,
+
+			ShellIntegration: true,
 		},
 		Workspaces: Workspaces{Ignore: []string{".git", "node_modules", "target", "dist", ".venv"}},
 		GitHub: GitHub{

@@ -51,6 +51,8 @@ type AttachOptions struct {
 	// runs while the reader is outside Next, and what it does happens
 	// before Next returns, so it may use the reader's state without a lock.
 	Direct func(data []byte, seq int64) bool
+	// Client names the front-end ("web", "ssh") for monitoring.
+	Client string
 }
 
 // directMax is the most output offered to AttachOptions.Direct at once, and
@@ -127,6 +129,7 @@ const maxPendingQueries = 64
 type Attachment struct {
 	s              *Session
 	readOnly       bool
+	client         string // AttachOptions.Client
 	scrollback     int
 	scrollbackOnce bool
 	viewport       bool
@@ -173,6 +176,7 @@ func (s *Session) Attach(opts AttachOptions) (*Attachment, error) {
 	a := &Attachment{
 		s:              s,
 		readOnly:       opts.ReadOnly,
+		client:         opts.Client,
 		scrollback:     max(opts.Scrollback, 0),
 		scrollbackOnce: opts.ScrollbackOnce,
 		viewport:       opts.Viewport,
@@ -237,6 +241,7 @@ func (a *Attachment) push(out []byte, start, end int64, qs []query, answer, offe
 			// which is before head) and send a repaint when it comes back.
 			a.repaint = true
 			a.lags++
+			a.s.m.stats.lags.Add(1)
 			a.buf = a.buf[:a.head]
 		} else {
 			a.buf = append(a.buf, out...)
@@ -375,6 +380,7 @@ func (a *Attachment) doRepaint() Chunk {
 	a.repaint = false
 	a.mu.Unlock()
 	s.mu.Unlock()
+	s.m.stats.repaints.Add(1)
 	return Chunk{Kind: ChunkRepaint, Data: data, Seq: seq}
 }
 
@@ -390,6 +396,7 @@ func (a *Attachment) Write(p []byte) (int, error) {
 	s.writeMu.Lock()
 	n, err := s.master.Write(p)
 	s.writeMu.Unlock()
+	s.inputDone(n)
 	return n, s.inputError(err)
 }
 
@@ -421,6 +428,7 @@ func (a *Attachment) TryWrite(p []byte) (int, error) {
 	if err == unix.EAGAIN || err == unix.EINTR {
 		return 0, nil
 	}
+	s.inputDone(n)
 	return max(n, 0), s.inputError(err)
 }
 

@@ -31,6 +31,9 @@ type Config struct {
 	// GitCredential, if set, gives each shell GitCredentialVar: the value
 	// for the session's user and id (see spawn.go).
 	GitCredential func(userID, sessionID string) string
+	// ShellIntegration makes bash, zsh and fish report where each command
+	// starts and ends (see marks.go and shellint.go).
+	ShellIntegration bool
 }
 
 func (c Config) withDefaults() Config {
@@ -90,6 +93,14 @@ type Manager struct {
 	// handover is held for writing by Export until the exec or Resume;
 	// creating a session and ending one hold it for reading (handover.go).
 	handover sync.RWMutex
+
+	feeds map[*CommandFeed]struct{} // under watchMu
+
+	stats counters
+
+	shellintOnce sync.Once
+	shellintPath string // the integration scripts' directory, once written
+	shellintErr  error
 }
 
 type primaryCall struct {
@@ -112,6 +123,7 @@ func NewManager(cfg Config, st *store.Store, log *slog.Logger) *Manager {
 		sessions: map[string]*Session{},
 		reserved: map[string]int{},
 		primary:  map[string]*primaryCall{},
+		stats:    newCounters(),
 	}
 	m.bufs.New = func() any { b := make([]byte, readBufSize); return &b }
 	return m
@@ -283,7 +295,8 @@ func (m *Manager) spawn(ctx context.Context, opts SpawnOptions, shellName, shell
 	} else {
 		env = append(env, "SSH_AUTH_SOCK="+agent.path())
 	}
-	c, err := startShell(shellName, shellPath, dir, env, opts.Cols, opts.Rows, opts.Account)
+	argv, env, marks := m.integrateShell(shellName, []string{"-" + shellName}, env)
+	c, err := startShell(argv, shellPath, dir, env, opts.Cols, opts.Rows, opts.Account)
 	if err != nil {
 		if agent != nil {
 			agent.close()
@@ -292,6 +305,9 @@ func (m *Manager) spawn(ctx context.Context, opts SpawnOptions, shellName, shell
 	}
 	s := newSession(m, id, opts, shellName, c)
 	s.agent = agent
+	if marks {
+		s.marks = &markScanner{t: &commandTracker{s: s}}
+	}
 	if m.cfg.RecordDir != "" {
 		rec, err := newRecorder(m.cfg.RecordDir, s.id, shellPath, opts.Cols, opts.Rows, m.log)
 		if err != nil {
@@ -516,7 +532,7 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 		s.Kill()
 	}
 	done := make(chan struct{})
-	go func() { m.wg.Wait(); close(done) }()
+	go func() { m.wg.Wait(); m.removeShellint(); close(done) }()
 	select {
 	case <-done:
 		return nil

@@ -53,7 +53,7 @@ func (s *Server) attachInput(sess ssh.Session, in io.Reader, u *store.User, ws *
 	// The window keeps its size: while another client's is the session's,
 	// this one is shown the part of the screen that fits.
 	a, err := target.Attach(sessions.AttachOptions{
-		LastSeq: -1, Cols: pty.Window.Width, Rows: pty.Window.Height,
+		Client: "ssh", LastSeq: -1, Cols: pty.Window.Width, Rows: pty.Window.Height,
 		Scrollback: math.MaxInt32, ScrollbackOnce: true, Viewport: true,
 	})
 	if err != nil {

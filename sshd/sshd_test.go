@@ -198,6 +198,11 @@ func TestAuthentication(t *testing.T) {
 	if !strings.Contains(errs, "(publickey)") {
 		t.Fatalf("methods offered: %q", errs)
 	}
+	// The monitoring counters saw each kind of failure and every connection.
+	st := h.srv.Stats()
+	if st.AuthFailures["unknown_key"] < 1 || st.AuthFailures["wrong_user"] < 1 || st.AuthFailures["handshake"] < 3 || st.ConnectionsTotal < 3 {
+		t.Errorf("stats after refused logins: %+v", st)
+	}
 	// A key added while the server runs works at once.
 	h.newKeyFor(h.alice, h.keyOther)
 	if _, _, code = h.ssh(nil, h.keyOther, "alice@127.0.0.1", "demo", "true"); code != 0 {

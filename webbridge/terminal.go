@@ -65,6 +65,7 @@ func (c *client) attach(sess *sessions.Session, opts sessions.AttachOptions) (*t
 		old.stop()
 	}
 	opts.Scrollback = c.srv.Socket.Scrollback
+	opts.Client = "web"
 	v := &termView{c: c, sess: sess, done: make(chan struct{}),
 		input: make(chan inputReq, inputBacklog), enc: newOutputEncoder(id)}
 	opts.Direct = v.direct

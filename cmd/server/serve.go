@@ -17,6 +17,7 @@ import (
 	"github.com/codeterm/codeterm/auth"
 	"github.com/codeterm/codeterm/config"
 	"github.com/codeterm/codeterm/isolation"
+	"github.com/codeterm/codeterm/metrics"
 	"github.com/codeterm/codeterm/sessions"
 	"github.com/codeterm/codeterm/sshd"
 	"github.com/codeterm/codeterm/store"
@@ -107,6 +108,8 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		RecordDir:       recordDir(cfg),
 		HistoryDir:      filepath.Join(cfg.DataDir, "history"),
 		GitCredential:   gitCredentialFunc(cfg, a.auth),
+
+		ShellIntegration: cfg.Sessions.ShellIntegration,
 	}, a.store, log.With("component", "sessions"))
 	if data, files, ok, err := up.Take("sessions", sessions.HandoverVersion); err != nil {
 		log.Error("sessions of the previous program image lost", "err", err)
@@ -176,6 +179,22 @@ func (c *command) serve(ctx context.Context, args []string) error {
 			ConnectTimeout:     cfg.HTTP.ConnectTimeout,
 		},
 	}
+	metricsHandler := metrics.Handler(metrics.Sources{Sessions: mgr, Workspaces: wsm, Web: web, SSH: sshSrv})
+	if cfg.HTTP.MetricsToken != "" {
+		web.Metrics = metrics.WithToken(cfg.HTTP.MetricsToken, metricsHandler)
+	}
+	var metricsSrv *http.Server
+	var metricsLn net.Listener
+	if cfg.HTTP.MetricsAddr != "" {
+		// Through the upgrader, so an in-place upgrade keeps the port.
+		if metricsLn, err = up.Listen("metrics", cfg.HTTP.MetricsAddr); err != nil {
+			return err
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metricsHandler)
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		log.Info("metrics", "addr", metricsLn.Addr().String())
+	}
 	httpLn, err := up.Listen("http", a.cfg.HTTP.Addr)
 	if err != nil {
 		return err
@@ -224,6 +243,15 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		web.Files.Run(gctx)
 		return web.Files.Close()
 	})
+	if metricsSrv != nil {
+		g.Go(func() error {
+			if err := metricsSrv.Serve(metricsLn); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("metrics: %w", err)
+			}
+			return nil
+		})
+	}
+	web.SetReady(true)
 	g.Go(func() error {
 		// As often as the browser bridge looks for revoked users.
 		wsm.WatchDeleted(gctx, 2*time.Second)
@@ -231,10 +259,15 @@ func (c *command) serve(ctx context.Context, args []string) error {
 	})
 	g.Go(func() error {
 		<-gctx.Done()
+		web.SetReady(false)
 		log.Info("shutting down")
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		return errors.Join(sshSrv.Shutdown(sctx), httpSrv.Shutdown(sctx), mgr.Shutdown(sctx))
+		var metricsErr error
+		if metricsSrv != nil {
+			metricsErr = metricsSrv.Shutdown(sctx)
+		}
+		return errors.Join(sshSrv.Shutdown(sctx), httpSrv.Shutdown(sctx), mgr.Shutdown(sctx), metricsErr)
 	})
 	return g.Wait()
 }
