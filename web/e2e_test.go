@@ -49,10 +49,11 @@ func TestBrowserE2E(t *testing.T) {
 	home := filepath.Join(tmp, "home")
 	data := filepath.Join(tmp, "data")
 	keyPath := writeSSHKey(t, home)
-	// One user, as the OS user running the tests (accounts mode is
-	// cmd/server's isolation tests' subject).
+	// Every user as the OS user running the tests (accounts mode is
+	// cmd/server's isolation tests' subject); shared, not single, because
+	// the login tests sign in as a second user.
 	env := append(os.Environ(), "HOME="+home, "XDG_DATA_HOME="+filepath.Join(home, ".local/share"), "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
-		"CODETERM_SECURITY_ISOLATION=single")
+		"CODETERM_SECURITY_ISOLATION=shared")
 
 	srv := exec.CommandContext(ctx, bin, "serve", "--data", data, "--http-addr", "127.0.0.1:0", "--ssh-addr", "127.0.0.1:0")
 	srv.Env = env
