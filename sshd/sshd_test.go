@@ -1023,6 +1023,8 @@ func TestAgentForwardingSharedSession(t *testing.T) {
 		t.Fatalf("ssh-add -l after a second -A client: %q, want %s", out, want2)
 	}
 	b.kill()
+	// a shows the shared screen too: its count starts after b's listing.
+	a.expect("rc-31-")
 	before := len(a.output())
 	a.send("clear; ssh-add -l; echo rc-$((40+1))-$?\r")
 	if out := a.expect("rc-41-")[before:]; !strings.Contains(out, want) || strings.Contains(out, want2) {
