@@ -58,6 +58,11 @@ type HTTP struct {
 	// authenticated yet; ConnectTimeout is how long one may take to.
 	MaxUnauthenticated int           `yaml:"max_unauthenticated" check:"positive"`
 	ConnectTimeout     time.Duration `yaml:"connect_timeout" check:"positive"`
+	// MetricsAddr serves Prometheus metrics at /metrics on a listener of
+	// its own ("" = none); MetricsToken serves them on the main port to
+	// requests with "Authorization: Bearer TOKEN" ("" = not there).
+	MetricsAddr  string `yaml:"metrics_addr"`
+	MetricsToken string `yaml:"metrics_token" secret:"true"`
 	// PreviewDomain is the domain under which each forwarded port of a
 	// workspace gets an origin of its own: PORT--WORKSPACE--USER.<domain>.
 	PreviewDomain string `yaml:"preview_domain"`
@@ -115,6 +120,9 @@ type Sessions struct {
 	// RecordInput adds input markers to recordings (off: input holds
 	// passwords).
 	RecordInput bool `yaml:"record_input"`
+	// ShellIntegration makes bash, zsh and fish report each command's
+	// start, end and exit status (command-started, command-finished).
+	ShellIntegration bool `yaml:"shell_integration"`
 }
 
 // Workspaces configures the workspace registry and file watching.
@@ -193,6 +201,8 @@ func Default() *Config {
 			MaxPerWorkspace: 16,
 			MaxInputBytes:   64 << 10,
 			KillGrace:       5 * time.Second,
+
+			ShellIntegration: true,
 		},
 		Workspaces: Workspaces{Ignore: []string{".git", "node_modules", "target", "dist", ".venv"}},
 		GitHub: GitHub{

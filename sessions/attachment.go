@@ -55,7 +55,8 @@ type AttachOptions struct {
 	// runs while the reader is outside Next, and what it does happens
 	// before Next returns, so it may use the reader's state without a lock.
 	Direct func(data []byte, seq int64) bool
-	// Client says what the client is ("ssh", "socket"), for Info.Clients.
+	// Client says what the client is ("ssh", "socket"), for Info.Clients
+	// and monitoring.
 	Client string
 }
 
@@ -139,6 +140,7 @@ type Attachment struct {
 	s              *Session
 	typed          atomic.Int64 // bytes of input taken, for the audit log
 	readOnly       bool
+	client         string // AttachOptions.Client
 	scrollback     int
 	scrollbackOnce bool
 	viewport       bool
@@ -146,8 +148,7 @@ type Attachment struct {
 	notify         chan struct{} // capacity 1: "something changed"
 	closedCh       chan struct{}
 	direct         func([]byte, int64) bool
-	id             int    // the session's number for this client, from 1
-	client         string // AttachOptions.Client
+	id             int // the session's number for this client, from 1
 
 	// Guarded by s.mu:
 	stamp      int64 // last activity, in the session's counter
@@ -193,6 +194,7 @@ func (s *Session) Attach(opts AttachOptions) (*Attachment, error) {
 	a := &Attachment{
 		s:              s,
 		readOnly:       opts.ReadOnly,
+		client:         opts.Client,
 		scrollback:     max(opts.Scrollback, 0),
 		scrollbackOnce: opts.ScrollbackOnce,
 		viewport:       opts.Viewport,
@@ -200,7 +202,6 @@ func (s *Session) Attach(opts AttachOptions) (*Attachment, error) {
 		notify:         make(chan struct{}, 1),
 		closedCh:       make(chan struct{}),
 		direct:         opts.Direct,
-		client:         opts.Client,
 		since:          time.Now().UnixNano(),
 	}
 	// A viewer's size never becomes the session's, but says what it can show.
@@ -288,6 +289,7 @@ func (a *Attachment) push(out []byte, start, end int64, qs []query, answer, offe
 func (a *Attachment) fallBehind() {
 	a.repaint, a.skip = true, true
 	a.lags++
+	a.s.m.stats.lags.Add(1)
 	a.buf = a.buf[:a.head]
 }
 
@@ -430,6 +432,7 @@ func (a *Attachment) doRepaint() Chunk {
 		s.m.changed(s) // session status counts the repaints
 	}
 	s.mu.Unlock()
+	s.m.stats.repaints.Add(1)
 	s.resume() // back in the race with an empty queue
 	return Chunk{Kind: ChunkRepaint, Data: data, Seq: seq, Skipped: skipped}
 }
@@ -446,6 +449,7 @@ func (a *Attachment) Write(p []byte) (int, error) {
 	s.writeMu.Lock()
 	n, err := s.master.Write(p)
 	s.writeMu.Unlock()
+	s.inputDone(n)
 	return n, s.inputError(err)
 }
 
@@ -477,6 +481,7 @@ func (a *Attachment) TryWrite(p []byte) (int, error) {
 	if err == unix.EAGAIN || err == unix.EINTR {
 		return 0, nil
 	}
+	s.inputDone(n)
 	return max(n, 0), s.inputError(err)
 }
 

@@ -272,10 +272,22 @@ func BenchmarkRepaint(b *testing.B) {
 // (the 0-client case is the emulator's and filter's cost alone).
 func BenchmarkPump(b *testing.B) {
 	text := bytes.ReplaceAll(terminalText(8<<20), []byte("\n"), []byte("\r\n"))
-	for _, clients := range []int{0, 1, 10} {
-		b.Run(fmt.Sprintf("clients-%d", clients), func(b *testing.B) {
+	type variant struct {
+		clients int
+		marks   bool // shell integration: the pump also looks for command marks
+	}
+	for _, v := range []variant{{0, false}, {0, true}, {1, false}, {1, true}, {10, false}} {
+		name := fmt.Sprintf("clients-%d", v.clients)
+		if v.marks {
+			name += "-marks"
+		}
+		clients := v.clients
+		b.Run(name, func(b *testing.B) {
 			m := NewManager(Config{}, nil, nil)
 			s := &Session{m: m, log: m.log, screen: screen{term: vt.New(120, 40, m.cfg.Scrollback)}, ring: newRing(m.cfg.RingBytes), cols: 120, rows: 40}
+			if v.marks {
+				s.marks = &markScanner{t: &commandTracker{s: s}}
+			}
 			var wg sync.WaitGroup
 			ctx, cancel := context.WithCancel(context.Background())
 			for range clients {
@@ -319,4 +331,28 @@ func threads() int {
 		}
 	}
 	return 0
+}
+
+// BenchmarkMarkScan is the command-mark scanner alone over terminal text
+// with SGR colour (many ESC, no marks) and with a command's marks every
+// 4 KiB.
+func BenchmarkMarkScan(b *testing.B) {
+	text := bytes.ReplaceAll(terminalText(8<<20), []byte("\n"), []byte("\r\n"))
+	marked := bytes.ReplaceAll(text, []byte("done.\r\n"), []byte("done.\r\n\x1b]133;D;0\a\x1b]633;P;Cwd=/w\a\x1b]133;A\a$ \x1b]133;B\a\x1b]633;E;make\a\x1b]133;C\a"))
+	for name, p := range map[string][]byte{"plain": text, "marked": marked} {
+		b.Run(name, func(b *testing.B) {
+			m := NewManager(Config{}, nil, nil)
+			s := &Session{m: m, log: m.log}
+			sc := &markScanner{t: &commandTracker{s: s}}
+			b.SetBytes(int64(len(p)))
+			b.ReportAllocs()
+			for b.Loop() {
+				for q, base := p, int64(0); len(q) > 0; {
+					n := min(len(q), 4095)
+					sc.scan(q[:n], base)
+					q, base = q[n:], base+int64(n)
+				}
+			}
+		})
+	}
 }

@@ -60,6 +60,9 @@ type handoverSession struct {
 	// the shell's SSH_AUTH_SOCK, -1 for none; AgentDir holds it.
 	Agent    int
 	AgentDir string
+	// Marks: the shell loaded the integration and prints command marks.
+	// The commands seen so far stay behind; tracking starts afresh.
+	Marks bool
 }
 
 type handoverAttachment struct {
@@ -156,6 +159,7 @@ func (s *Session) export() handoverSession {
 		Seq:        s.seq,
 		Held:       slices.Clone(s.filter.pend),
 		Killed:     s.exiting.Load(),
+		Marks:      s.marks != nil,
 	}
 	a, b, _ := s.ring.slices(s.ring.end - int64(s.ring.held()))
 	hs.Ring = append(slices.Clone(a), b...)
@@ -259,6 +263,9 @@ func (m *Manager) importSession(ctx context.Context, hs handoverSession, master,
 	s.screen.fed.Store(hs.Seq)
 	s.screen.claimed = hs.Seq
 	s.filter.pend = slices.Clone(hs.Held)
+	if hs.Marks {
+		s.marks = &markScanner{t: &commandTracker{s: s}}
+	}
 	if agent != nil {
 		// The shell's SSH_AUTH_SOCK names the same socket: its listener
 		// goes on in this image.

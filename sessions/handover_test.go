@@ -238,3 +238,43 @@ func TestHandoverWhilePaced(t *testing.T) {
 		t.Fatal("Export waited for the paced pump")
 	}
 }
+
+// TestHandoverKeepsCommandTracking: a shell that loaded the integration is
+// still tracked by the next image, which starts its command list afresh.
+func TestHandoverKeepsCommandTracking(t *testing.T) {
+	e, s, c, _ := shellSession(t, "bash", true, nil)
+	c.waitPrompts(1)
+	h, err := e.m.Export()
+	if err != nil {
+		t.Fatal(err)
+	}
+	forget(e.m)
+	if s.agent != nil {
+		s.agent.ln.(*net.UnixListener).SetUnlinkOnClose(false)
+		s.agent.ln.Close()
+	}
+	m2 := NewManager(Config{ShellIntegration: true}, e.st, slog.New(slog.DiscardHandler))
+	t.Cleanup(func() { m2.Shutdown(context.Background()) })
+	f := m2.WatchCommands()
+	t.Cleanup(f.Close)
+	if n, err := m2.Import(context.Background(), h.Data, h.Files); err != nil || n != 1 {
+		t.Fatalf("import: %d, %v", n, err)
+	}
+	s2, err := m2.Get(e.user.ID, s.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2 := collect(t, attach(t, s2, AttachOptions{LastSeq: -1, Cols: 80, Rows: 24}))
+	input(t, c2.a, "false\r")
+	start, end := nextEvent(t, f, c2), nextEvent(t, f, c2)
+	if start.Finished || !end.Finished || start.SessionID != s.id || start.Command.Command != "false" ||
+		end.Command.ExitCode == nil || *end.Command.ExitCode != 1 {
+		t.Fatalf("events after the hand-over: %+v then %+v", start, end)
+	}
+	if cmds := s2.Commands(); len(cmds) != 1 || cmds[0].ID != end.Command.ID {
+		t.Fatalf("Commands() = %+v", cmds)
+	}
+	input(t, c2.a, "exit\r")
+	c2.waitExit()
+	waitDone(t, s2)
+}

@@ -40,6 +40,9 @@ type Config struct {
 	// GitCredential, if set, gives each shell GitCredentialVar: the value
 	// for the session's user and id (see spawn.go).
 	GitCredential func(userID, sessionID string) string
+	// ShellIntegration makes bash, zsh and fish report where each command
+	// starts and ends (see marks.go and shellint.go).
+	ShellIntegration bool
 }
 
 func (c Config) withDefaults() Config {
@@ -105,6 +108,14 @@ type Manager struct {
 	shareOnce sync.Once
 	shares    *sharing   // share.go
 	auditLog  *audit.Log // audit.go; nil: none
+
+	feeds map[*CommandFeed]struct{} // under watchMu
+
+	stats counters
+
+	shellintOnce sync.Once
+	shellintPath string // the integration scripts' directory, once written
+	shellintErr  error
 }
 
 type primaryCall struct {
@@ -127,6 +138,7 @@ func NewManager(cfg Config, st *store.Store, log *slog.Logger) *Manager {
 		sessions: map[string]*Session{},
 		reserved: map[string]int{},
 		primary:  map[string]*primaryCall{},
+		stats:    newCounters(),
 	}
 	m.bufs.New = func() any { b := make([]byte, readBufSize); return &b }
 	return m
@@ -298,7 +310,8 @@ func (m *Manager) spawn(ctx context.Context, opts SpawnOptions, shellName, shell
 	} else {
 		env = append(env, "SSH_AUTH_SOCK="+agent.path())
 	}
-	c, err := startShell(shellName, shellPath, dir, env, opts.Cols, opts.Rows, opts.Account)
+	argv, env, marks := m.integrateShell(shellName, []string{"-" + shellName}, env)
+	c, err := startShell(argv, shellPath, dir, env, opts.Cols, opts.Rows, opts.Account)
 	if err != nil {
 		if agent != nil {
 			agent.close()
@@ -307,6 +320,9 @@ func (m *Manager) spawn(ctx context.Context, opts SpawnOptions, shellName, shell
 	}
 	s := newSession(m, id, opts, shellName, c)
 	s.agent = agent
+	if marks {
+		s.marks = &markScanner{t: &commandTracker{s: s}}
+	}
 	if m.cfg.RecordDir != "" {
 		rec, err := newRecorder(m.cfg.RecordDir, s.id, shellPath, opts.Cols, opts.Rows, !m.cfg.RecordOnRequest, m.log)
 		if err != nil {
@@ -533,7 +549,7 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 		s.Kill()
 	}
 	done := make(chan struct{})
-	go func() { m.wg.Wait(); close(done) }()
+	go func() { m.wg.Wait(); m.removeShellint(); close(done) }()
 	select {
 	case <-done:
 		return nil

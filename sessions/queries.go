@@ -23,6 +23,9 @@ type queryFilter struct {
 	work []byte // pend joined with the next chunk
 	out  []byte // filtered output, when the chunk had to be rewritten
 	qs   []query
+	// osc: the last output may hold an OSC (ESC ]); without one the
+	// command marks need no look (see marks.go).
+	osc bool
 }
 
 // Bounds on how long a sequence may be while we wait for its end; past them
@@ -46,6 +49,7 @@ const (
 // the previous chunk.
 func (f *queryFilter) feed(p []byte) ([]byte, []query) {
 	f.qs = f.qs[:0]
+	f.osc = false
 	if len(f.pend) > 0 {
 		f.work = append(append(f.work[:0], f.pend...), p...)
 		f.pend = f.pend[:0]
@@ -60,6 +64,7 @@ func (f *queryFilter) feed(p []byte) ([]byte, []query) {
 			break
 		}
 		k := i + j
+		f.osc = f.osc || k+1 < len(p) && p[k+1] == ']'
 		n, kind := parseSeq(p[k:])
 		switch kind {
 		case seqIncomplete:
@@ -95,6 +100,7 @@ func (f *queryFilter) held() bool { return len(f.pend) > 0 }
 // flush gives up waiting: the held bytes are output after all. Valid until
 // the next call.
 func (f *queryFilter) flush() []byte {
+	f.osc = true
 	f.out = append(f.out[:0], f.pend...)
 	f.pend = f.pend[:0]
 	return f.out

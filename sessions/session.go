@@ -67,13 +67,15 @@ type Session struct {
 	recHandoff                     *handoverRecording // the recording while frozen for a hand-over
 
 	lastOutput, lastInput, lastDetach atomic.Int64 // unix nanoseconds
+	echoFrom                          atomic.Int64 // unix nanoseconds of an input not yet answered; 0 = none
 	latestFast                        atomic.Pointer[Attachment]
 	reaped, exiting                   atomic.Bool
 
 	writeMu sync.Mutex // whole input writes from different clients never interleave
 
-	filter queryFilter // the pump's alone
-	gate   pumpGate    // parks the pump for a hand-over (handover.go)
+	filter queryFilter  // the pump's alone
+	gate   pumpGate     // parks the pump for a hand-over (handover.go)
+	marks  *markScanner // the pump's alone; nil without shell integration
 
 	// mu guards the ring, the offset and the attachment list, and the
 	// screen's catching up, so that a repaint or a replay and the offset it
@@ -370,7 +372,10 @@ func (s *Session) publish(out []byte, qs []query) {
 	if len(out) == 0 && len(qs) == 0 {
 		return
 	}
-	s.lastOutput.Store(time.Now().UnixNano())
+	now := time.Now().UnixNano()
+	s.lastOutput.Store(now)
+	s.outputSeen(now)
+	s.m.stats.outBytes.Add(uint64(len(out)))
 	s.mu.Lock()
 	start := s.seq
 	if len(out) > 0 {
@@ -389,6 +394,9 @@ func (s *Session) publish(out []byte, qs []query) {
 		}
 	}
 	s.mu.Unlock()
+	if s.marks != nil && (s.filter.osc || s.marks.held()) {
+		s.marks.scan(out, start)
+	}
 	if s.rec != nil {
 		s.rec.output(out)
 	}

@@ -273,10 +273,10 @@ type child struct {
 	raw    syscall.RawConn // the master's descriptor, for reads and writes that must not wait
 }
 
-// startShell runs shellPath as a login shell ("-bash") on a new PTY, in a
-// new session whose controlling terminal is that PTY, as acct (nil: the
-// server's user).
-func startShell(shellName, shellPath, dir string, env []string, cols, rows int, acct *isolation.Account) (*child, error) {
+// startShell runs shellPath with argv (a login shell's is "-bash") on a new
+// PTY, in a new session whose controlling terminal is that PTY, as acct
+// (nil: the server's user).
+func startShell(argv []string, shellPath, dir string, env []string, cols, rows int, acct *isolation.Account) (*child, error) {
 	ptmx, tty, err := pty.Open()
 	if err != nil {
 		return nil, fmt.Errorf("open pty: %w", err)
@@ -307,7 +307,7 @@ func startShell(shellName, shellPath, dir string, env []string, cols, rows int, 
 	}
 	cmd := &exec.Cmd{
 		Path:   shellPath,
-		Args:   []string{"-" + shellName},
+		Args:   argv,
 		Dir:    dir,
 		Env:    env,
 		Stdin:  tty,

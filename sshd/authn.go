@@ -38,6 +38,11 @@ func (s *Server) publicKey(ctx ssh.Context, key ssh.PublicKey) bool {
 	fp := gossh.FingerprintSHA256(key)
 	u, err := s.Auth.UserByKey(ctx, key)
 	if err != nil || u.Name != name {
+		if err != nil {
+			s.counters.authFailure(authUnknownKey)
+		} else {
+			s.counters.authFailure(authWrongUser)
+		}
 		hold := s.AuthThrottle.Fail("addr "+host, "user "+name)
 		s.Log.Info("ssh auth failed", "remote", host, "user", name, "key", fp, "hold", hold)
 		if hold > 0 {

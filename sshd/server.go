@@ -70,11 +70,12 @@ type Server struct {
 	localDir string                  // attach sockets and bin/codeterm; "" until first used
 	locals   map[string]net.Listener // user id → attach socket
 
-	srvMu  sync.Mutex // Serve and Shutdown run in different goroutines
-	srv    *ssh.Server
-	ln     net.Listener
-	closed bool
-	ptys   sync.Map // ssh.Session → ssh.Pty: the library keeps PTY requests per connection, not per channel
+	srvMu    sync.Mutex // Serve and Shutdown run in different goroutines
+	srv      *ssh.Server
+	ln       net.Listener
+	closed   bool
+	counters counters
+	ptys     sync.Map // ssh.Session → ssh.Pty: the library keeps PTY requests per connection, not per channel
 
 	connsMu sync.Mutex
 	conns   map[*conn]struct{}
@@ -171,10 +172,17 @@ func (s *Server) build() (*ssh.Server, error) {
 					ctx.SetValue(localUserKey{}, lc.userID)
 				}
 				s.track(ctx, conn)
+				s.counters.total.Add(1)
+				s.counters.open.Add(1)
+				go func() {
+					<-ctx.Done()
+					s.counters.open.Add(-1)
+				}()
 				go s.watchConn(ctx, conn)
 				return conn
 			}
 			srv.ConnectionFailedCallback = func(conn net.Conn, err error) {
+				s.counters.authFailure(authHandshake)
 				s.Log.Debug("ssh handshake failed", "remote", conn.RemoteAddr().String(), "err", err)
 			}
 			return nil

@@ -198,6 +198,19 @@ func TestAuthentication(t *testing.T) {
 	if !strings.Contains(errs, "(publickey)") {
 		t.Fatalf("methods offered: %q", errs)
 	}
+	// The monitoring counters saw each kind of failure and every connection.
+	// The server counts a failed handshake once it sees the connection
+	// end, which may be after the client has exited.
+	counted := func(st Stats) bool {
+		return st.AuthFailures["unknown_key"] >= 1 && st.AuthFailures["wrong_user"] >= 1 && st.AuthFailures["handshake"] >= 3 && st.ConnectionsTotal >= 3
+	}
+	st := h.srv.Stats()
+	for deadline := time.Now().Add(10 * time.Second); !counted(st) && time.Now().Before(deadline); st = h.srv.Stats() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !counted(st) {
+		t.Errorf("stats after refused logins: %+v", st)
+	}
 	// A key added while the server runs works at once.
 	h.newKeyFor(h.alice, h.keyOther)
 	if _, _, code = h.ssh(nil, h.keyOther, "alice@127.0.0.1", "demo", "true"); code != 0 {
@@ -1018,6 +1031,8 @@ func TestAgentForwardingSharedSession(t *testing.T) {
 		t.Fatalf("ssh-add -l after a second -A client: %q, want %s", out, want2)
 	}
 	b.kill()
+	// a shows the shared screen too: its count starts after b's listing.
+	a.expect("rc-31-")
 	before := len(a.output())
 	a.send("clear; ssh-add -l; echo rc-$((40+1))-$?\r")
 	if out := a.expect("rc-41-")[before:]; !strings.Contains(out, want) || strings.Contains(out, want2) {

@@ -49,9 +49,9 @@ func TestBrowserE2E(t *testing.T) {
 	home := filepath.Join(tmp, "home")
 	data := filepath.Join(tmp, "data")
 	keyPath := writeSSHKey(t, home)
-	// Users on the OS user running the tests: the login tests need a
-	// second account (accounts mode is cmd/server's isolation tests'
-	// subject).
+	// Every user as the OS user running the tests (accounts mode is
+	// cmd/server's isolation tests' subject); shared, not single, because
+	// the login tests sign in as a second user.
 	env := append(os.Environ(), "HOME="+home, "XDG_DATA_HOME="+filepath.Join(home, ".local/share"), "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
 		"CODETERM_SECURITY_ISOLATION=shared")
 

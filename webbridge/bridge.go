@@ -111,6 +111,8 @@ func (s *Server) onConnection(sock *socketio.Socket) {
 	s.registerEvents(c)
 	sock.OnDisconnect(func(reason string) { c.disconnected(reason) })
 	s.hub.add(c)
+	s.counters.connections.Add(1)
+	s.counters.connected.Add(1)
 	s.syncSessions(c.user.ID) // a new user's first diff is the baseline
 	c.watchExpiry()
 	c.log.Info("socket connected", "transport", sock.Transport(), "remote", sock.Handshake().RemoteAddr)
@@ -133,6 +135,7 @@ func (c *client) disconnected(reason string) {
 		c.srv.hub.release(id)
 	}
 	c.srv.hub.remove(c)
+	c.srv.counters.connections.Add(-1)
 	c.log.Info("socket disconnected", "reason", reason)
 }
 
@@ -167,6 +170,7 @@ func (c *client) on(event, errEvent string, h handler) {
 // rateLimited answers the ack of every refused event but sends the error
 // event at most once a second: a flood must not be answered by a flood.
 func (c *client) rateLimited(r *reply) {
+	c.srv.counters.count(r.event, outcomeRateLimited)
 	e := &wireError{Code: CodeRateLimited, Message: "Too many events; slow down",
 		Details: "limit is " + strconv.Itoa(c.srv.Socket.EventsPerSecond) + " events per second"}
 	if r.ack != nil {
@@ -192,6 +196,7 @@ type reply struct {
 
 // ok acknowledges success with fields merged into {ok: true}.
 func (r *reply) ok(fields map[string]any) {
+	r.c.srv.counters.count(r.event, outcomeOK)
 	if r.ack == nil {
 		return
 	}
@@ -207,6 +212,7 @@ func (r *reply) ok(fields map[string]any) {
 
 // fail reports e in the error event and the ack.
 func (r *reply) fail(e *wireError) {
+	r.c.srv.counters.count(r.event, outcomeError)
 	if r.ack != nil {
 		r.ack(ackError{Error: e})
 	}
@@ -288,6 +294,7 @@ func (s *Server) registerEvents(c *client) {
 	c.on("unshare-session", "terminal-error", (*client).unshareSession)
 	c.on("list-shares", "terminal-error", (*client).listShares)
 	c.on("record-session", "terminal-error", (*client).recordSession)
+	c.on("list-commands", "terminal-error", (*client).listCommands)
 	// Workspace
 	c.on("create-workspace", "workspace-error", (*client).createWorkspace)
 	c.on("cancel-workspace", "workspace-error", (*client).cancelWorkspace)
@@ -304,6 +311,7 @@ func (s *Server) registerEvents(c *client) {
 	c.on("system-stats", "error", (*client).systemStats)
 	s.registerFileEvents(c)
 	s.registerPortEvents(c)
+	c.on("metrics", "error", (*client).metrics)
 	// Anything else is answered rather than silently dropped, so a client
 	// with a typo learns of it.
 	c.sock.OnAny(func(s *socketio.Socket, event string, m *socketio.Message, ack socketio.AckFunc) {
@@ -322,11 +330,13 @@ func (s *Server) registerEvents(c *client) {
 var knownEvents = map[string]bool{
 	"create-terminal": true, "attach-terminal": true, "detach-terminal": true, "terminal-input": true,
 	"terminal-resize": true, "kill-terminal": true, "list-terminals": true, "rename-terminal": true,
+	"list-commands":    true,
 	"create-workspace": true, "cancel-workspace": true, "delete-workspace": true, "sync-workspace": true,
 	"get-workspace-status": true, "join-workspace": true, "leave-workspace": true,
 	"get-repositories": true, "clone-workspace": true, "repository-selected": true, "system-stats": true,
 	"list-ports":    true,
 	"share-session": true, "unshare-session": true, "list-shares": true, "record-session": true,
+	"metrics": true,
 }
 
 func init() {

@@ -46,6 +46,7 @@ type envOptions struct {
 	socketQueue     int // engine.io outbound queue
 	loginsPerMinute int
 	healthInterval  time.Duration
+	pingInterval    time.Duration
 	extraRoutes     func(mux *http.ServeMux, e *testEnv)
 	log             *slog.Logger // default: discarded; also the workspaces' logger
 	github          *GitHub      // nil: GitHub off
@@ -65,7 +66,7 @@ func newEnv(t *testing.T, o envOptions) *testEnv {
 	if o.log == nil {
 		o.log = slog.New(slog.DiscardHandler)
 	}
-	scfg := sessions.Config{QueueBytes: o.sessionQueue, KillGrace: time.Second}
+	scfg := sessions.Config{QueueBytes: o.sessionQueue, KillGrace: time.Second, ShellIntegration: true}
 	if o.github != nil {
 		scfg.GitCredential = a.GitCredential
 		o.github.OAuth.Auth = a
@@ -111,6 +112,7 @@ func newEnv(t *testing.T, o envOptions) *testEnv {
 			RevocationInterval: 200 * time.Millisecond,
 			StatusDebounce:     50 * time.Millisecond,
 			HealthInterval:     o.healthInterval,
+			PingInterval:       o.pingInterval,
 			Compression:        true,
 		},
 	}
@@ -146,6 +148,7 @@ type sioClient struct {
 	events  []event // everything received, in order
 	acks    map[int]json.RawMessage
 	nextAck int
+	pongs   int // heartbeats answered
 	closed  bool
 	changed chan struct{} // closed and replaced on every arrival
 	wmu     sync.Mutex
@@ -216,6 +219,7 @@ func (c *sioClient) readLoop() {
 		switch {
 		case msg == "2":
 			c.write("3")
+			c.record(func() { c.pongs++ })
 			continue
 		case strings.HasPrefix(msg, "42"):
 			var arr []json.RawMessage

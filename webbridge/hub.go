@@ -280,11 +280,15 @@ func (s *Server) startBackground() {
 	go func() {
 		defer s.wg.Done()
 		var changes *sessions.Changes
-		var changed <-chan struct{} // nil without a session manager: never ready
+		var changed <-chan struct{}               // nil without a session manager: never ready
+		var commands <-chan sessions.CommandEvent // likewise
 		if s.Sessions != nil {
 			changes = s.Sessions.WatchChanges()
 			defer changes.Close()
 			changed = changes.C()
+			feed := s.Sessions.WatchCommands()
+			defer feed.Close()
+			commands = feed.C()
 		}
 		userTick := time.NewTicker(s.Socket.RevocationInterval)
 		healthTick := time.NewTicker(s.Socket.HealthInterval)
@@ -305,6 +309,8 @@ func (s *Server) startBackground() {
 				for id := range users {
 					s.syncSessions(id)
 				}
+			case ev := <-commands:
+				s.relayCommand(ev)
 			case <-userTick.C:
 				s.checkUsers()
 				if s.Sessions != nil {
@@ -312,7 +318,13 @@ func (s *Server) startBackground() {
 					s.Sessions.EnforceShares(s.ctx)
 				}
 			case <-healthTick.C:
-				s.broadcastHealth()
+				// Off this loop: a probe of an unreachable GitHub takes
+				// seconds, and session changes must not wait for it.
+				s.wg.Add(1)
+				go func() {
+					defer s.wg.Done()
+					s.broadcastHealth()
+				}()
 			}
 		}
 	}()

@@ -15,6 +15,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/codeterm/codeterm/auth"
@@ -70,15 +71,22 @@ type Server struct {
 	// Files serves the file events and /api/workspaces/{id}/files/; nil
 	// turns them off.
 	Files *files.Service
+	// Metrics, if set, is served at GET /metrics (guard it: see
+	// metrics.WithToken).
+	Metrics http.Handler
 
-	started time.Time
-	io      *socketio.Server
-	ctx     context.Context // ends with Close: background work, clones, syncs
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup // goroutines Close waits for
-	hub     hub
-	stats   cpuSampler
-	ports   ports.Finder
+	started     time.Time
+	io          *socketio.Server
+	ctx         context.Context // ends with Close: background work, clones, syncs
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup // goroutines Close waits for
+	hub         hub
+	stats       cpuSampler
+	counters    bridgeCounters
+	healthState healthCache
+
+	ready atomic.Bool // see SetReady
+	ports ports.Finder
 
 	previewAuth  previewAuth
 	previewProxy *httputil.ReverseProxy
@@ -157,6 +165,10 @@ func (s *Server) Handler() http.Handler {
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/health", s.health)
+	mux.HandleFunc("GET /api/ready", s.readiness)
+	if s.Metrics != nil {
+		mux.Handle("GET /metrics", s.Metrics)
+	}
 	mux.HandleFunc("POST /api/auth/exchange", s.exchange)
 	mux.HandleFunc("POST /api/auth/logout", s.logout)
 	mux.HandleFunc("GET /api/workspaces", s.authed(s.listWorkspaces))
@@ -255,6 +267,20 @@ func securityHeaders(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// SetReady says whether a load balancer should send traffic here: false
+// (the start) until the server serves, and again from when it begins to
+// shut down or hand over to its successor.
+func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
+
+// readiness answers 200 while ready, 503 otherwise.
+func (s *Server) readiness(w http.ResponseWriter, r *http.Request) {
+	if !s.ready.Load() || s.ctx.Err() != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not_ready"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
 // health reports liveness without revealing users, sessions or paths.

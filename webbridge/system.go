@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net/http"
 	"os"
 	"strconv"
 	"sync"
@@ -145,45 +146,100 @@ func cpuTimes() (idle, total uint64) {
 	return idle, total
 }
 
-// health is the health-status payload; it reveals no users, sessions or
-// paths.
+// healthTTL is how long a health-status is reused: probing GitHub and the
+// disk for every socket and every tick would be load for nothing.
+const healthTTL = 30 * time.Second
+
+// healthCache holds the last health-status.
+type healthCache struct {
+	mu  sync.Mutex
+	at  time.Time
+	val map[string]any
+}
+
+// healthStatus is the health-status payload, probed at most every
+// healthTTL; it reveals no users, sessions or paths.
 func (s *Server) healthStatus() map[string]any {
-	ctx, cancel := context.WithTimeout(s.ctx, 2*time.Second)
+	h := &s.healthState
+	h.mu.Lock() // concurrent askers wait for one probe
+	defer h.mu.Unlock()
+	if h.val != nil && time.Since(h.at) < healthTTL {
+		return h.val
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, 3*time.Second)
 	defer cancel()
 	db, fs := "operational", "operational"
 	if _, err := s.Store.SchemaVersion(ctx); err != nil {
 		db = "unavailable"
 	}
-	if s.Workspaces != nil {
-		if fi, err := os.Stat(s.Workspaces.Root()); err != nil || !fi.IsDir() {
-			fs = "unavailable"
-		}
+	if s.Workspaces != nil && !writable(s.Workspaces.Root()) {
+		fs = "unavailable"
 	}
+	gh := s.githubStatus(ctx)
 	status := "healthy"
-	if db != "operational" && fs != "operational" {
+	switch down := btoi(db != "operational") + btoi(fs != "operational"); {
+	case down == 2:
 		status = "unhealthy"
-	} else if db != "operational" || fs != "operational" {
+	case down == 1 || gh == "unavailable":
 		status = "degraded"
 	}
-	return map[string]any{
+	h.val = map[string]any{
 		"status": status,
 		"services": map[string]string{
 			"database":    db,
-			"github_api":  s.githubStatus(),
+			"github_api":  gh,
 			"file_system": fs,
 		},
 		"timestamp": timestamp(time.Now()),
 	}
+	h.at = time.Now()
+	return h.val
 }
 
-// githubStatus says whether the GitHub integration is configured. It is
-// not probed: api.github.com may be off this network, and a health check
-// must not spend the users' rate limit.
-func (s *Server) githubStatus() string {
-	if s.GitHub == nil {
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// writable reports whether a file can be created in dir (a full or
+// read-only disk is not).
+func writable(dir string) bool {
+	f, err := os.CreateTemp(dir, ".health-*")
+	if err != nil {
+		return false
+	}
+	name := f.Name()
+	_, werr := f.Write([]byte("ok"))
+	cerr := f.Close()
+	os.Remove(name)
+	return werr == nil && cerr == nil
+}
+
+// githubStatus probes GitHub's API when the integration is configured:
+// GET /rate_limit, which costs no rate limit. Any answer but a server
+// error means it is reachable.
+func (s *Server) githubStatus(ctx context.Context) string {
+	if s.GitHub == nil || s.GitHub.Repos == nil || s.GitHub.Repos.Client == nil {
 		return "not_configured"
 	}
-	return "operational"
+	c := s.GitHub.Repos.Client
+	req, err := c.NewRequest(http.MethodGet, "rate_limit", nil)
+	if err != nil {
+		return "unavailable"
+	}
+	res, err := c.BareDo(ctx, req)
+	if res != nil {
+		res.Body.Close()
+		if res.StatusCode < 500 {
+			return "operational"
+		}
+	}
+	if err != nil {
+		s.Log.Debug("github health probe", "err", err)
+	}
+	return "unavailable"
 }
 
 // broadcastHealth sends health-status to every connected socket; they are

@@ -140,7 +140,9 @@ func (m *Manager) Create(ctx context.Context, user *store.User, opts CreateOptio
 		branch, err = initEmpty(tmp, opts.Branch)
 	} else {
 		tr.report(StepCloning, 0, "Cloning "+rem.clean)
+		start := time.Now()
 		branch, err = m.clone(ctx, tmp, rem, opts, auth, tr)
+		m.ops.observe(ctx, OpClone, start, err)
 		if err == nil && opts.CredentialHelper != "" && !rem.ssh {
 			err = setCredentialHelper(tmp, rem.clean, opts.CredentialHelper)
 		}

@@ -102,6 +102,7 @@ type Manager struct {
 	addWatch     func(w *fsnotify.Watcher, dir string) error // test hook, nil in production
 	cloneStarted func(cmd *exec.Cmd)                         // test hook, nil in production: a git clone started
 	limitLogged  atomic.Bool                                 // see WatchOptions.limitLogged
+	ops          opCounters
 
 	// Checks of remote hosts (hosts.go, guard.go).
 	lookupHost func(ctx context.Context, host string) ([]netip.Addr, error) // test hook, nil: the system resolver

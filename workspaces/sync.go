@@ -55,6 +55,13 @@ type SyncResult struct {
 // touched. A push the remote would have to force is ErrDiverged too. Other
 // failures wrap ErrSyncFailed (or ErrNotFound, ErrCancelled).
 func (m *Manager) Sync(ctx context.Context, userID, id, op string, auth Auth) (SyncResult, error) {
+	start := time.Now()
+	res, err := m.sync(ctx, userID, id, op, auth)
+	m.ops.observe(ctx, op, start, err)
+	return res, err
+}
+
+func (m *Manager) sync(ctx context.Context, userID, id, op string, auth Auth) (SyncResult, error) {
 	res := SyncResult{Operation: op}
 	if op != OpPull && op != OpFetch && op != OpPush {
 		return res, fmt.Errorf("sync: %w: unknown operation %q (want pull, fetch or push)", ErrSyncFailed, op)

@@ -131,6 +131,11 @@ func TestPullDivergedRefused(t *testing.T) {
 	if _, err := e.m.Sync(ctx, e.user.ID, id, OpPush, Auth{}); !errors.Is(err, ErrDiverged) {
 		t.Fatalf("push = %v", err)
 	}
+	// Monitoring counts both failures and no success.
+	st := e.m.Stats()
+	if st[OpPull].Failures != 1 || st[OpPush].Failures != 1 || st[OpPull].Duration.Count != 0 || st[OpClone].Duration.Count != 1 {
+		t.Errorf("stats %+v", st)
+	}
 }
 
 func TestPullRefusesToOverwriteLocalChanges(t *testing.T) {

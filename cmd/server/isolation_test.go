@@ -337,6 +337,20 @@ func TestIsolationAccounts(t *testing.T) {
 		}
 	})
 
+	// The shell integration's scripts are the server's; a shell running as
+	// the user's account must be able to read them, or no command is
+	// tracked (and bash complains at every start).
+	t.Run("shell integration", func(t *testing.T) {
+		args := append(srv.sshArgs(alice), "-tt", "-p", srv.port, alice.name+"+ws@127.0.0.1")
+		out, errs, code := srv.run("false\rexit\r", "ssh", args...)
+		if !strings.Contains(out, "\x1b]133;D;1") {
+			t.Errorf("no command-finished mark with status 1 from alice's shell: exit %d, stdout %q, stderr %q", code, out, errs)
+		}
+		if strings.Contains(out, "ermission denied") || strings.Contains(out, "No such file") {
+			t.Errorf("alice's shell could not load the integration: %q", out)
+		}
+	})
+
 	srv.mustExec(bob, "echo bob-secret > secret.txt")
 
 	t.Run("shell and exec", func(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 	"github.com/codeterm/codeterm/config"
 	"github.com/codeterm/codeterm/datadir"
 	"github.com/codeterm/codeterm/isolation"
+	"github.com/codeterm/codeterm/metrics"
 	"github.com/codeterm/codeterm/sessions"
 	"github.com/codeterm/codeterm/sshd"
 	"github.com/codeterm/codeterm/store"
@@ -120,6 +121,8 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		RecordInput:     cfg.Sessions.RecordInput,
 		HistoryDir:      filepath.Join(cfg.DataDir, "history"),
 		GitCredential:   gitCredentialFunc(cfg, a.auth),
+
+		ShellIntegration: cfg.Sessions.ShellIntegration,
 	}, a.store, log.With("component", "sessions"))
 	auditLog := a.auditLog(log.With("component", "audit"))
 	defer auditLog.Close()
@@ -191,6 +194,22 @@ func (c *command) serve(ctx context.Context, args []string) error {
 			MaxUnauthenticated: cfg.HTTP.MaxUnauthenticated,
 			ConnectTimeout:     cfg.HTTP.ConnectTimeout,
 		},
+	}
+	metricsHandler := metrics.Handler(metrics.Sources{Sessions: mgr, Workspaces: wsm, Web: web, SSH: sshSrv})
+	if cfg.HTTP.MetricsToken != "" {
+		web.Metrics = metrics.WithToken(cfg.HTTP.MetricsToken, metricsHandler)
+	}
+	var metricsSrv *http.Server
+	var metricsLn net.Listener
+	if cfg.HTTP.MetricsAddr != "" {
+		// Through the upgrader, so an in-place upgrade keeps the port.
+		if metricsLn, err = up.Listen("metrics", cfg.HTTP.MetricsAddr); err != nil {
+			return err
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metricsHandler)
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		log.Info("metrics", "addr", metricsLn.Addr().String())
 	}
 	web.TrustedProxies = cfg.HTTP.Proxies()
 	tlsSetup, err := certs.FromConfig(cfg, log.With("component", "tls"))
@@ -270,6 +289,15 @@ func (c *command) serve(ctx context.Context, args []string) error {
 			return challengeSrv.Close()
 		})
 	}
+	if metricsSrv != nil {
+		g.Go(func() error {
+			if err := metricsSrv.Serve(metricsLn); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("metrics: %w", err)
+			}
+			return nil
+		})
+	}
+	web.SetReady(true)
 	g.Go(func() error {
 		// As often as the browser bridge looks for revoked users.
 		wsm.WatchDeleted(gctx, 2*time.Second)
@@ -277,10 +305,15 @@ func (c *command) serve(ctx context.Context, args []string) error {
 	})
 	g.Go(func() error {
 		<-gctx.Done()
+		web.SetReady(false)
 		log.Info("shutting down")
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		return errors.Join(sshSrv.Shutdown(sctx), httpSrv.Shutdown(sctx), mgr.Shutdown(sctx))
+		var metricsErr error
+		if metricsSrv != nil {
+			metricsErr = metricsSrv.Shutdown(sctx)
+		}
+		return errors.Join(sshSrv.Shutdown(sctx), httpSrv.Shutdown(sctx), mgr.Shutdown(sctx), metricsErr)
 	})
 	return g.Wait()
 }

@@ -172,8 +172,8 @@ test('50 MiB over the socket in chunks: sftp fetches the same sha256', async () 
   }
   const local = join(tmp, 'fetched.bin');
   const batch = join(tmp, 'batch');
-  // sftp starts in HOME; the workspace is ~/ws/NAME.
-  writeFileSync(batch, `get ws/demo/big.bin ${local}\n`);
+  // sftp starts in HOME; the workspace is ~/ws/NAME (README, SSH).
+  writeFileSync(batch, `get ws/${WS}/big.bin ${local}\n`);
   await run('sftp', ['-P', PORT, ...SSH_OPTS, '-b', batch, `${USER}+${WS}@127.0.0.1`], { timeout: 60_000 });
   assert.equal(sha256(readFileSync(local)), sha256(data));
 });

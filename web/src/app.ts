@@ -11,6 +11,7 @@ import { Connection, type ConnStatus } from './socket';
 import type { OutputPayload } from './terminal';
 import { applyTheme, clampFont, defaultSettings, loadSettings, saveSettings, THEMES, themeById, type Settings } from './theme';
 import { Toasts } from './toasts';
+import { CommandNotifier, type CommandFinished, type CommandStarted } from './commands';
 import { Workbench } from './workbench';
 import { WorkspaceList } from './workspaces';
 
@@ -30,6 +31,7 @@ const NEXT_TTL_MS = 30 * 60_000;
 
 export class App {
   readonly toasts: Toasts;
+  readonly commands: CommandNotifier;
   settings: Settings;
   providers: Providers = { github: false };
   private conn: Connection | null = null;
@@ -44,6 +46,12 @@ export class App {
     this.main = h('div', { class: 'app-main' });
     root.replaceChildren(h('a', { href: '#main', class: 'skip-link' }, 'Skip to content'), this.main);
     this.toasts = new Toasts(root);
+    this.commands = new CommandNotifier(this.toasts);
+    // Typing in a terminal is the moment to ask whether long commands may
+    // notify; the browser asks the person once.
+    document.addEventListener('keydown', (e) => {
+      if ((e.target as Element | null)?.closest?.('.term-host')) this.commands.askPermission();
+    }, { capture: true });
 
     window.addEventListener('popstate', () => this.route());
     document.addEventListener('click', (e) => this.interceptLink(e));
@@ -237,6 +245,8 @@ export class App {
       problem: (msg) => this.toasts.error(msg),
     });
     conn.on('terminal-output', (p: OutputPayload) => this.view?.output?.(p));
+    conn.on('command-started', (p: CommandStarted) => this.commands.started(p));
+    conn.on('command-finished', (p: CommandFinished) => this.commands.finished(p));
     conn.on('disconnect', () => this.view?.disconnected?.());
     conn.on('error', (e) => this.toasts.serverError(e, e?.event ? `While handling “${e.event}”.` : undefined));
     conn.on('terminal-error', (e) => this.toasts.serverError(e, 'Terminal.'));
@@ -387,6 +397,8 @@ export class App {
       replayPlayer: () => (this.view instanceof ReplayView ? this.view.replayPlayer : null),
       workspaceId: () => wb()?.workspaceId() ?? null,
       connection: () => this.conn?.current.state ?? 'offline',
+      commandMarks: (id?: string) => wb()?.commandMarks(id) ?? [],
+      notifications: () => [...this.commands.shown],
       // Drops the transport as a network failure would; the app must
       // reconnect and resume on its own.
       dropConnection: () => this.conn?.socket.io.engine?.close(),

@@ -1,6 +1,6 @@
 // One xterm.js view of one server session: output in seq order, input,
 // size, search, clipboard. Views are cheap; the session lives on the server.
-import { Terminal, type IDisposable } from '@xterm/xterm';
+import { Terminal, type IDisposable, type IMarker } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
 import { SearchAddon } from '@xterm/addon-search';
 import { Unicode11Addon } from '@xterm/addon-unicode11';
@@ -62,6 +62,10 @@ export class TermView {
   private adopting = false;
   private fitQueued = false;
   private resizeObs: ResizeObserver;
+  /** The prompt of the command being typed or run (OSC 133 A, then C). */
+  private promptMark: IMarker | undefined;
+  private runningMark: IMarker | undefined;
+  private readonly marks: { marker: IMarker; exitCode: number | null }[] = [];
 
   constructor(
     public sessionId: string,
@@ -100,6 +104,7 @@ export class TermView {
         if (!this.adopting) this.sendSize(cols, rows);
       }),
     );
+    this.disposables.push(this.term.parser.registerOscHandler(133, (data) => this.promptMarkSeen(data)));
     this.host.addEventListener('focusin', () => this.hooks.focused(this));
     this.resizeObs = new ResizeObserver(() => this.queueFit());
   }
@@ -161,6 +166,7 @@ export class TermView {
       // we show, whatever that was.
       const skipped = this.lastSeq >= 0;
       this.term.reset();
+      this.promptMark = this.runningMark = undefined;
       // A repaint once the stream had started stands in for output this
       // tab was not sent (it fell behind the fastest client, or was away
       // longer than the server's ring reaches): a faint line says so
@@ -174,6 +180,58 @@ export class TermView {
     if (this.lastSeq >= 0 && p.seq <= this.lastSeq) return; // already written (replay overlap)
     this.term.write(p.output);
     this.lastSeq = p.seq;
+  }
+
+  /** Shell integration marks as the stream is parsed, so they land on the
+   * right line even in a replay: a finished command's prompt gets a green
+   * (exit 0) or red bar in the left margin and on the scrollbar. */
+  private promptMarkSeen(data: string): boolean {
+    const [kind, code] = data.split(';');
+    switch (kind) {
+      case 'A':
+        this.promptMark?.dispose(); // a prompt that ran nothing (an empty line)
+        this.promptMark = this.term.registerMarker(0);
+        break;
+      case 'C':
+        if (!this.runningMark) {
+          // Without the prompt's mark (it came before a repaint), the line
+          // above: the command line was just echoed with its newline.
+          this.runningMark = this.promptMark ?? this.term.registerMarker(-1);
+          this.promptMark = undefined;
+        }
+        break;
+      case 'D': {
+        const marker = this.runningMark;
+        this.runningMark = undefined;
+        if (!marker || marker.isDisposed) break;
+        const n = code === undefined || code === '' ? NaN : Number(code);
+        const exitCode = Number.isInteger(n) ? n : null;
+        const ok = exitCode === 0;
+        this.marks.push({ marker, exitCode });
+        marker.onDispose(() => {
+          const i = this.marks.findIndex((m) => m.marker === marker);
+          if (i >= 0) this.marks.splice(i, 1);
+        });
+        const deco = this.term.registerDecoration({
+          marker,
+          x: 0,
+          width: 1,
+          layer: 'top',
+          overviewRulerOptions: { color: ok ? '#3fb950' : '#f85149', position: 'left' },
+        });
+        deco?.onRender((el) => {
+          el.classList.add('cmd-mark', ok ? 'cmd-ok' : 'cmd-fail');
+          el.title = exitCode === null ? 'Command finished' : `Exit status ${exitCode}`;
+        });
+        break;
+      }
+    }
+    return true;
+  }
+
+  /** Finished commands' marks: the buffer line and exit status (tests). */
+  commandMarks(): { line: number; exitCode: number | null }[] {
+    return this.marks.map((m) => ({ line: m.marker.line, exitCode: m.exitCode }));
   }
 
   /** The session's process is gone; keep the screen readable. */

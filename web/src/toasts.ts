@@ -29,7 +29,8 @@ export class Toasts {
     parent.append(this.region);
   }
 
-  show(kind: ToastKind, message: string, detail?: string): void {
+  /** ttlMs 0 keeps the toast until dismissed. */
+  show(kind: ToastKind, message: string, detail?: string, ttlMs = this.ttl(kind)): void {
     // The same message twice in a row (a rate limit, a flapping link) is
     // counted instead of stacked.
     const key = `${kind}:${message}:${detail ?? ''}`;
@@ -38,7 +39,7 @@ export class Toasts {
       old.count++;
       old.countEl.textContent = `×${old.count}`;
       window.clearTimeout(old.timer);
-      old.timer = window.setTimeout(() => this.dismiss(key), this.ttl(kind));
+      if (ttlMs > 0) old.timer = window.setTimeout(() => this.dismiss(key), ttlMs);
       return;
     }
     const countEl = h('span', { class: 'toast-count' });
@@ -49,7 +50,8 @@ export class Toasts {
       h('button', { class: 'icon-btn', type: 'button', 'aria-label': 'Dismiss', onclick: () => this.dismiss(key) }, icon('x')),
     );
     this.region.append(el);
-    this.live.set(key, { el, count: 1, timer: window.setTimeout(() => this.dismiss(key), this.ttl(kind)), countEl });
+    const timer = ttlMs > 0 ? window.setTimeout(() => this.dismiss(key), ttlMs) : 0;
+    this.live.set(key, { el, count: 1, timer, countEl });
     while (this.region.children.length > 5) {
       const first = [...this.live.entries()][0];
       if (!first) break;

@@ -263,6 +263,11 @@ export class Workbench implements View {
     return v ? { lastSeq: v.lastSeq, repaints: v.repaints, recent: [...v.recent] } : null;
   }
 
+  commandMarks(sessionId?: string): { line: number; exitCode: number | null }[] {
+    const v = sessionId ? this.viewOf(sessionId) : this.focusedView();
+    return v ? v.commandMarks() : [];
+  }
+
   terminalSize(sessionId?: string): { cols: number; rows: number } | null {
     const v = sessionId ? this.viewOf(sessionId) : this.focusedView();
     return v ? { cols: v.term.cols, rows: v.term.rows } : null;

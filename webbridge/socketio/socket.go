@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/codeterm/codeterm/webbridge/socketio/engineio"
 )
@@ -61,6 +62,10 @@ func (s *Socket) Transport() string { return s.cl.conn.Transport() }
 // QueuedBytes reports the bytes waiting in the connection's outbound queue
 // (shared by all namespaces of the connection).
 func (s *Socket) QueuedBytes() int { return s.cl.conn.QueuedBytes() }
+
+// PingRTT is the round-trip time of the connection's last answered
+// heartbeat, 0 before the first.
+func (s *Socket) PingRTT() time.Duration { return s.cl.conn.PingRTT() }
 
 // Done is closed when the socket disconnects.
 func (s *Socket) Done() <-chan struct{} { return s.done }

@@ -66,7 +66,9 @@ type Conn struct {
 	pingSeq      uint64
 	awaitingPong bool
 	pongDeadline time.Time
-	nextPing     time.Time // when the fixed-cadence ping is due
+	pingSent     time.Time     // when the ping awaiting its pong went out
+	rtt          time.Duration // of the last answered ping
+	nextPing     time.Time     // when the fixed-cadence ping is due
 	registered   bool
 	holds        int // goroutines still using c; the last one releases srv.wg and closes gone
 	gone         chan struct{}
@@ -134,6 +136,14 @@ func (c *Conn) Reason() string {
 
 // QueuedBytes reports how many bytes of messages wait to be written.
 func (c *Conn) QueuedBytes() int { return c.q.queuedBytes() }
+
+// PingRTT is the round-trip time of the last answered ping, 0 before the
+// first.
+func (c *Conn) PingRTT() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rtt
+}
 
 // OnMessage sets the inbound message handler. Call it from
 // Server.OnConnection. Messages are delivered one at a time, in order, on

@@ -28,6 +28,7 @@ func (c *Conn) sendPing() {
 		return
 	}
 	c.awaitingPong = true
+	c.pingSent = now
 	c.pongDeadline = now.Add(c.srv.cfg.pingTimeout)
 	c.pingSeq++
 	seq := c.pingSeq
@@ -54,6 +55,7 @@ func (c *Conn) onPong() {
 		return
 	}
 	c.awaitingPong = false
+	c.rtt = time.Since(c.pingSent)
 	c.pongTimer.Stop()
 }
 
