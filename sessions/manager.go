@@ -43,6 +43,8 @@ type Config struct {
 	// ShellIntegration makes bash, zsh and fish report where each command
 	// starts and ends (see marks.go and shellint.go).
 	ShellIntegration bool
+	// Runtime starts each session's program; nil: LocalRuntime.
+	Runtime Runtime
 }
 
 func (c Config) withDefaults() Config {
@@ -280,6 +282,26 @@ func safeName(s string) string {
 	}, s)
 }
 
+// start starts spec through the configured runtime.
+func (m *Manager) start(ctx context.Context, spec ProcessSpec) (*child, error) {
+	rt := m.cfg.Runtime
+	if rt == nil {
+		rt = LocalRuntime{}
+	}
+	p, err := rt.Start(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := p.Master.SyscallConn()
+	if err != nil {
+		p.Cmd.Process.Kill()
+		p.Cmd.Wait()
+		p.Master.Close()
+		return nil, fmt.Errorf("pty: %w", err)
+	}
+	return &child{cmd: p.Cmd, master: p.Master, raw: raw}, nil
+}
+
 func (m *Manager) spawn(ctx context.Context, opts SpawnOptions, shellName, shellPath string) (*Session, error) {
 	dir := opts.Dir
 	if dir == "" {
@@ -311,7 +333,7 @@ func (m *Manager) spawn(ctx context.Context, opts SpawnOptions, shellName, shell
 		env = append(env, "SSH_AUTH_SOCK="+agent.path())
 	}
 	argv, env, marks := m.integrateShell(shellName, []string{"-" + shellName}, env)
-	c, err := startShell(argv, shellPath, dir, env, opts.Cols, opts.Rows, opts.Account)
+	c, err := m.start(ctx, ProcessSpec{Path: shellPath, Args: argv, Dir: dir, Env: env, Cols: opts.Cols, Rows: opts.Rows, Account: opts.Account})
 	if err != nil {
 		if agent != nil {
 			agent.close()

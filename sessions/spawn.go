@@ -264,19 +264,21 @@ func fishName(s string) string {
 	return b.String()
 }
 
-// child is a started shell: its process and the PTY master, which is
-// non-blocking and registered with the runtime poller so Close interrupts a
-// pending Read and reads never pin an OS thread.
+// child is a started shell as the session core holds it: its process and
+// the PTY master, which is non-blocking and registered with the runtime
+// poller so Close interrupts a pending Read and reads never pin an OS
+// thread.
 type child struct {
 	cmd    *exec.Cmd
 	master *os.File
 	raw    syscall.RawConn // the master's descriptor, for reads and writes that must not wait
 }
 
-// startShell runs shellPath with argv (a login shell's is "-bash") on a new
-// PTY, in a new session whose controlling terminal is that PTY, as acct
-// (nil: the server's user).
-func startShell(argv []string, shellPath, dir string, env []string, cols, rows int, acct *isolation.Account) (*child, error) {
+// startLocal runs spec.Path with spec.Args (a login shell's argv[0] is
+// "-bash") on a new PTY, in a new session whose controlling terminal is
+// that PTY, as spec.Account (nil: the server's user).
+func startLocal(spec ProcessSpec) (*Started, error) {
+	acct := spec.Account
 	ptmx, tty, err := pty.Open()
 	if err != nil {
 		return nil, fmt.Errorf("open pty: %w", err)
@@ -300,16 +302,16 @@ func startShell(argv []string, shellPath, dir string, env []string, cols, rows i
 		return nil, fmt.Errorf("pty master non-blocking: %w", err)
 	}
 	master := os.NewFile(uintptr(fd), "/dev/ptmx")
-	if err := setWinsize(master, cols, rows); err != nil {
+	if err := setWinsize(master, spec.Cols, spec.Rows); err != nil {
 		master.Close()
 		tty.Close()
 		return nil, err
 	}
 	cmd := &exec.Cmd{
-		Path:   shellPath,
-		Args:   argv,
-		Dir:    dir,
-		Env:    env,
+		Path:   spec.Path,
+		Args:   spec.Args,
+		Dir:    spec.Dir,
+		Env:    spec.Env,
 		Stdin:  tty,
 		Stdout: tty,
 		Stderr: tty,
@@ -320,21 +322,15 @@ func startShell(argv []string, shellPath, dir string, env []string, cols, rows i
 		},
 	}
 	acct.Apply(cmd)
-	raw, err := master.SyscallConn()
-	if err != nil {
-		tty.Close()
-		master.Close()
-		return nil, fmt.Errorf("pty: %w", err)
-	}
 	err = acct.Start(cmd)
 	// Our copy of the slave must go now: the master reports EIO (our end of
 	// output) only once every slave descriptor is closed.
 	tty.Close()
 	if err != nil {
 		master.Close()
-		return nil, fmt.Errorf("start %s: %w", shellPath, err)
+		return nil, fmt.Errorf("start %s: %w", spec.Path, err)
 	}
-	return &child{cmd: cmd, master: master, raw: raw}, nil
+	return &Started{Cmd: cmd, Master: master}, nil
 }
 
 // GiveTTY hands a PTY's slave to the account its programs run as, as
