@@ -62,7 +62,22 @@ func Open(ctx context.Context, file string) (*Store, error) {
 		return nil, fmt.Errorf("open database %s: %w", file, err)
 	}
 	s := &Store{db: db}
-	if err := s.migrate(ctx); err != nil {
+	// Several processes may open a new database at once (the server and
+	// the CLI): while one of them switches it to WAL, SQLite answers the
+	// others SQLITE_BUSY at once, without waiting for the busy timeout.
+	// Migrations are idempotent, so those try again.
+	for try := 0; ; try++ {
+		err := s.migrate(ctx)
+		if err == nil {
+			break
+		}
+		if try < 50 && strings.Contains(err.Error(), "SQLITE_BUSY") {
+			select {
+			case <-time.After(time.Duration(10+try*5) * time.Millisecond):
+				continue
+			case <-ctx.Done():
+			}
+		}
 		db.Close()
 		return nil, fmt.Errorf("migrate database %s: %w", file, err)
 	}
@@ -131,12 +146,15 @@ func (s *Store) apply(ctx context.Context, version int, body string) error {
 	return tx.Commit()
 }
 
-// NewID returns a random 128-bit identifier, URL-safe.
+// NewID returns a random identifier of 127 bits, URL-safe, that starts
+// with a letter: one starting with "-" would be taken for an option by
+// every command line it is given to (codeterm share ID, ssh host @ID).
 func NewID() string {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		panic(fmt.Sprintf("crypto/rand: %v", err)) // the kernel's RNG does not fail
 	}
+	b[0] &= 0x7f // the first character is then one of A-Z, a-f
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 

@@ -158,3 +158,12 @@ func TestNewIDUnique(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+func TestNewIDStartsWithALetter(t *testing.T) {
+	for range 4096 {
+		id := NewID()
+		if c := id[0]; !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z') || len(id) != 22 {
+			t.Fatalf("id %q", id)
+		}
+	}
+}
