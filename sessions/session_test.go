@@ -824,3 +824,27 @@ func TestDirectNotWhileHolding(t *testing.T) {
 		got = append(got, ch.Data...)
 	}
 }
+
+// Input that races the end of the session (its terminal already closed)
+// is refused as ErrClosed, which the front-ends report as an ended
+// session, never as an internal error.
+func TestInputAfterTerminalClosed(t *testing.T) {
+	e := newTestEnv(t, Config{})
+	s := e.create(0)
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := f.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	werr := raw.Write(func(uintptr) bool { return true })
+	if werr == nil {
+		t.Fatal("a closed file's RawConn wrote")
+	}
+	if err := s.inputError(werr); !errors.Is(err, ErrClosed) {
+		t.Fatalf("input error %v, want ErrClosed", err)
+	}
+}
