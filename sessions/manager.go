@@ -408,7 +408,6 @@ func (m *Manager) ended(s *Session) {
 		m.wg.Done()
 	}
 	m.mu.Unlock()
-	m.changed(s)
 }
 
 // Get returns a live session of the user. Another user's session is

@@ -437,6 +437,9 @@ func (s *Session) wait() {
 	s.log.Info("session ended", "exit", st.code, "signal", st.signal)
 	s.m.ended(s)
 	close(s.done)
+	// Told last: whoever hears of the end finds the session gone and Done
+	// closed.
+	s.m.changed(s)
 }
 
 // drainWait is how long the terminal may stay open after the shell exited

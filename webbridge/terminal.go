@@ -246,7 +246,11 @@ func (c *client) tellStatus(sess *sessions.Session) {
 // attach-terminal (as the original protocol had no such event) still works.
 func (c *client) viewOrAttach(id string) (*termView, *wireError) {
 	if v := c.view(id); v != nil {
-		return v, nil
+		select {
+		case <-v.sess.Done(): // ended: answered like a missing one, below
+		default:
+			return v, nil
+		}
 	}
 	sess, _, err := c.srv.Sessions.Join(c.ctx, c.user.ID, id)
 	if err != nil {
