@@ -67,7 +67,7 @@ func (c *client) attach(sess *sessions.Session, opts sessions.AttachOptions) (*t
 	opts.Scrollback = c.srv.Socket.Scrollback
 	opts.Client = "socket"
 	v := &termView{c: c, sess: sess, done: make(chan struct{}),
-		input: make(chan inputReq, inputBacklog), enc: newOutputEncoder(id)}
+		input: make(chan inputReq, inputBacklog), enc: newOutputEncoder(id, c.binary)}
 	opts.Direct = v.direct
 	att, err := sess.Attach(opts)
 	if err != nil {
@@ -136,7 +136,7 @@ func (v *termView) relayOutput() {
 	c, id := v.c, v.sess.ID()
 	var join []byte // tail + the next chunk
 	send := func(data []byte, seq int64, kind string) bool {
-		err := c.sock.EmitContext(v.ctx, "terminal-output", v.enc.encode(data, seq, kind, time.Now()))
+		err := c.sock.EmitContext(v.ctx, "terminal-output", v.enc.payload(data, seq, kind, time.Now()))
 		return err == nil
 	}
 	for {
@@ -152,7 +152,10 @@ func (v *termView) relayOutput() {
 				join = append(append(join[:0], v.tail[:v.ntail]...), data...)
 				data = join
 			}
-			n := incompleteTail(data)
+			n := 0
+			if !v.enc.binary {
+				n = incompleteTail(data)
+			}
 			v.ntail = copy(v.tail[:], data[len(data)-n:])
 			if len(data) > n {
 				ok = send(data[:len(data)-n], ch.Seq-int64(n), "")
@@ -199,10 +202,10 @@ func (v *termView) relayOutput() {
 // pump, if it takes it without waiting. relayOutput is then waiting in Next
 // with everything before it sent, so the order holds.
 func (v *termView) direct(data []byte, seq int64) bool {
-	if v.ntail > 0 || incompleteTail(data) > 0 {
+	if v.ntail > 0 || (!v.enc.binary && incompleteTail(data) > 0) {
 		return false
 	}
-	return v.c.sock.Emit("terminal-output", v.enc.encode(data, seq, "", time.Now())) == nil
+	return v.c.sock.Emit("terminal-output", v.enc.payload(data, seq, "", time.Now())) == nil
 }
 
 // writeInput writes input in order off the socket's reading goroutine: a
