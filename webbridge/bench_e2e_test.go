@@ -1,0 +1,96 @@
+package webbridge
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// BenchmarkOutputForms measures terminal-output's two forms with the real
+// socket.io-client (e2e/output-bench.mjs): one client cats a 16 MiB file
+// per round, UTF-8 text or random bytes. It reports the client's MiB/s and
+// the CPU time per MiB of this server process (RUSAGE_SELF: the shell and
+// cat are children, not counted) and of the Node client.
+//
+//	go test -run '^$' -bench OutputForms -benchtime 3x ./webbridge/
+func BenchmarkOutputForms(b *testing.B) {
+	if _, err := exec.LookPath("node"); err != nil {
+		b.Skip("node is required")
+	}
+	dir, _ := filepath.Abs("e2e")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "socket.io-client")); err != nil {
+		b.Skip("run npm ci in webbridge/e2e first")
+	}
+	const size = 16 << 20
+	data := map[string][]byte{"text": benchText(size), "bytes": benchBytes(size)}
+	for _, kind := range []string{"text", "bytes"} {
+		file := filepath.Join(b.TempDir(), kind)
+		if err := os.WriteFile(file, data[kind], 0o600); err != nil {
+			b.Fatal(err)
+		}
+		for _, form := range []string{"string", "binary"} {
+			b.Run("data="+kind+"/form="+form, func(b *testing.B) {
+				e := newEnv(b, envOptions{sessionQueue: 512 << 10, socketQueue: 256 << 10})
+				cmd := exec.Command("node", "output-bench.mjs")
+				cmd.Dir = dir
+				cmd.Env = append(os.Environ(), "CODETERM_URL="+e.ts.URL, "ALICE_TOKEN="+e.token(e.alice),
+					"ALICE_WS="+e.aliceWS.ID, "FORM="+form, "FILE="+file, "ROUNDS="+strconv.Itoa(b.N))
+				var out, errOut bytes.Buffer
+				cmd.Stdout, cmd.Stderr = &out, &errOut
+				cpu0 := selfCPU()
+				b.ResetTimer()
+				if err := cmd.Run(); err != nil {
+					b.Fatalf("node: %v\n%s%s", err, out.String(), errOut.String())
+				}
+				b.StopTimer()
+				server := selfCPU() - cpu0
+				var r struct {
+					Bytes       int64
+					MS          float64 `json:"ms"`
+					ClientCPUMs float64
+				}
+				if err := json.Unmarshal(out.Bytes(), &r); err != nil || r.Bytes == 0 {
+					b.Fatalf("node said %q: %v", out.String(), err)
+				}
+				mib := float64(r.Bytes) / (1 << 20)
+				b.ReportMetric(mib/(r.MS/1000), "MiB/s")
+				b.ReportMetric(float64(server.Milliseconds())/mib, "server-cpu-ms/MiB")
+				b.ReportMetric(r.ClientCPUMs/mib, "client-cpu-ms/MiB")
+			})
+		}
+	}
+}
+
+// benchText is UTF-8 text as programs print it: lines of ASCII with a few
+// accented letters and box-drawing characters.
+func benchText(n int) []byte {
+	var b bytes.Buffer
+	for i := 0; b.Len() < n; i++ {
+		b.WriteString("line ")
+		b.WriteString(strconv.Itoa(i))
+		b.WriteString(" │ café naïve — the quick brown fox jumps over the lazy dog \"quoted\"\tand tabbed\n")
+	}
+	return b.Bytes()[:n]
+}
+
+func benchBytes(n int) []byte {
+	r := rand.New(rand.NewPCG(1, 2))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
