@@ -1,8 +1,13 @@
 package webbridge
 
 import (
+	"slices"
+	"strings"
+	"sync"
+
 	"bytes"
 	"encoding/json"
+	"github.com/gorilla/websocket"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -93,4 +98,88 @@ func selfCPU() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkFanOut has n raw websocket clients (no compression) attached to
+// one session that cats 2 MiB of text, and reports each client's MiB/s
+// (median). With -cpuprofile it shows where the server spends per client.
+//
+//	go test -run '^$' -bench FanOut -benchtime 5x -cpuprofile /tmp/fan.pprof ./webbridge/
+func BenchmarkFanOut(b *testing.B) {
+	for _, n := range []int{10, 50} {
+		b.Run("clients="+strconv.Itoa(n), func(b *testing.B) {
+			e := newEnv(b, envOptions{sessionQueue: 512 << 10, socketQueue: 256 << 10})
+			const size = 2 << 20
+			file := filepath.Join(b.TempDir(), "text")
+			if err := os.WriteFile(file, benchText(size), 0o600); err != nil {
+				b.Fatal(err)
+			}
+			tok := e.token(e.alice)
+			creator := e.dial(tok)
+			id := creator.createTerminal(e.aliceWS.ID)
+			creator.call("detach-terminal", map[string]any{"sessionId": id})
+			readers := make([]*websocket.Conn, n)
+			for i := range readers {
+				c, ans := e.dialRaw(`{"token":` + strconv.Quote(tok) + `}`)
+				if !strings.HasPrefix(ans, "40{") {
+					b.Fatalf("connect: %s", ans)
+				}
+				readers[i] = c.ws
+				c.ws.WriteMessage(websocket.TextMessage, []byte(`42["attach-terminal",{"sessionId":`+strconv.Quote(id)+`}]`))
+			}
+			input := func(s string) {
+				creator.emitRaw("terminal-input", `{"sessionId":`+strconv.Quote(id)+`,"data":`+strconv.Quote(s)+`}`)
+			}
+			// readUntil reads one client's messages until one holds marker;
+			// it returns the bytes read.
+			readUntil := func(ws *websocket.Conn, marker string) (int, error) {
+				total := 0
+				ws.SetReadDeadline(time.Now().Add(time.Minute))
+				for {
+					_, m, err := ws.ReadMessage()
+					if err != nil {
+						return total, err
+					}
+					total += len(m)
+					if string(m) == "2" {
+						ws.WriteMessage(websocket.TextMessage, []byte("3"))
+					}
+					if bytes.Contains(m, []byte(marker)) {
+						return total, nil
+					}
+				}
+			}
+			all := func(marker string) []float64 {
+				start := time.Now()
+				rates := make([]float64, n)
+				var wg sync.WaitGroup
+				for i, ws := range readers {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						got, err := readUntil(ws, marker)
+						if err != nil {
+							b.Error(err)
+						}
+						rates[i] = float64(got) / (1 << 20) / time.Since(start).Seconds()
+					}()
+				}
+				wg.Wait()
+				return rates
+			}
+			input("stty -echo\r")
+			var rates []float64
+			for i := 0; i < b.N; i++ {
+				marker := "SYNC-" + strconv.Itoa(i)
+				input("echo SY''NC-" + strconv.Itoa(i) + "\r")
+				all(marker)
+				b.StartTimer()
+				input("cat " + file + "; echo E''ND-" + strconv.Itoa(i) + "\r")
+				rates = append(rates, all("END-"+strconv.Itoa(i))...)
+				b.StopTimer()
+			}
+			slices.Sort(rates)
+			b.ReportMetric(rates[len(rates)/2], "MiB/s/client")
+		})
+	}
 }

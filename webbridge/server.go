@@ -69,6 +69,7 @@ type Server struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup // goroutines Close waits for
 	hub     hub
+	outputs sharedOutputs
 	stats   cpuSampler
 
 	closeOnce sync.Once
