@@ -30,7 +30,8 @@ func TestSharedBufferDeflatedOnce(t *testing.T) {
 	}
 	decided := 0
 	worth := func(p []byte) bool { decided++; return true }
-	if b.prepared(worth) == nil || b.prepared(worth) == nil || decided != 1 {
+	first := b.prepared(worth)
+	if first == nil || b.prepared(worth) != first || decided != 1 {
 		t.Fatalf("prepared: decided %d times, want once", decided)
 	}
 	for _, c := range cs {
