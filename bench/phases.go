@@ -146,6 +146,38 @@ func codetermOnly(res *results, e *env, c *conns, p plan) error {
 	return pacing(res, e, c, p)
 }
 
+// fanOutOnly is -only fanout: the fan-out rows alone, for this server and
+// the -baseline one in the same run, so that a change shows as a ratio.
+func fanOutOnly(res *results, e *env, c *conns, p plan) error {
+	defer timed("fan-out", time.Now())
+	servers := []struct {
+		suffix string
+		ct     *codetermServer
+		sio    *sioTerms
+	}{{"", e.codeterm, c.ctSIO}}
+	if e.before != nil {
+		servers = append(servers, struct {
+			suffix string
+			ct     *codetermServer
+			sio    *sioTerms
+		}{", before", e.before, c.bfSIO})
+	}
+	for _, n := range p.fanOut {
+		for _, sv := range servers {
+			for _, transport := range []string{"SSH", "Socket.IO"} {
+				f, err := fanOutTo(e, sv.ct, sv.sio, transport, n, 0)
+				if err != nil {
+					return fmt.Errorf("fan-out to %d over %s%s: %w", n, transport, sv.suffix, err)
+				}
+				sys := "codeterm over " + transport + sv.suffix
+				res.add(fmt.Sprintf("fan-out: %d clients on one session, MiB/s per client (%d MiB cat)", n, p.fanBytes>>20), sys, f.mibs)
+				res.add(fmt.Sprintf("fan-out: %d clients on one session, output delivered, %%", n), sys, 100*f.delivered)
+			}
+		}
+	}
+	return nil
+}
+
 // fanResult is what a fan-out measures: medians over the clients that read
 // as fast as they can, and the slow readers' share and repaints.
 type fanResult struct {
@@ -157,9 +189,14 @@ type fanResult struct {
 // fanOut attaches n clients to one session, has it cat the fan-out text,
 // and returns each client's MiB/s and share of the output (medians). The
 // last slow of them read slowly (see slowReader).
-func fanOut(e *env, c *conns, transport string, n, slow int) (f fanResult, err error) {
-	ct := e.codeterm
-	first, s0, err := c.ctSIO.create(ct.workspaces["fan"], 120, 40)
+func fanOut(e *env, c *conns, transport string, n, slow int) (fanResult, error) {
+	return fanOutTo(e, e.codeterm, c.ctSIO, transport, n, slow)
+}
+
+// fanOutTo is fanOut on a given codeterm server (this one or -baseline's),
+// whose Socket.IO connection sio creates the session.
+func fanOutTo(e *env, ct *codetermServer, sio *sioTerms, transport string, n, slow int) (f fanResult, err error) {
+	first, s0, err := sio.create(ct.workspaces["fan"], 120, 40)
 	if err != nil {
 		return f, err
 	}
@@ -170,7 +207,7 @@ func fanOut(e *env, c *conns, transport string, n, slow int) (f fanResult, err e
 		// The session ends (exit, or kill-terminal after a failure); then
 		// every client has its end of output.
 		if err != nil {
-			c.ctSIO.c.emit("kill-terminal", `{"sessionId":`+jsonQuote(id)+`}`)
+			sio.c.emit("kill-terminal", `{"sessionId":`+jsonQuote(id)+`}`)
 		}
 		for _, t := range append(terms, first) {
 			select {
@@ -188,7 +225,7 @@ func fanOut(e *env, c *conns, transport string, n, slow int) (f fanResult, err e
 		return f, err
 	}
 	if transport == "SSH" {
-		c.ctSIO.detach(s0)
+		sio.detach(s0)
 		for i := 0; i < n; i++ {
 			cl, err := dialSSH(ct.sshPort, ct.user, e.key)
 			if err != nil {

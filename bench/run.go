@@ -105,6 +105,12 @@ func run(ctx context.Context, p plan) (string, error) {
 					return "", fmt.Errorf("round %d: %w (codeterm's log: %s)", round, err, e.codeterm.logPath)
 				}
 			}
+			// -only fanout: the fan-out rows alone (codetermOnly runs them too).
+			if strings.Contains(only, "fanout") {
+				if err := fanOutOnly(res, e, c, p); err != nil {
+					return "", fmt.Errorf("round %d: %w (codeterm's log: %s)", round, err, e.codeterm.logPath)
+				}
+			}
 			continue
 		}
 		if err := codetermOnly(res, e, c, p); err != nil {
@@ -130,6 +136,9 @@ func run(ctx context.Context, p plan) (string, error) {
 		names = append(names, s.name)
 	}
 	names = append(names, "codeterm over SSH", "codeterm over Socket.IO", "node-pty + socket.io", "wetty") // scale's rows
+	if e.before != nil {
+		names = append(names, "codeterm over SSH, before", "codeterm over Socket.IO, before") // -only fanout's
+	}
 	return report(p, res, uniq(names), header), nil
 }
 

@@ -87,6 +87,11 @@ func newEnv() (*env, error) {
 	if err != nil {
 		return nil, err
 	}
+	// codeterm's data dir is in it, and users' OS accounts must pass
+	// through to reach their workspaces (the server refuses otherwise).
+	if err := os.Chmod(dir, 0o711); err != nil {
+		return nil, err
+	}
 	e := &env{dir: dir, home: filepath.Join(dir, "home"), key: filepath.Join(dir, "id_ed25519"), textFile: filepath.Join(dir, "text")}
 	if err := os.MkdirAll(filepath.Join(e.home, ".ssh"), 0o700); err != nil {
 		return nil, err

@@ -17,7 +17,8 @@ import (
 func (s *Server) authenticate(sock *socketio.Socket, raw json.RawMessage) error {
 	refuse := &socketio.ConnectError{Message: authFailedMessage}
 	var a struct {
-		Token string `json:"token"`
+		Token  string `json:"token"`
+		Binary any    `json:"binary"` // anything but true keeps the JSON string form
 	}
 	if err := json.Unmarshal(raw, &a); err != nil || a.Token == "" {
 		s.Log.Info("socket refused", "remote", sock.Handshake().RemoteAddr, "reason", "no token")
@@ -41,6 +42,7 @@ func (s *Server) authenticate(sock *socketio.Socket, raw json.RawMessage) error 
 		log:    s.Log.With("user", u.Name, "socket", sock.ID()),
 		terms:  map[string]*termView{},
 		joined: map[string]bool{},
+		binary: a.Binary == true,
 	})
 	return nil
 }

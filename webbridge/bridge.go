@@ -75,6 +75,7 @@ type client struct {
 	user   *store.User
 	claims *auth.Claims
 	log    *slog.Logger
+	binary bool            // terminal-output carries output as a binary attachment
 	ctx    context.Context // ends when the socket disconnects
 	cancel context.CancelFunc
 

@@ -53,7 +53,7 @@ func TestAppendJSONString(t *testing.T) {
 }
 
 func TestOutputEncoderAllocs(t *testing.T) {
-	enc := newOutputEncoder("sess1")
+	enc := newOutputEncoder("sess1", false)
 	data := []byte(strings.Repeat("hello world\r\n", 100))
 	now := time.Now()
 	enc.encode(data, 1, "", now)

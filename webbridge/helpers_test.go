@@ -28,7 +28,7 @@ const testTimeout = 10 * time.Second
 // testEnv is a complete bridge over a real store, session core and
 // workspace registry, served on 127.0.0.1:0.
 type testEnv struct {
-	t          *testing.T
+	t          testing.TB
 	ts         *httptest.Server
 	srv        *Server
 	auth       *auth.Service
@@ -53,7 +53,7 @@ type envOptions struct {
 	recordings      bool         // sessions may be recorded (on request)
 }
 
-func newEnv(t *testing.T, o envOptions) *testEnv {
+func newEnv(t testing.TB, o envOptions) *testEnv {
 	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
@@ -141,7 +141,7 @@ func (e *testEnv) token(u *store.User) string {
 // sioClient is a minimal Engine.IO 4 / Socket.IO 5 client over a gorilla
 // websocket: enough to test the bridge from Go without Node.
 type sioClient struct {
-	t  *testing.T
+	t  testing.TB
 	ws *websocket.Conn
 
 	mu      sync.Mutex

@@ -130,13 +130,37 @@ func deref(p *int) int {
 // the hot path, one call per chunk of shell output, and must not allocate
 // once warmed up.
 type outputEncoder struct {
+	id     string
 	prefix []byte // {"sessionId":"...","output":
 	buf    []byte
+	// binary sends output as a binary attachment holding the exact bytes,
+	// for a client that asked for it in its handshake (auth.binary).
+	binary bool
+	fields socketio.Fields
 }
 
-func newOutputEncoder(sessionID string) *outputEncoder {
+func newOutputEncoder(sessionID string, binary bool) *outputEncoder {
 	p := append([]byte(`{"sessionId":`), strconv.Quote(sessionID)...)
-	return &outputEncoder{prefix: append(p, `,"output":`...)}
+	return &outputEncoder{id: sessionID, prefix: append(p, `,"output":`...), binary: binary}
+}
+
+// payload returns terminal-output's argument for one chunk, valid until the
+// next call: the JSON object, or in binary mode the same object with output
+// as an attachment.
+func (e *outputEncoder) payload(data []byte, seq int64, kind string, now time.Time) any {
+	if !e.binary {
+		return e.encode(data, seq, kind, now)
+	}
+	e.buf = now.UTC().AppendFormat(e.buf[:0], jsTime)
+	e.fields = append(e.fields[:0],
+		socketio.Field{Key: "sessionId", Value: e.id},
+		socketio.Field{Key: "output", Value: data},
+		socketio.Field{Key: "seq", Value: seq},
+		socketio.Field{Key: "timestamp", Value: socketio.Text(e.buf)})
+	if kind != "" {
+		e.fields = append(e.fields, socketio.Field{Key: kind, Value: true})
+	}
+	return e.fields
 }
 
 // encode returns the JSON object for one chunk; it is valid until the next

@@ -81,6 +81,7 @@ type Server struct {
 	cancel      context.CancelFunc
 	wg          sync.WaitGroup // goroutines Close waits for
 	hub         hub
+	outputs     sharedOutputs
 	stats       cpuSampler
 	counters    bridgeCounters
 	healthState healthCache

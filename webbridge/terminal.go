@@ -31,6 +31,9 @@ type termView struct {
 	enc   *outputEncoder
 	tail  [utf8.UTFMax]byte // an incomplete character held back
 	ntail int
+	// shared encodes output once for all the session's sockets; set by
+	// relayOutput.
+	shared *sharedOutput
 }
 
 type inputReq struct {
@@ -68,7 +71,7 @@ func (c *client) attach(sess *sessions.Session, opts sessions.AttachOptions) (*t
 	opts.Scrollback = c.srv.Socket.Scrollback
 	opts.Client = "socket"
 	v := &termView{c: c, sess: sess, done: make(chan struct{}),
-		input: make(chan inputReq, inputBacklog), enc: newOutputEncoder(id)}
+		input: make(chan inputReq, inputBacklog), enc: newOutputEncoder(id, c.binary)}
 	opts.Direct = v.direct
 	att, role, err := c.srv.Sessions.AttachAs(c.ctx, sess, c.who(), opts)
 	if err != nil {
@@ -136,9 +139,16 @@ func (v *termView) relayOutput() {
 	defer v.att.Close()
 	defer v.c.forget(v)
 	c, id := v.c, v.sess.ID()
+	// Set before the first Next, so direct (called only while this waits
+	// in Next, under the attachment's lock) sees it.
+	v.shared = c.srv.outputs.acquire(id)
+	defer c.srv.outputs.release(id, v.shared)
 	var join []byte // tail + the next chunk
 	send := func(data []byte, seq int64, kind string) bool {
-		err := c.sock.EmitContext(v.ctx, "terminal-output", v.enc.encode(data, seq, kind, time.Now()))
+		if kind == "" {
+			return v.sendOutput(data, seq, true) == nil
+		}
+		err := c.sock.EmitContext(v.ctx, "terminal-output", v.enc.payload(data, seq, kind, time.Now()))
 		return err == nil
 	}
 	for {
@@ -160,7 +170,10 @@ func (v *termView) relayOutput() {
 				join = append(append(join[:0], v.tail[:v.ntail]...), data...)
 				data = join
 			}
-			n := incompleteTail(data)
+			n := 0
+			if !v.enc.binary {
+				n = incompleteTail(data)
+			}
 			v.ntail = copy(v.tail[:], data[len(data)-n:])
 			if len(data) > n {
 				ok = send(data[:len(data)-n], ch.Seq-int64(n), "")
@@ -207,10 +220,51 @@ func (v *termView) relayOutput() {
 // pump, if it takes it without waiting. relayOutput is then waiting in Next
 // with everything before it sent, so the order holds.
 func (v *termView) direct(data []byte, seq int64) bool {
-	if v.ntail > 0 || incompleteTail(data) > 0 {
+	if v.ntail > 0 || (!v.enc.binary && incompleteTail(data) > 0) {
 		return false
 	}
-	return v.c.sock.Emit("terminal-output", v.enc.encode(data, seq, "", time.Now())) == nil
+	return v.sendOutput(data, seq, false) == nil
+}
+
+// sendOutput sends output ending at offset seq, in pieces encoded once for
+// every socket attached to the session (see sharedOutput). wait says to
+// wait for room in the connection's queue, as relayOutput does; direct
+// must not, and sends all of data or nothing (one piece: the pump hands
+// every attachment the same bytes anyway).
+func (v *termView) sendOutput(data []byte, seq int64, wait bool) error {
+	sock := v.c.sock
+	if v.shared == nil || !v.shared.shared() {
+		arg := v.enc.payload(data, seq, "", time.Now())
+		if wait {
+			return sock.EmitContext(v.ctx, "terminal-output", arg)
+		}
+		return sock.Emit("terminal-output", arg)
+	}
+	start := seq - int64(len(data))
+	for len(data) > 0 {
+		n := len(data)
+		if wait {
+			n = nextCut(data, start, v.enc.binary)
+		}
+		piece, end := data[:n], start+int64(n)
+		p, err := v.shared.packet(end, n, v.enc.binary, func() (*socketio.Packet, error) {
+			return sock.Namespace().EncodePacket("terminal-output", v.enc.payload(piece, end, "", time.Now()))
+		})
+		if err != nil {
+			return err
+		}
+		if wait {
+			err = sock.SendPacket(v.ctx, p)
+		} else {
+			err = sock.TrySendPacket(p)
+		}
+		p.Release()
+		if err != nil {
+			return err
+		}
+		data, start = data[n:], end
+	}
+	return nil
 }
 
 // writeInput writes input in order off the socket's reading goroutine: a

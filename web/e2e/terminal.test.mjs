@@ -48,6 +48,36 @@ test('typing runs commands and shows their output', async () => {
   await waitForText(page, 'typed-42');
 });
 
+test('the page takes output as bytes and shows bytes that are not UTF-8 as the session screen does', async () => {
+  const context = await browser.newContext({ storageState: state, viewport: { width: 1000, height: 700 } });
+  const page = await context.newPage();
+  try {
+    await page.goto(`${BASE_URL}/w/${WS}/${sessionId}`);
+    await waitForText(page, 'typed-42');
+    // "café naïve" in Latin-1 (0xE9 and 0xEF alone are not UTF-8), then a
+    // truncated 3-byte sequence (E2 82, then "A"). Fed the bytes, xterm.js
+    // would drop them all ("caf nave xAy"); a browser's TextDecoder would
+    // give one U+FFFD for E2 82. The session's screen on the server shows
+    // one U+FFFD per invalid byte, and so must the page, live and after a
+    // reload (a repaint of that screen). The marker is split on the
+    // command line so that its echo does not match.
+    const repaints = (await page.evaluate(() => window.__codeterm.streamState())).repaints;
+    await typeInTerminal(page, "printf 'caf\\351 na\\357ve x\\342\\202Ay <<L''1>>\\n' > latin1.txt; cat latin1.txt\n");
+    const want = 'caf\ufffd na\ufffdve x\ufffd\ufffdAy <<L1>>';
+    await waitForText(page, want);
+    // The page asked for the binary form: every chunk came as bytes, and
+    // this line came as output, not in a repaint.
+    const st = await page.evaluate(() => window.__codeterm.streamState());
+    assert.ok(st.forms.bytes > 0 && st.forms.strings === 0, JSON.stringify(st.forms));
+    assert.equal(st.repaints, repaints);
+    await page.reload();
+    await waitForText(page, want);
+    assert.equal(count(await terminalText(page), want), 1);
+  } finally {
+    await context.close();
+  }
+});
+
 test('a second page on the same session sees the same screen, both ways', async () => {
   const two = await openPage(`/w/${WS}/${sessionId}`);
   try {

@@ -43,7 +43,8 @@ export class Connection {
     private readonly hooks: ConnectionHooks,
   ) {
     this.socket = io('/', {
-      auth: { token },
+      // binary: terminal-output brings the exact bytes, not a JSON string.
+      auth: { token, binary: true },
       transports: ['websocket', 'polling'],
       // Back-off: 0.5 s doubling to 10 s, jittered so a restarted server is
       // not hit by every browser at the same instant.

@@ -8,10 +8,13 @@ import { WebLinksAddon } from '@xterm/addon-web-links';
 import type { Connection } from './socket';
 import type { Settings, Theme } from './theme';
 import type { ApiError } from './api';
+import { Utf8Stream } from './utf8';
 
 export interface OutputPayload {
   sessionId: string;
-  output: string;
+  /** The exact bytes (we ask for the binary form; see utf8.ts), or a
+   * string from a server that sends only the JSON string form. */
+  output: string | ArrayBuffer | Uint8Array;
   seq: number;
   timestamp?: string;
   repaint?: boolean;
@@ -50,6 +53,11 @@ export class TermView {
   readonly search = new SearchAddon();
   /** Byte offset just after the last chunk written; -1 until the stream starts. */
   lastSeq = -1;
+  /** Decodes binary output; holds a character split between chunks. */
+  private readonly utf8 = new Utf8Stream();
+  /** Chunks received as bytes and as strings: the tests check which form
+   * the page asked for. */
+  readonly forms = { bytes: 0, strings: 0 };
   /** Repaints received: the tests tell replays from repaints by it. */
   repaints = 0;
   /** Attached on the current connection. */
@@ -148,17 +156,21 @@ export class TermView {
     this.sentSize = `${this.term.cols}x${this.term.rows}`;
   }
 
-  /** The last chunks' [seq, length in UTF-16 units, kind]: shown by the
-   * tests when a resume goes wrong. */
+  /** The last chunks' [seq, length (bytes, or UTF-16 units for a
+   * string), kind]: shown by the tests when a resume goes wrong. */
   readonly recent: [number, number, string][] = [];
 
   write(p: OutputPayload): void {
-    this.recent.push([p.seq, p.output.length, p.query ? 'query' : p.repaint ? 'repaint' : p.seq <= this.lastSeq ? 'dup' : 'out']);
+    const bytes = typeof p.output === 'string' ? null : p.output instanceof Uint8Array ? p.output : new Uint8Array(p.output);
+    const len = bytes ? bytes.length : (p.output as string).length;
+    if (bytes) this.forms.bytes++;
+    else this.forms.strings++;
+    this.recent.push([p.seq, len, p.query ? 'query' : p.repaint ? 'repaint' : p.seq <= this.lastSeq ? 'dup' : 'out']);
     if (this.recent.length > 40) this.recent.shift();
     if (p.query) {
       // A terminal query (cursor position, device attributes) for us to
       // answer; it is not part of the byte stream and carries no new seq.
-      this.term.write(p.output);
+      this.term.write(bytes ? new Utf8Stream().decode(bytes) : (p.output as string));
       return;
     }
     if (p.repaint) {
@@ -167,18 +179,19 @@ export class TermView {
       const skipped = this.lastSeq >= 0;
       this.term.reset();
       this.promptMark = this.runningMark = undefined;
+      this.utf8.reset();
       // A repaint once the stream had started stands in for output this
       // tab was not sent (it fell behind the fastest client, or was away
       // longer than the server's ring reaches): a faint line says so
       // above the history the repaint brings.
       if (skipped) this.term.write(skipMarker(this.term.rows));
-      this.term.write(p.output);
+      this.term.write(this.decoded(p.output, bytes));
       this.lastSeq = p.seq;
       this.repaints++;
       return;
     }
     if (this.lastSeq >= 0 && p.seq <= this.lastSeq) return; // already written (replay overlap)
-    this.term.write(p.output);
+    this.term.write(this.decoded(p.output, bytes));
     this.lastSeq = p.seq;
   }
 
@@ -234,12 +247,17 @@ export class TermView {
     return this.marks.map((m) => ({ line: m.marker.line, exitCode: m.exitCode }));
   }
 
+  /** The output as text: bytes decoded as the server's screen does. */
+  private decoded(output: OutputPayload['output'], bytes: Uint8Array | null): string {
+    return bytes ? this.utf8.decode(bytes) : (output as string);
+  }
+
   /** The session's process is gone; keep the screen readable. */
   markEnded(message: string): void {
     if (this.ended) return;
     this.ended = true;
     this.attached = false;
-    this.term.write(`\r\n\x1b[2m[${message}]\x1b[0m\r\n`);
+    this.term.write(this.utf8.flush() + `\r\n\x1b[2m[${message}]\x1b[0m\r\n`);
     this.host.classList.add('ended');
   }
 

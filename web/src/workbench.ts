@@ -258,9 +258,11 @@ export class Workbench implements View {
     return v ? v.text() : '';
   }
 
-  streamState(sessionId?: string): { lastSeq: number; repaints: number; recent: [number, number, string][] } | null {
+  streamState(sessionId?: string): {
+    lastSeq: number; repaints: number; recent: [number, number, string][]; forms: { bytes: number; strings: number };
+  } | null {
     const v = sessionId ? this.viewOf(sessionId) : this.focusedView();
-    return v ? { lastSeq: v.lastSeq, repaints: v.repaints, recent: [...v.recent] } : null;
+    return v ? { lastSeq: v.lastSeq, repaints: v.repaints, recent: [...v.recent], forms: { ...v.forms } } : null;
   }
 
   commandMarks(sessionId?: string): { line: number; exitCode: number | null }[] {

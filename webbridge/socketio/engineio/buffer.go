@@ -3,6 +3,8 @@ package engineio
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/gorilla/websocket"
 )
 
 // Buffer is a pooled, reference-counted outbound message in wire form. It
@@ -18,6 +20,15 @@ type Buffer struct {
 	B      []byte
 	binary bool
 	refs   atomic.Int32
+
+	// A Buffer queued on several connections (Retain) is compressed once
+	// for all those that negotiated permessage-deflate, as a prepared
+	// message: deflating is the costliest step on the way, and a terminal's
+	// output goes to every socket attached to it.
+	shared   atomic.Bool
+	prepMu   sync.Mutex
+	prepDone bool
+	prep     *websocket.PreparedMessage // nil when not worth deflating
 }
 
 // maxPooledBuffer keeps rare huge messages from pinning memory in the pool.
@@ -33,7 +44,7 @@ func NewTextBuffer() *Buffer {
 	b := bufferPool.Get().(*Buffer)
 	b.B = append(b.B[:0], typeMessage)
 	b.binary = false
-	b.refs.Store(1)
+	b.reset()
 	return b
 }
 
@@ -43,16 +54,44 @@ func NewBinaryBuffer() *Buffer {
 	b := bufferPool.Get().(*Buffer)
 	b.B = b.B[:0]
 	b.binary = true
-	b.refs.Store(1)
+	b.reset()
 	return b
 }
 
 // Binary reports whether b is a binary message.
 func (b *Buffer) Binary() bool { return b.binary }
 
+func (b *Buffer) reset() {
+	b.refs.Store(1)
+	b.shared.Store(false)
+	b.prepDone, b.prep = false, nil
+}
+
 // Retain adds a reference, for queueing the same Buffer on another
 // connection.
-func (b *Buffer) Retain() { b.refs.Add(1) }
+func (b *Buffer) Retain() {
+	b.refs.Add(1)
+	b.shared.Store(true)
+}
+
+// prepared returns the buffer as a message compressed once for every
+// connection that sends it, or nil if worth says it is not worth deflating
+// (then it goes out as it is).
+func (b *Buffer) prepared(worth func([]byte) bool) *websocket.PreparedMessage {
+	b.prepMu.Lock()
+	defer b.prepMu.Unlock()
+	if !b.prepDone {
+		b.prepDone = true
+		if worth(b.B) {
+			mt := websocket.TextMessage
+			if b.binary {
+				mt = websocket.BinaryMessage
+			}
+			b.prep, _ = websocket.NewPreparedMessage(mt, b.B) // fails only for a bad type
+		}
+	}
+	return b.prep
+}
 
 // Release drops a reference; the last one returns b to the pool.
 func (b *Buffer) Release() {
@@ -62,6 +101,7 @@ func (b *Buffer) Release() {
 	case n < 0:
 		panic("engineio: Buffer released more often than retained")
 	}
+	b.prep = nil // it holds b.B and its compressed frame
 	if cap(b.B) <= maxPooledBuffer {
 		bufferPool.Put(b)
 	}

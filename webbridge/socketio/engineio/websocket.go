@@ -106,6 +106,25 @@ func (c *Conn) readMessage(ws *websocket.Conn) (int, []byte, error) {
 	return mt, data, nil
 }
 
+// writeData writes one data message, compressed if the client negotiated
+// it and it is worth it; a message queued on several connections is
+// compressed once for all of them.
+func (c *Conn) writeData(ws *websocket.Conn, b *Buffer, mt int, deflate bool) error {
+	if !deflate {
+		return ws.WriteMessage(mt, b.B)
+	}
+	if b.shared.Load() {
+		if pm := b.prepared(c.srv.worthDeflating); pm != nil {
+			ws.EnableWriteCompression(true)
+			return ws.WritePreparedMessage(pm)
+		}
+		ws.EnableWriteCompression(false)
+		return ws.WriteMessage(mt, b.B)
+	}
+	ws.EnableWriteCompression(c.srv.worthDeflating(b.B))
+	return ws.WriteMessage(mt, b.B)
+}
+
 // writeLoop is the connection's only websocket writer. Between data
 // messages it always sends pending control packets first. deflate says the
 // client negotiated permessage-deflate.
@@ -142,11 +161,8 @@ func (c *Conn) writeLoop(ws *websocket.Conn, deflate bool) {
 			if b.binary {
 				mt = websocket.BinaryMessage
 			}
-			if deflate {
-				ws.EnableWriteCompression(c.srv.worthDeflating(b.B))
-			}
 			_ = ws.SetWriteDeadline(time.Now().Add(timeout))
-			err := ws.WriteMessage(mt, b.B)
+			err := c.writeData(ws, b, mt, deflate)
 			b.Release()
 			if err != nil {
 				return err
