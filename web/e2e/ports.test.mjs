@@ -53,13 +53,14 @@ test('a dev server in the workspace is listed and opens on its own origin', asyn
 });
 
 test('a VNC server in the workspace opens as a desktop', { skip: !(have('Xvfb') && have('x11vnc')) && 'Xvfb or x11vnc missing' }, async () => {
-  const display = 50 + (process.pid % 40);
-  const x = `DISPLAY=:${display}`;
+  // Xvfb picks a free display itself (-displayfd) and says which: a fixed
+  // number could meet a stale socket of an earlier run and x11vnc would
+  // start before the server.
   await typeInTerminal(
     page,
-    `Xvfb :${display} -screen 0 1024x640x24 -nolisten tcp >/dev/null 2>&1 & until [ -e /tmp/.X11-unix/X${display} ]; do sleep 0.1; done; ` +
-      `(${x} xclock -geometry 320x320+120+120 -update 1 & ${x} xlogo -geometry 260x260+560+160 &) 2>/dev/null; ` +
-      `x11vnc -display :${display} -rfbport ${5900 + display} -localhost -nopw -forever -shared -quiet >/dev/null 2>&1 &\n`,
+    `f=$(mktemp); Xvfb -displayfd 3 -screen 0 1024x640x24 -nolisten tcp 3>$f >/dev/null 2>&1 & until [ -s $f ]; do sleep 0.1; done; ` +
+      `D=$(cat $f); (DISPLAY=:$D xclock -geometry 320x320+120+120 -update 1 & DISPLAY=:$D xlogo -geometry 260x260+560+160 &) 2>/dev/null; ` +
+      `x11vnc -display :$D -rfbport $((5900 + D)) -localhost -nopw -forever -shared -quiet >/dev/null 2>&1 &\n`,
   );
   const row = page.locator('.ports .port', { hasText: 'x11vnc' });
   await row.getByRole('button', { name: 'Desktop' }).waitFor({ timeout: 20_000 });
