@@ -58,6 +58,9 @@ type HTTP struct {
 	// authenticated yet; ConnectTimeout is how long one may take to.
 	MaxUnauthenticated int           `yaml:"max_unauthenticated" check:"positive"`
 	ConnectTimeout     time.Duration `yaml:"connect_timeout" check:"positive"`
+	// PollGrace is how long a long-polling client may take to send its next
+	// GET before it is taken to have vanished and released.
+	PollGrace time.Duration `yaml:"poll_grace" check:"positive"`
 	// TLSCert and TLSKey are PEM files; set, the server speaks only HTTPS
 	// and re-reads them when they change.
 	TLSCert string `yaml:"tls_cert"`
@@ -171,6 +174,7 @@ func Default() *Config {
 			EventsPerSecond:    200,
 			MaxUnauthenticated: 256,
 			ConnectTimeout:     10 * time.Second,
+			PollGrace:          5 * time.Second,
 		},
 		Auth: Auth{
 			TokenTTL:        7 * 24 * time.Hour,

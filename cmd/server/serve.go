@@ -183,6 +183,7 @@ func (c *command) serve(ctx context.Context, args []string) error {
 			MaxInputBytes:      cfg.Sessions.MaxInputBytes,
 			MaxUnauthenticated: cfg.HTTP.MaxUnauthenticated,
 			ConnectTimeout:     cfg.HTTP.ConnectTimeout,
+			PollGrace:          cfg.HTTP.PollGrace,
 		},
 	}
 	web.TrustedProxies = cfg.HTTP.Proxies()
