@@ -146,10 +146,16 @@ type Security struct {
 }
 
 // Limits are resource limits per user, enforced with cgroups where the
-// server may write them; 0 is unlimited.
+// server may write them (0 is unlimited), and the server's own memory.
 type Limits struct {
 	Memory int `yaml:"memory" check:"nonnegative"` // bytes
 	Pids   int `yaml:"pids" check:"nonnegative"`   // processes and threads
+	// ServerMemory is the server's own soft memory limit in bytes (the Go
+	// runtime collects harder near it; 0: none, or GOMEMLIMIT). ServerIdle
+	// is how long the server must be quiet after a burst before the memory
+	// the burst freed goes back to the system (0: never).
+	ServerMemory int           `yaml:"server_memory" check:"nonnegative"`
+	ServerIdle   time.Duration `yaml:"server_idle" check:"nonnegative"`
 }
 
 // Default returns the built-in settings.
@@ -197,6 +203,7 @@ func Default() *Config {
 			WebURL: "https://github.com/",
 		},
 		Security: Security{Isolation: "auto"},
+		Limits:   Limits{ServerIdle: 10 * time.Second},
 		Files: Files{
 			MaxReadBytes:     8 << 20,
 			MaxUploadBytes:   4 << 30,
