@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -120,6 +121,7 @@ func TestSoak(t *testing.T) {
 		sshErrs  []string
 		commands int
 		attaches int
+		requests int
 	)
 	fail := func(format string, args ...any) {
 		errMu.Lock()
@@ -127,7 +129,35 @@ func TestSoak(t *testing.T) {
 		errMu.Unlock()
 	}
 	stopped := func() bool { _, err := os.Stat(stop); return err == nil }
-	wg.Add(2)
+	wg.Add(3)
+	go func() { // bursts of 100 concurrent API requests, each a few queries
+		defer wg.Done()
+		for !stopped() {
+			var burst sync.WaitGroup
+			for range 100 {
+				burst.Add(1)
+				go func() {
+					defer burst.Done()
+					req, _ := http.NewRequest("GET", s.base+"/api/workspaces", nil)
+					req.Header.Set("Authorization", "Bearer "+s.token)
+					res, err := http.DefaultClient.Do(req)
+					if err != nil {
+						fail("GET /api/workspaces: %v", err)
+						return
+					}
+					io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					if res.StatusCode != 200 {
+						fail("GET /api/workspaces: %d", res.StatusCode)
+					}
+				}()
+			}
+			burst.Wait()
+			requests += 100
+			time.Sleep(500 * time.Millisecond)
+		}
+		http.DefaultClient.CloseIdleConnections()
+	}()
 	go func() { // commands: every line of their output arrives
 		defer wg.Done()
 		for i := 0; !stopped(); i++ {
@@ -234,9 +264,9 @@ func TestSoak(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	t.Logf("soak %v: %d lines over %d socket.io reconnects, %d ssh commands, %d ssh attaches killed mid-output; "+
+	t.Logf("soak %v: %d lines over %d socket.io reconnects, %d ssh commands, %d ssh attaches killed mid-output, %d API requests in bursts of 100; "+
 		"RSS baseline %d MiB, peak %d MiB, settled %d MiB after %v; descriptors baseline %d, peak %d, settled %d",
-		load, res.Lines, res.Reconnects, commands, attaches,
+		load, res.Lines, res.Reconnects, commands, attaches, requests,
 		baseRSS>>20, peakRSS>>20, rss>>20, time.Since(ended).Round(100*time.Millisecond), baseFDs, peakFDs, fds)
 
 	// Still serving.
