@@ -46,7 +46,6 @@ type Trimmer struct {
 	lastAt    time.Time // time of the previous step
 	activeAt  time.Time // last step that was not quiet
 	sinceTrim uint64    // bytes allocated since the last trim
-	started   bool
 }
 
 // Run samples allocation until ctx is done.
