@@ -135,6 +135,9 @@ func run(ctx context.Context, p plan) (string, error) {
 		names = append(names, s.name)
 	}
 	names = append(names, "codeterm over SSH", "codeterm over Socket.IO", "node-pty + socket.io", "wetty") // scale's rows
+	if e.before != nil {
+		names = append(names, "codeterm over SSH, before", "codeterm over Socket.IO, before") // soak's
+	}
 	return report(p, res, uniq(names), header), nil
 }
 

@@ -24,6 +24,17 @@ const soakSettle = 60 * time.Second
 // just before. codeterm only: node-pty + socket.io has no resume to soak.
 func soak(ctx context.Context, res *results, e *env, p plan) error {
 	defer timed("soak", time.Now())
+	if err := soakOne(ctx, res, e, p, e.codeterm, ""); err != nil {
+		return err
+	}
+	if e.before != nil {
+		return soakOne(ctx, res, e, p, e.before, ", before")
+	}
+	return nil
+}
+
+// soakOne soaks one codeterm server; suffix names its columns.
+func soakOne(ctx context.Context, res *results, e *env, p plan, ct *codetermServer, suffix string) error {
 	node, err := exec.LookPath("node")
 	if err != nil {
 		res.note("soak: node is missing")
@@ -34,7 +45,6 @@ func soak(ctx context.Context, res *results, e *env, p plan) error {
 		res.note("soak: socket.io-client is not installed in webbridge/e2e (make bench-node)")
 		return nil
 	}
-	ct := e.codeterm
 	pid := ct.cmd.Process.Pid
 	baseRSS, baseFDs, err := usage(pid)
 	if err != nil {
@@ -94,11 +104,11 @@ func soak(ctx context.Context, res *results, e *env, p plan) error {
 	if err != nil {
 		return err
 	}
-	const sys = "codeterm over Socket.IO"
+	sys := "codeterm over Socket.IO" + suffix
 	res.add(fmt.Sprintf("soak (%d tabs, %v): peak RSS, MiB (baseline %d)", p.soakClients, p.soakFor, baseRSS>>20), sys, float64(peak>>20))
 	res.add(fmt.Sprintf("soak: RSS %v after the load, MiB over the baseline", soakSettle), sys, float64((rss-baseRSS)>>20))
 	res.add(fmt.Sprintf("soak: descriptors %v after the load, over the baseline (%d)", soakSettle, baseFDs), sys, float64(fds-baseFDs))
-	res.add("soak: echo p99 over SSH during the load, ms", "codeterm over SSH", ms(p99))
+	res.add("soak: echo p99 over SSH during the load, ms", "codeterm over SSH"+suffix, ms(p99))
 	res.note("soak: webbridge/e2e/soak-client.mjs, tabs half websocket and half long-polling, each printing numbered bursts while it drops at random and resumes with lastSeq, every line checked at the end; RSS and descriptors are the server process's (/proc), shells excluded")
 	return nil
 }
