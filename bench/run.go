@@ -123,6 +123,11 @@ func run(ctx context.Context, p plan) (string, error) {
 			return "", fmt.Errorf("scale: %w", err)
 		}
 	}
+	if only == "" || strings.Contains(only, "soak") {
+		if err := soak(ctx, res, e, p); err != nil {
+			return "", fmt.Errorf("soak: %w (codeterm's log: %s)", err, e.codeterm.logPath)
+		}
+	}
 	header := []string{
 		"clients: OpenSSH's `ssh -tt` for throughput, echo and set-up over SSH; x/crypto/ssh in the benchmark for exit runs, sessions/s, fan-out, attach and scale; " +
 			"\"Go client\" is the benchmark's own Engine.IO 4/Socket.IO 5 websocket client (no compression); \"socket.io-client\" is the real socket.io-client 4.8 in Node " +
@@ -137,7 +142,7 @@ func run(ctx context.Context, p plan) (string, error) {
 	}
 	names = append(names, "codeterm over SSH", "codeterm over Socket.IO", "node-pty + socket.io", "wetty") // scale's rows
 	if e.before != nil {
-		names = append(names, "codeterm over SSH, before", "codeterm over Socket.IO, before") // -only fanout's
+		names = append(names, "codeterm over SSH, before", "codeterm over Socket.IO, before") // -only fanout's and soak's
 	}
 	return report(p, res, uniq(names), header), nil
 }

@@ -66,6 +66,9 @@ type HTTP struct {
 	// PreviewDomain is the domain under which each forwarded port of a
 	// workspace gets an origin of its own: PORT--WORKSPACE--USER.<domain>.
 	PreviewDomain string `yaml:"preview_domain"`
+	// PollGrace is how long a long-polling client may take to send its next
+	// GET before it is taken to have vanished and released.
+	PollGrace time.Duration `yaml:"poll_grace" check:"positive"`
 	// TLSCert and TLSKey are PEM files; set, the server speaks only HTTPS
 	// and re-reads them when they change.
 	TLSCert string `yaml:"tls_cert"`
@@ -157,10 +160,16 @@ type Security struct {
 }
 
 // Limits are resource limits per user, enforced with cgroups where the
-// server may write them; 0 is unlimited.
+// server may write them (0 is unlimited), and the server's own memory.
 type Limits struct {
 	Memory int `yaml:"memory" check:"nonnegative"` // bytes
 	Pids   int `yaml:"pids" check:"nonnegative"`   // processes and threads
+	// ServerMemory is the server's own soft memory limit in bytes (the Go
+	// runtime collects harder near it; 0: none, or GOMEMLIMIT). ServerIdle
+	// is how long the server must be quiet after a burst before the memory
+	// the burst freed goes back to the system (0: never).
+	ServerMemory int           `yaml:"server_memory" check:"nonnegative"`
+	ServerIdle   time.Duration `yaml:"server_idle" check:"nonnegative"`
 }
 
 // Default returns the built-in settings.
@@ -186,6 +195,7 @@ func Default() *Config {
 			MaxUnauthenticated: 256,
 			ConnectTimeout:     10 * time.Second,
 			PreviewDomain:      "localhost",
+			PollGrace:          5 * time.Second,
 		},
 		Auth: Auth{
 			TokenTTL:        7 * 24 * time.Hour,
@@ -210,6 +220,7 @@ func Default() *Config {
 			WebURL: "https://github.com/",
 		},
 		Security: Security{Isolation: "auto"},
+		Limits:   Limits{ServerIdle: 10 * time.Second},
 		Files: Files{
 			MaxReadBytes:     8 << 20,
 			MaxUploadBytes:   4 << 30,

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -88,52 +89,78 @@ func BenchmarkThroughput(b *testing.B) {
 	})
 	for _, clients := range []int{1, 10} {
 		b.Run(fmt.Sprintf("core-%d", clients), func(b *testing.B) {
-			m := NewManager(Config{MaxPerUser: -1, MaxPerWorkspace: -1}, nil, nil)
-			defer m.Shutdown(context.Background())
-			b.SetBytes(throughputBytes)
-			var lags atomic.Int64
-			for b.Loop() {
-				s, err := m.Create(context.Background(), SpawnOptions{UserID: "u", WorkspaceID: "w", Dir: b.TempDir(), Shell: "sh", Cols: 120, Rows: 40})
-				if err != nil {
-					b.Fatal(err)
-				}
-				var wg sync.WaitGroup
-				var atts []*Attachment
-				got := make([]int64, clients)
-				for i := range clients {
-					a, err := s.Attach(AttachOptions{LastSeq: 0})
-					if err != nil {
-						b.Fatal(err)
-					}
-					atts = append(atts, a)
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						for {
-							ch, err := a.Next(context.Background())
-							if err != nil {
-								if !errors.Is(err, io.EOF) {
-									b.Error(err)
-								}
-								return
-							}
-							got[i] += int64(len(ch.Data))
-						}
-					}()
-				}
-				atts[0].Write([]byte("exec cat " + file + "\n"))
-				wg.Wait()
-				for i, a := range atts {
-					lags.Add(int64(a.Lags()))
-					if a.Lags() == 0 && got[i] != s.Info().Seq {
-						b.Fatalf("client %d got %d bytes of %d", i, got[i], s.Info().Seq)
-					}
-					a.Close()
-				}
-			}
-			b.ReportMetric(float64(lags.Load())/float64(b.N), "lags/op")
+			coreThroughput(b, file, clients, nil)
 		})
 	}
+}
+
+// coreThroughput is one core-N run of BenchmarkThroughput; beforeOp, if not
+// nil, runs before each op outside the timer.
+func coreThroughput(b *testing.B, file string, clients int, beforeOp func()) {
+	m := NewManager(Config{MaxPerUser: -1, MaxPerWorkspace: -1}, nil, nil)
+	defer m.Shutdown(context.Background())
+	b.SetBytes(throughputBytes)
+	var lags atomic.Int64
+	for b.Loop() {
+		if beforeOp != nil {
+			b.StopTimer()
+			beforeOp()
+			b.StartTimer()
+		}
+		s, err := m.Create(context.Background(), SpawnOptions{UserID: "u", WorkspaceID: "w", Dir: b.TempDir(), Shell: "sh", Cols: 120, Rows: 40})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var atts []*Attachment
+		got := make([]int64, clients)
+		for i := range clients {
+			a, err := s.Attach(AttachOptions{LastSeq: 0})
+			if err != nil {
+				b.Fatal(err)
+			}
+			atts = append(atts, a)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					ch, err := a.Next(context.Background())
+					if err != nil {
+						if !errors.Is(err, io.EOF) {
+							b.Error(err)
+						}
+						return
+					}
+					got[i] += int64(len(ch.Data))
+				}
+			}()
+		}
+		atts[0].Write([]byte("exec cat " + file + "\n"))
+		wg.Wait()
+		for i, a := range atts {
+			lags.Add(int64(a.Lags()))
+			if a.Lags() == 0 && got[i] != s.Info().Seq {
+				b.Fatalf("client %d got %d bytes of %d", i, got[i], s.Info().Seq)
+			}
+			a.Close()
+		}
+	}
+	b.ReportMetric(float64(lags.Load())/float64(b.N), "lags/op")
+}
+
+// BenchmarkThroughputMemory is core-10 throughput without a soft memory limit,
+// with a tight one (limits.server_memory: the collector runs more often), and
+// with the memory freed before every op given back to the system first (what
+// the idle trimmer does once after a burst: the next burst faults its pages
+// back in), in one run.
+func BenchmarkThroughputMemory(b *testing.B) {
+	file := writeText(b)
+	b.Run("none", func(b *testing.B) { coreThroughput(b, file, 10, nil) })
+	b.Run("limit-32MiB", func(b *testing.B) {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(32 << 20))
+		coreThroughput(b, file, 10, nil)
+	})
+	b.Run("trimmed", func(b *testing.B) { coreThroughput(b, file, 10, debug.FreeOSMemory) })
 }
 
 // BenchmarkEcho measures one byte in and its echo out, through a raw PTY

@@ -1,7 +1,9 @@
 // Package store persists codeterm's state in SQLite (modernc.org/sqlite, no cgo).
 //
 // The database runs in WAL mode with a busy timeout so that a running server and
-// the command line can use it at the same time.
+// the command line can use it at the same time. A Store keeps at most MaxConns
+// SQLite connections: a burst of queries queues for one instead of opening a
+// connection (and its descriptors) per query.
 package store
 
 import (
@@ -33,6 +35,16 @@ var ErrExists = errors.New("already exists")
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
+// MaxConns bounds the SQLite connections a Store holds. WAL lets readers run
+// beside the one writer (writes take the lock up front, _txlock=immediate, and
+// wait out each other in busy_timeout), so a few connections serve a burst;
+// more only add descriptors and page caches.
+const MaxConns = 4
+
+// idleConnLife closes connections a burst opened once it is over, so the
+// descriptors go back to what a quiet server holds.
+const idleConnLife = 30 * time.Second
+
 // Store is a handle on the database. It is safe for concurrent use.
 type Store struct {
 	db *sql.DB
@@ -62,6 +74,8 @@ func Open(ctx context.Context, file string) (*Store, error) {
 		return nil, fmt.Errorf("open database %s: %w", file, err)
 	}
 	s := &Store{db: db}
+	s.setMaxConns(MaxConns)
+	db.SetConnMaxIdleTime(idleConnLife)
 	// Several processes may open a new database at once (the server and
 	// the CLI): while one of them switches it to WAL, SQLite answers the
 	// others SQLITE_BUSY at once, without waiting for the busy timeout.
@@ -82,6 +96,14 @@ func Open(ctx context.Context, file string) (*Store, error) {
 		return nil, fmt.Errorf("migrate database %s: %w", file, err)
 	}
 	return s, nil
+}
+
+// setMaxConns bounds the pool; database/sql queues callers for a free
+// connection (honouring their context) rather than opening another. n <= 0
+// means no bound, which only the benchmark uses, as the before.
+func (s *Store) setMaxConns(n int) {
+	s.db.SetMaxOpenConns(n)
+	s.db.SetMaxIdleConns(max(n, 2))
 }
 
 // Close closes the database, checkpointing the WAL.

@@ -32,6 +32,7 @@ func (s *Server) newSocketServer() *socketio.Server {
 		ConnectTimeout:     s.Socket.ConnectTimeout,
 		MaxUnauthenticated: s.Socket.MaxUnauthenticated,
 		QueueBytes:         s.Socket.QueueBytes,
+		PollGrace:          s.Socket.PollGrace,
 		EnableCompression:  s.Socket.Compression,
 		CheckOrigin:        s.originAllowed,
 		Logger:             s.Log.With("component", "socketio"),

@@ -104,6 +104,9 @@ type SocketConfig struct {
 	MaxPayload int64
 	// QueueBytes bounds each connection's outbound queue (default 1 MiB).
 	QueueBytes int
+	// PollGrace releases a long-polling client whose next GET does not come
+	// within it (default 5s): it vanished without a close packet.
+	PollGrace time.Duration
 	// Compression negotiates permessage-deflate when the client offers it.
 	Compression bool
 	// EventsPerSecond is each socket's sustained event rate, with bursts of

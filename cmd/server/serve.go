@@ -19,6 +19,7 @@ import (
 	"github.com/codeterm/codeterm/certs"
 	"github.com/codeterm/codeterm/config"
 	"github.com/codeterm/codeterm/datadir"
+	"github.com/codeterm/codeterm/internal/memory"
 	"github.com/codeterm/codeterm/isolation"
 	"github.com/codeterm/codeterm/metrics"
 	"github.com/codeterm/codeterm/sessions"
@@ -193,6 +194,7 @@ func (c *command) serve(ctx context.Context, args []string) error {
 			MaxInputBytes:      cfg.Sessions.MaxInputBytes,
 			MaxUnauthenticated: cfg.HTTP.MaxUnauthenticated,
 			ConnectTimeout:     cfg.HTTP.ConnectTimeout,
+			PollGrace:          cfg.HTTP.PollGrace,
 		},
 	}
 	metricsHandler := metrics.Handler(metrics.Sources{Sessions: mgr, Workspaces: wsm, Web: web, SSH: sshSrv})
@@ -273,6 +275,11 @@ func (c *command) serve(ctx context.Context, args []string) error {
 	})
 	g.Go(func() error { return sshSrv.Serve(sshLn) })
 	g.Go(func() error { return up.Run(gctx) })
+	memory.SetLimit(int64(cfg.Limits.ServerMemory))
+	g.Go(func() error {
+		(&memory.Trimmer{Idle: cfg.Limits.ServerIdle, Log: log.With("component", "memory")}).Run(gctx)
+		return nil
+	})
 	g.Go(func() error {
 		web.Files.Run(gctx)
 		return web.Files.Close()

@@ -37,6 +37,9 @@ type Server struct {
 	QueueBytes int
 	// WriteTimeout bounds every write to a client.
 	WriteTimeout time.Duration
+	// PollGrace releases a polling client whose next GET does not come in
+	// time (engineio.Server.PollGrace).
+	PollGrace time.Duration
 	// EnableCompression negotiates permessage-deflate when offered.
 	EnableCompression bool
 	// CheckOrigin vets the Origin header; failures get 403. Nil allows
@@ -81,6 +84,7 @@ func (s *Server) init() {
 			MaxPayload:        s.MaxPayload,
 			QueueBytes:        s.QueueBytes,
 			WriteTimeout:      s.WriteTimeout,
+			PollGrace:         s.PollGrace,
 			EnableCompression: s.EnableCompression,
 			CheckOrigin:       s.CheckOrigin,
 			Logger:            s.log,

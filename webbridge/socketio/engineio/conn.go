@@ -21,6 +21,7 @@ const (
 	ReasonTransportClose = "transport close"      // the client closed, or the connection dropped
 	ReasonTransportError = "transport error"      // a read or write failed
 	ReasonPingTimeout    = "ping timeout"         // no pong within PingTimeout
+	ReasonPollTimeout    = "poll timeout"         // no polling GET within PollGrace
 	ReasonParseError     = "parse error"          // the client broke the protocol
 	ReasonServerShutdown = "server shutting down" // Server.Close
 	ReasonForcedClose    = "forced close"         // Conn.Close or Conn.Terminate
@@ -62,6 +63,7 @@ type Conn struct {
 	reason       string
 	final        []byte // last packet for a pending polling GET
 	pingTimer    *time.Timer
+	pollTimer    *time.Timer // armed between polling GETs, see PollGrace
 	pongTimer    *time.Timer
 	pingSeq      uint64
 	awaitingPong bool
@@ -234,6 +236,9 @@ func (c *Conn) close(reason string, flush bool, final []byte) {
 	}
 	if c.pongTimer != nil {
 		c.pongTimer.Stop()
+	}
+	if c.pollTimer != nil {
+		c.pollTimer.Stop()
 	}
 	c.mu.Unlock()
 

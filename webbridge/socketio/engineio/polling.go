@@ -20,6 +20,39 @@ func (s *Server) openPolling(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.writePayload(w, open)
+	c.awaitNextPoll()
+}
+
+// awaitNextPoll arms the poll grace once a GET (or the handshake) has been
+// answered: the client sends its next GET as soon as it has read the answer,
+// so one that does not come has vanished without a close packet.
+func (c *Conn) awaitNextPoll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.transport != transportPolling || c.getActive {
+		return
+	}
+	if c.pollTimer != nil {
+		c.pollTimer.Stop()
+	}
+	c.pollTimer = time.AfterFunc(c.srv.cfg.pollGrace, c.pollTimeout)
+}
+
+func (c *Conn) pollTimeout() {
+	c.mu.Lock()
+	if c.closed || c.transport != transportPolling || c.getActive {
+		c.mu.Unlock()
+		return
+	}
+	if c.probing || c.upgrading {
+		// The client pauses polling while it upgrades; if the probe
+		// fails, polling resumes, so look again later.
+		c.pollTimer = time.AfterFunc(c.srv.cfg.pollGrace, c.pollTimeout)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	c.close(ReasonPollTimeout, false, closePacket)
 }
 
 // servePoll is a long-polling GET: it waits until something is queued, then
@@ -52,6 +85,9 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.getActive = true
+	if c.pollTimer != nil {
+		c.pollTimer.Stop()
+	}
 	c.mu.Unlock()
 	payload, stale, gone := c.awaitPoll(r)
 	// The poll is over before its answer goes out: a client may send the
@@ -67,6 +103,7 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, codeBadRequest)
 	default:
 		c.writePayload(w, payload)
+		c.awaitNextPoll()
 	}
 }
 

@@ -22,6 +22,7 @@ const (
 	DefaultMaxPayload   = 1_000_000
 	DefaultQueueBytes   = 1 << 20
 	DefaultWriteTimeout = 10 * time.Second
+	DefaultPollGrace    = 5 * time.Second
 )
 
 // Server is an Engine.IO v4 endpoint. Mount it where clients connect
@@ -38,6 +39,11 @@ type Server struct {
 	QueueBytes int
 	// WriteTimeout bounds every write to a client.
 	WriteTimeout time.Duration
+	// PollGrace is how long a polling connection may go without a GET
+	// once the last one was answered; then the client is taken to have
+	// vanished (no close packet) and its connection and queue are released,
+	// well before a ping would time out.
+	PollGrace time.Duration
 	// EnableCompression negotiates permessage-deflate when the client
 	// offers it.
 	EnableCompression bool
@@ -66,6 +72,7 @@ type Server struct {
 // settings are the effective, defaulted configuration.
 type settings struct {
 	pingInterval, pingTimeout, writeTimeout time.Duration
+	pollGrace                               time.Duration
 	maxPayload                              int64
 	queueBytes                              int
 	log                                     *slog.Logger
@@ -77,6 +84,7 @@ func (s *Server) init() {
 			pingInterval: orDefault(s.PingInterval, DefaultPingInterval),
 			pingTimeout:  orDefault(s.PingTimeout, DefaultPingTimeout),
 			writeTimeout: orDefault(s.WriteTimeout, DefaultWriteTimeout),
+			pollGrace:    orDefault(s.PollGrace, DefaultPollGrace),
 			maxPayload:   orDefault(s.MaxPayload, DefaultMaxPayload),
 			queueBytes:   orDefault(s.QueueBytes, DefaultQueueBytes),
 			log:          s.Logger,
