@@ -63,6 +63,7 @@ var (
 	descOutputBytes  = desc("session_output_bytes_total", "Bytes read from shells.")
 	descRepaints     = desc("repaints_total", "Screens sent to clients instead of the byte stream (new clients, lost offsets, lagging clients).")
 	descLags         = desc("lag_events_total", "Times a client fell behind by more than its queue and was repainted.")
+	descQueued       = desc("session_queued_bytes", "Output queued in the session core for clients that have not taken it yet, by front-end.", "frontend")
 	descEcho         = desc("echo_latency_seconds", "Server-side time from an input write to the first output after it.")
 	descSocketConns  = desc("socketio_connections", "Open Socket.IO connections.")
 	descSocketTotal  = desc("socketio_connections_total", "Socket.IO connections authenticated since start.")
@@ -77,7 +78,7 @@ var (
 type collector struct{ src Sources }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descSessions, descAttachments, descInputBytes, descOutputBytes, descRepaints,
+	for _, d := range []*prometheus.Desc{descSessions, descAttachments, descQueued, descInputBytes, descOutputBytes, descRepaints,
 		descLags, descEcho, descSocketConns, descSocketTotal, descSocketEvents, descSSHConns, descSSHTotal,
 		descSSHAuthFail, descOpDuration, descOpFailures} {
 		ch <- d
@@ -105,6 +106,14 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		for k, n := range st.Attachments {
 			if k[0] != "socket" && k[0] != "ssh" {
 				gauge(descAttachments, float64(n), k[0], k[1])
+			}
+		}
+		for _, fe := range []string{"socket", "ssh"} {
+			gauge(descQueued, float64(st.QueuedBytes[fe]), fe)
+		}
+		for fe, n := range st.QueuedBytes {
+			if fe != "socket" && fe != "ssh" {
+				gauge(descQueued, float64(n), fe)
 			}
 		}
 		count(descInputBytes, float64(st.InputBytes))

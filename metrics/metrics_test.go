@@ -97,6 +97,8 @@ func TestScrape(t *testing.T) {
 		`codeterm_sessions{state="detached"} 0`,
 		`codeterm_attachments{frontend="socket",mode="write"} 1`,
 		`codeterm_attachments{frontend="ssh",mode="read"} 1`,
+		`codeterm_session_queued_bytes{frontend="socket"} `,
+		`codeterm_session_queued_bytes{frontend="ssh"} `,
 		`codeterm_socketio_connections 0`,
 		`codeterm_ssh_auth_failures_total{reason="unknown_key"} 0`,
 		`go_goroutines `,

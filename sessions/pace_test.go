@@ -228,3 +228,19 @@ func TestStallReleasesShell(t *testing.T) {
 		t.Fatalf("clients %+v, want one with 1 repaint", c)
 	}
 }
+
+// Stats counts the output waiting for a client that does not read, by
+// client: what an operator sees as the queues' cost.
+func TestStatsQueuedBytes(t *testing.T) {
+	e := newTestEnv(t, Config{})
+	s := e.create(0)
+	a := attach(t, s, AttachOptions{LastSeq: 0, Client: "ssh"}) // never reads
+	input(t, a, "yes queued | head -c 200000\n")
+	start := time.Now()
+	for e.m.Stats().QueuedBytes["ssh"] < 100000 {
+		if time.Since(start) > waitTimeout {
+			t.Fatalf("queued %v", e.m.Stats().QueuedBytes)
+		}
+		waitABit()
+	}
+}

@@ -33,6 +33,9 @@ type Stats struct {
 	// Attachments by client (AttachOptions.Client, "" = "other") and
 	// mode ("write" or "read").
 	Attachments map[[2]string]int
+	// QueuedBytes is the output waiting in attachments' queues for their
+	// clients, by client: what clients that read slowly cost now.
+	QueuedBytes map[string]int
 	InputBytes  uint64 // written to shells since start
 	OutputBytes uint64 // read from shells since start
 	Repaints    uint64 // screens sent instead of a stream
@@ -47,6 +50,7 @@ func (m *Manager) Stats() Stats {
 	st := Stats{
 		Sessions:    map[string]int{"attached": 0, "detached": 0},
 		Attachments: map[[2]string]int{},
+		QueuedBytes: map[string]int{},
 		InputBytes:  m.stats.inBytes.Load(),
 		OutputBytes: m.stats.outBytes.Load(),
 		Repaints:    m.stats.repaints.Load(),
@@ -75,6 +79,9 @@ func (m *Manager) Stats() Stats {
 				mode = "read"
 			}
 			st.Attachments[[2]string{client, mode}]++
+			a.mu.Lock()
+			st.QueuedBytes[client] += len(a.buf) - a.head
+			a.mu.Unlock()
 		}
 		s.mu.Unlock()
 	}
