@@ -128,7 +128,7 @@ func parseRequest(login, raw string) request {
 		r.builtin = "help"
 		return r
 	}
-	if id, ok := strings.CutPrefix(first, "@"); ok && rest == "" {
+	if id, ok := strings.CutPrefix(first, "@"); ok && id != "" && rest == "" {
 		r.shared = id
 		return r
 	}

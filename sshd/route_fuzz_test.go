@@ -20,6 +20,8 @@ func TestParseRequest(t *testing.T) {
 		{"alice+demo", "", request{user: "alice", plain: true, workspace: "demo"}},
 		{"alice+", "demo", request{user: "alice", workspace: "demo"}},
 		{"alice+a+b", "", request{user: "alice", plain: true, workspace: "a+b"}},
+		{"bob", "@Ab12", request{user: "bob", shared: "Ab12"}},
+		{"bob", "@Ab12 ls", request{user: "bob", workspace: "@Ab12", command: "ls"}},
 	} {
 		if got := parseRequest(c.login, c.raw); got != c.want {
 			t.Errorf("parseRequest(%q, %q) = %+v, want %+v", c.login, c.raw, got, c.want)
@@ -33,7 +35,7 @@ func TestParseRequest(t *testing.T) {
 func FuzzParseRequest(f *testing.F) {
 	for _, s := range [][2]string{
 		{"alice", ""}, {"alice", "login"}, {"alice", "demo/abc echo hi"}, {"alice+demo", "ls"},
-		{"alice+", " \t"}, {"+demo", "x"}, {"a+b+c", "help"}, {"alice", "demo\x00/\n ls"},
+		{"alice+", " \t"}, {"+demo", "x"}, {"a+b+c", "help"}, {"alice", "demo\x00/\n ls"}, {"bob", "@"}, {"bob", "@id"},
 	} {
 		f.Add(s[0], s[1])
 	}
@@ -51,8 +53,12 @@ func FuzzParseRequest(f *testing.F) {
 				t.Fatalf("plain request %+v", r)
 			}
 		case r.builtin != "":
-			if r.workspace != "" || r.command != "" || r.session != "" {
+			if r.workspace != "" || r.command != "" || r.session != "" || r.shared != "" {
 				t.Fatalf("builtin with more: %+v", r)
+			}
+		case r.shared != "":
+			if r.workspace != "" || r.command != "" || r.session != "" || strings.ContainsAny(r.shared, " \t") {
+				t.Fatalf("shared session request with more: %+v", r)
 			}
 		default:
 			if strings.ContainsAny(r.workspace+r.session, " \t") || strings.Contains(r.workspace, "/") {
