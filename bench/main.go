@@ -53,6 +53,10 @@ func main() {
 	flag.StringVar(&baseline, "baseline", "", "also measure codeterm built from this source tree, as \"..., before\" (an A/B in one run)")
 	flag.StringVar(&only, "only", "", "measure only the systems whose name contains one of these comma-separated strings (development)")
 	flag.Parse()
+	// One codeterm user as the OS user running the bench, for the servers
+	// and for every CLI call beside them (workspace create, token): as
+	// root, the default would create OS accounts that outlive the run.
+	os.Setenv("CODETERM_SECURITY_ISOLATION", "single")
 	log.SetFlags(0)
 	log.SetPrefix("bench: ")
 

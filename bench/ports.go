@@ -117,9 +117,6 @@ func portsMain(ctx context.Context, out string) error {
 	if err := os.WriteFile(filepath.Join(e.home, ".ssh", "authorized_keys"), pub, 0o600); err != nil {
 		return err
 	}
-	// One user: the CLI calls (workspace create, token) must agree with
-	// the server, which startCodeterm runs in single mode.
-	os.Setenv("CODETERM_SECURITY_ISOLATION", "single")
 	if e.codeterm, err = startCodeterm(ctx, e, "ports"); err != nil {
 		return fmt.Errorf("codeterm: %w", err)
 	}

@@ -230,10 +230,16 @@ func Default() *Config {
 	}
 }
 
-// defaultDataDir follows the XDG base directory spec.
+// defaultDataDir follows the XDG base directory spec for a normal user.
+// For root it is /var/lib/codeterm unless XDG_DATA_HOME says otherwise:
+// root's HOME is mode 0700, and per-user OS accounts (root's isolation by
+// default) must pass through the data dir to their workspaces.
 func defaultDataDir() string {
 	if d := os.Getenv("XDG_DATA_HOME"); d != "" && filepath.IsAbs(d) {
 		return filepath.Join(d, "codeterm")
+	}
+	if os.Geteuid() == 0 {
+		return "/var/lib/codeterm"
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {
