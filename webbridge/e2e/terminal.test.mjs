@@ -127,7 +127,10 @@ test('a second client over polling sees the same output', async (t) => {
   await call(p, 'terminal-input', { sessionId, data: 'echo from-po""lling\r' });
   await outA.waitFor('from-polling');
   await outP.waitFor('from-polling');
-  const cut = (s) => s.slice(0, s.indexOf('from-polling') + 'from-polling'.length);
+  // From the first command on: the shell's first prompt can reach the
+  // creator before its listener for the new session's output is set up.
+  const cut = (s) => s.slice(s.indexOf('for i in'), s.indexOf('from-polling') + 'from-polling'.length);
+  assert.ok(outP.text.includes('for i in') && outA.text.includes('for i in'));
   assert.equal(cut(outP.text), cut(outA.text));
   assert.ok(outA.text.includes('poll-1\r\npoll-2\r\npoll-3\r\nEND'));
   await call(a, 'kill-terminal', { sessionId });
