@@ -97,6 +97,7 @@ func (c *Conn) readMessage(ws *websocket.Conn) (int, []byte, error) {
 		// frame must not land inside one of their frames.
 		if d := c.direct.Load(); d != nil {
 			d.mu.Lock()
+			d.off = true // nothing after the close frame
 			defer d.mu.Unlock()
 		}
 		_ = ws.WriteControl(websocket.CloseMessage,
@@ -181,7 +182,10 @@ func (c *Conn) writeLoop(ws *websocket.Conn, deflate bool) {
 		case <-c.done:
 		}
 		// Closing: whatever is still queued was meant to be flushed
-		// (discarded queues are empty by now).
+		// (discarded queues are empty by now). No direct write may follow
+		// the close frame (a browser fails the socket with "Data frame
+		// received after close"), so they end first.
+		d.stop()
 		if err := write(); err == nil {
 			_ = ws.WriteControl(websocket.CloseMessage,
 				websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(closeGrace))
