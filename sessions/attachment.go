@@ -520,17 +520,10 @@ func (s *Session) inputError(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, os.ErrClosed) || errors.Is(err, syscall.EIO) || closedFile(err):
+	case errors.Is(err, os.ErrClosed) || errors.Is(err, syscall.EIO) || s.masterClosed.Load():
 		return fmt.Errorf("input to session %s: %w", s.id, ErrClosed)
 	}
 	return fmt.Errorf("input to session %s: %w", s.id, err)
-}
-
-// closedFile reports the error a RawConn of a closed *os.File gives: the
-// poller's "use of closed file", which (unlike File.Write's) is not wrapped
-// as os.ErrClosed. Input that races the session's end gets it.
-func closedFile(err error) bool {
-	return err != nil && err.Error() == "use of closed file"
 }
 
 func (a *Attachment) isClosed() bool {

@@ -70,6 +70,7 @@ type Session struct {
 	echoFrom                          atomic.Int64 // unix nanoseconds of an input not yet answered; 0 = none
 	latestFast                        atomic.Pointer[Attachment]
 	reaped, exiting                   atomic.Bool
+	masterClosed                      atomic.Bool // set before master is closed: input failing after it is ErrClosed
 
 	writeMu sync.Mutex // whole input writes from different clients never interleave
 
@@ -148,7 +149,7 @@ func (s *Session) start() {
 // abort ends a session that was never started.
 func (s *Session) abort() {
 	unix.Kill(-s.pid, unix.SIGKILL)
-	s.master.Close()
+	s.closeMaster()
 	s.cmd.Wait()
 	if s.rec != nil {
 		s.rec.close()
@@ -420,7 +421,7 @@ func (s *Session) wait() {
 	}
 	s.drain()
 	s.screen.feeders.Wait()
-	s.master.Close()
+	s.closeMaster()
 	if s.rec != nil {
 		s.rec.close()
 	}
@@ -483,8 +484,16 @@ func (s *Session) drain() {
 		return
 	}
 	s.unpace()
-	s.master.Close()
+	s.closeMaster()
 	<-s.pumpDone
+}
+
+// closeMaster closes the terminal. Input racing it fails with the poller's
+// unwrapped "use of closed file"; the flag, set first, lets inputError
+// answer ErrClosed for it.
+func (s *Session) closeMaster() {
+	s.masterClosed.Store(true)
+	s.master.Close()
 }
 
 func exitStatusOf(ps *os.ProcessState) exitStatus {

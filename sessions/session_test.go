@@ -829,22 +829,28 @@ func TestDirectNotWhileHolding(t *testing.T) {
 // is refused as ErrClosed, which the front-ends report as an ended
 // session, never as an internal error.
 func TestInputAfterTerminalClosed(t *testing.T) {
-	e := newTestEnv(t, Config{})
-	s := e.create(0)
-	f, err := os.Open(os.DevNull)
+	m := NewManager(Config{}, nil, nil)
+	s := &Session{m: m, log: m.log, screen: screen{term: vt.New(80, 24, 0)}, ring: newRing(m.cfg.RingBytes), cols: 80, rows: 24}
+	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := f.SyscallConn()
+	defer r.Close()
+	s.master = w
+	if s.rawMaster, err = w.SyscallConn(); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.Attach(AttachOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.Close()
-	werr := raw.Write(func(uintptr) bool { return true })
-	if werr == nil {
-		t.Fatal("a closed file's RawConn wrote")
+	s.closeMaster()
+	// TryWrite goes through the RawConn, whose error for a closed file is
+	// not os.ErrClosed; Write through the *os.File, whose error is.
+	if _, err := a.TryWrite([]byte("x")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("TryWrite after close: %v, want ErrClosed", err)
 	}
-	if err := s.inputError(werr); !errors.Is(err, ErrClosed) {
-		t.Fatalf("input error %v, want ErrClosed", err)
+	if _, err := a.Write([]byte("x")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Write after close: %v, want ErrClosed", err)
 	}
 }
