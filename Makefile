@@ -31,6 +31,8 @@ fuzz:
 # make bench: the Go micro-benchmarks, then bench/ puts codeterm beside the raw
 # PTY, OpenSSH (needs openssh-server), node-pty + socket.io and wetty in one run
 # and writes bench/RESULTS.md. make bench QUICK=1 is the short version.
+# The Go benchmarks include web's BenchmarkPageOutputForms (terminal-output's
+# two forms in headless Chromium, about 2 minutes; web/README.md).
 bench: bench-node
 ifdef QUICK
 	$(GO) test -run '^$$' -bench . -benchtime 1x -benchmem -timeout 30m ./...

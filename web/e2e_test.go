@@ -24,48 +24,100 @@ import (
 // login links with the CLI. Node, Chromium and the ssh client are required,
 // as in CI; a missing one fails the test rather than skipping it.
 func TestBrowserE2E(t *testing.T) {
-	node := requireTool(t, "node", "Node.js 20 or later (apt-get install nodejs npm, or nodejs.org)")
-	chromium := os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		t.Fatalf("Chromium is required for the browser tests: apt-get install chromium (or set CHROMIUM to its path): %v", err)
-	}
-	requireTool(t, "ssh", "the OpenSSH client (apt-get install openssh-client)")
-	webDir, _ := filepath.Abs(".")
-	ensureNodeModules(t, webDir)
-
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "codeterm")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/server")
-	build.Dir = filepath.Dir(webDir)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building codeterm: %v\n%s", err, out)
+	s := startServer(ctx, t)
+	s.cli("workspace", "create", "demo", "--owner", s.user)
+	s.cli("workspace", "create", "forms", "--owner", s.user) // forms.test.mjs's
+	// The tests make their login links with the same CLI: codeterm login-link.
+	s.cli("login-link", s.user)
+
+	files, _ := filepath.Glob(filepath.Join(s.webDir, "e2e", "*.test.mjs"))
+	if len(files) == 0 {
+		t.Fatal("no web/e2e/*.test.mjs files")
+	}
+	// One file at a time: each drives its own Chromium, and CPU is scarce.
+	args := append([]string{"--test", "--test-concurrency=1", "--test-reporter=spec"}, files...)
+	cmd := exec.CommandContext(ctx, s.node, args...)
+	cmd.Dir = s.webDir
+	cmd.Env = s.nodeEnv()
+	out, err := cmd.CombinedOutput()
+	t.Logf("node --test web/e2e:\n%s", out)
+	if err != nil {
+		t.Fatalf("browser tests failed: %v", err)
 	}
 
-	home := filepath.Join(tmp, "home")
-	data := filepath.Join(tmp, "data")
-	keyPath := writeSSHKey(t, home)
+	// BenchmarkPageOutputForms' script, once and small, so that it keeps
+	// working between bench runs.
+	s.cli("workspace", "create", "bench-string", "--owner", s.user)
+	s.cli("workspace", "create", "bench-binary", "--owner", s.user)
+	r := s.pageOutputForms(ctx, t, "text", 1, 256<<10)
+	for _, form := range []string{"string", "binary"} {
+		if r[form].Bytes < 256<<10 {
+			t.Errorf("output-bench.mjs, %s form: %d bytes, want at least %d", form, r[form].Bytes, 256<<10)
+		}
+	}
+}
+
+// e2eServer is a codeterm binary built from this tree and serving on
+// 127.0.0.1 with a temporary data dir and HOME, for the Node scripts that
+// drive Chromium against it.
+type e2eServer struct {
+	tb                     testing.TB
+	ctx                    context.Context
+	node, chromium, webDir string
+	bin, data, home, key   string
+	baseURL, sshPort, user string
+	env                    []string
+	pid                    int
+}
+
+// startServer builds and starts codeterm; it is stopped when tb ends. Node,
+// Chromium and the ssh client are required, as in CI; a missing one fails
+// tb rather than skipping it.
+func startServer(ctx context.Context, tb testing.TB) *e2eServer {
+	s := &e2eServer{tb: tb, ctx: ctx}
+	s.node = requireTool(tb, "node", "Node.js 20 or later (apt-get install nodejs npm, or nodejs.org)")
+	s.chromium = os.Getenv("CHROMIUM")
+	if s.chromium == "" {
+		s.chromium = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(s.chromium); err != nil {
+		tb.Fatalf("Chromium is required for the browser tests: apt-get install chromium (or set CHROMIUM to its path): %v", err)
+	}
+	requireTool(tb, "ssh", "the OpenSSH client (apt-get install openssh-client)")
+	s.webDir, _ = filepath.Abs(".")
+	ensureNodeModules(tb, s.webDir)
+
+	tmp := tb.TempDir()
+	s.bin = filepath.Join(tmp, "codeterm")
+	build := exec.CommandContext(ctx, "go", "build", "-o", s.bin, "./cmd/server")
+	build.Dir = filepath.Dir(s.webDir)
+	if out, err := build.CombinedOutput(); err != nil {
+		tb.Fatalf("building codeterm: %v\n%s", err, out)
+	}
+
+	s.home = filepath.Join(tmp, "home")
+	s.data = filepath.Join(tmp, "data")
+	s.key = writeSSHKey(tb, s.home)
 	// Every user as the OS user running the tests (accounts mode is
 	// cmd/server's isolation tests' subject); shared, not single, because
 	// the login tests sign in as a second user.
-	env := append(os.Environ(), "HOME="+home, "XDG_DATA_HOME="+filepath.Join(home, ".local/share"), "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
+	s.env = append(os.Environ(), "HOME="+s.home, "XDG_DATA_HOME="+filepath.Join(s.home, ".local/share"), "XDG_CONFIG_HOME="+filepath.Join(s.home, ".config"),
 		"CODETERM_SECURITY_ISOLATION=shared")
 
-	srv := exec.CommandContext(ctx, bin, "serve", "--data", data, "--http-addr", "127.0.0.1:0", "--ssh-addr", "127.0.0.1:0")
-	srv.Env = env
-	srv.Stderr = testWriter{t, "server: "}
+	srv := exec.CommandContext(ctx, s.bin, "serve", "--data", s.data, "--http-addr", "127.0.0.1:0", "--ssh-addr", "127.0.0.1:0")
+	srv.Env = s.env
+	srv.Stderr = testWriter{tb, "server: "}
 	stdout, err := srv.StdoutPipe()
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	if err := srv.Start(); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	defer func() {
+	s.pid = srv.Process.Pid
+	tb.Cleanup(func() {
 		srv.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
 		go func() { srv.Wait(); close(done) }()
@@ -74,57 +126,47 @@ func TestBrowserE2E(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			srv.Process.Kill()
 		}
-	}()
-	baseURL, sshPort, user := readBanner(t, stdout)
+	})
+	s.baseURL, s.sshPort, s.user = readBanner(tb, stdout)
 
-	res, err := http.Get(baseURL + "/")
+	res, err := http.Get(s.baseURL + "/")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	res.Body.Close()
 	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
-		t.Fatalf("GET / = %d %s: the web UI is not mounted (webbridge: mux.Handle(\"/\", s.staticHandler()))", res.StatusCode, res.Header.Get("Content-Type"))
+		tb.Fatalf("GET / = %d %s: the web UI is not mounted (webbridge: mux.Handle(\"/\", s.staticHandler()))", res.StatusCode, res.Header.Get("Content-Type"))
 	}
-
-	cli := func(args ...string) string {
-		cmd := exec.CommandContext(ctx, bin, append(args, "--data", data)...)
-		cmd.Env = env
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("codeterm %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
-	cli("workspace", "create", "demo", "--owner", user)
-	// The tests make their login links with the same CLI: codeterm login-link.
-	cli("login-link", user)
-
-	files, _ := filepath.Glob(filepath.Join(webDir, "e2e", "*.test.mjs"))
-	if len(files) == 0 {
-		t.Fatal("no web/e2e/*.test.mjs files")
-	}
-	// One file at a time: each drives its own Chromium, and CPU is scarce.
-	args := append([]string{"--test", "--test-concurrency=1", "--test-reporter=spec"}, files...)
-	cmd := exec.CommandContext(ctx, node, args...)
-	cmd.Dir = webDir
-	cmd.Env = append(env,
-		"BASE_URL="+baseURL,
-		"CODETERM_BIN="+bin,
-		"CODETERM_DATA="+data,
-		"CODETERM_HOME="+home,
-		"CODETERM_USER="+user,
-		"SSH_PORT="+sshPort,
-		"SSH_KEY="+keyPath,
-		"CHROMIUM="+chromium,
-	)
-	out, err := cmd.CombinedOutput()
-	t.Logf("node --test web/e2e:\n%s", out)
-	if err != nil {
-		t.Fatalf("browser tests failed: %v", err)
-	}
+	return s
 }
 
-func requireTool(t *testing.T, name, how string) string {
+// cli runs a codeterm sub-command on the server's data dir.
+func (s *e2eServer) cli(args ...string) string {
+	s.tb.Helper()
+	cmd := exec.CommandContext(s.ctx, s.bin, append(args, "--data", s.data)...)
+	cmd.Env = s.env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		s.tb.Fatalf("codeterm %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// nodeEnv is what web/e2e's scripts read (helpers.mjs).
+func (s *e2eServer) nodeEnv() []string {
+	return append(s.env,
+		"BASE_URL="+s.baseURL,
+		"CODETERM_BIN="+s.bin,
+		"CODETERM_DATA="+s.data,
+		"CODETERM_HOME="+s.home,
+		"CODETERM_USER="+s.user,
+		"SSH_PORT="+s.sshPort,
+		"SSH_KEY="+s.key,
+		"CHROMIUM="+s.chromium,
+	)
+}
+
+func requireTool(t testing.TB, name, how string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
@@ -134,7 +176,7 @@ func requireTool(t *testing.T, name, how string) string {
 }
 
 // ensureNodeModules installs web/node_modules from the lockfile when absent.
-func ensureNodeModules(t *testing.T, webDir string) {
+func ensureNodeModules(t testing.TB, webDir string) {
 	t.Helper()
 	if _, err := os.Stat(filepath.Join(webDir, "node_modules", "playwright-core")); err == nil {
 		if _, err := os.Stat(filepath.Join(webDir, "node_modules", "esbuild")); err == nil {
@@ -151,7 +193,7 @@ func ensureNodeModules(t *testing.T, webDir string) {
 
 // writeSSHKey makes an ed25519 key in home/.ssh, authorized for the owner
 // account codeterm creates on first start.
-func writeSSHKey(t *testing.T, home string) string {
+func writeSSHKey(t testing.TB, home string) string {
 	t.Helper()
 	dir := filepath.Join(home, ".ssh")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -185,7 +227,7 @@ var (
 )
 
 // readBanner reads what `codeterm serve` prints on start.
-func readBanner(t *testing.T, r interface{ Read([]byte) (int, error) }) (baseURL, sshPort, user string) {
+func readBanner(t testing.TB, r interface{ Read([]byte) (int, error) }) (baseURL, sshPort, user string) {
 	t.Helper()
 	lines := make(chan string)
 	go func() {
@@ -225,7 +267,7 @@ func readBanner(t *testing.T, r interface{ Read([]byte) (int, error) }) (baseURL
 }
 
 type testWriter struct {
-	t      *testing.T
+	t      testing.TB
 	prefix string
 }
 

@@ -398,6 +398,7 @@ export class App {
       workspaceId: () => wb()?.workspaceId() ?? null,
       connection: () => this.conn?.current.state ?? 'offline',
       commandMarks: (id?: string) => wb()?.commandMarks(id) ?? [],
+      whenWritten: (marker: string, id?: string) => wb()?.whenWritten(marker, id) ?? Promise.reject(new Error('no workbench')),
       notifications: () => [...this.commands.shown],
       // Drops the transport as a network failure would; the app must
       // reconnect and resume on its own.

@@ -28,6 +28,21 @@ export interface ConnectionHooks {
 
 const ACK_TIMEOUT_MS = 20_000;
 
+/** The localStorage key that picks terminal-output's form: "string" makes
+ * the page ask for the JSON string form (the seeds' default) instead of the
+ * exact bytes. BenchmarkPageOutputForms (web/bench_test.go) measures both;
+ * it also helps to tell a proxy that mangles binary frames from a server
+ * bug. Read once per connection. */
+export const OUTPUT_FORM_KEY = 'codeterm.outputForm';
+
+function outputForm(): 'binary' | 'string' {
+  try {
+    return localStorage.getItem(OUTPUT_FORM_KEY) === 'string' ? 'string' : 'binary';
+  } catch {
+    return 'binary';
+  }
+}
+
 export class Connection {
   readonly socket: Socket;
   private status: ConnStatus = { state: 'connecting', attempt: 0 };
@@ -44,7 +59,7 @@ export class Connection {
   ) {
     this.socket = io('/', {
       // binary: terminal-output brings the exact bytes, not a JSON string.
-      auth: { token, binary: true },
+      auth: { token, binary: outputForm() === 'binary' },
       transports: ['websocket', 'polling'],
       // Back-off: 0.5 s doubling to 10 s, jittered so a restarted server is
       // not hit by every browser at the same instant.

@@ -96,6 +96,11 @@ export class TermView {
       rightClickSelectsWord: true,
       allowTransparency: false,
       drawBoldTextInBrightColors: false,
+      // xterm.js logs every byte its parser cannot place (a DEL, a stray
+      // C1) as a console error: a binary file cat by mistake made thousands,
+      // each formatted and kept by the console, and doubled the page's CPU
+      // time per MiB of random bytes (BenchmarkPageOutputForms).
+      logLevel: 'off',
     });
     this.term.loadAddon(this.fitAddon);
     this.term.loadAddon(this.search);
@@ -185,13 +190,13 @@ export class TermView {
       // longer than the server's ring reaches): a faint line says so
       // above the history the repaint brings.
       if (skipped) this.term.write(skipMarker(this.term.rows));
-      this.term.write(this.decoded(p.output, bytes));
+      this.writeText(this.decoded(p.output, bytes));
       this.lastSeq = p.seq;
       this.repaints++;
       return;
     }
     if (this.lastSeq >= 0 && p.seq <= this.lastSeq) return; // already written (replay overlap)
-    this.term.write(this.decoded(p.output, bytes));
+    this.writeText(this.decoded(p.output, bytes));
     this.lastSeq = p.seq;
   }
 
@@ -245,6 +250,34 @@ export class TermView {
   /** Finished commands' marks: the buffer line and exit status (tests). */
   commandMarks(): { line: number; exitCode: number | null }[] {
     return this.marks.map((m) => ({ line: m.marker.line, exitCode: m.exitCode }));
+  }
+
+  /** Output waited for by whenWritten, with the end of the text seen so
+   * far (a marker may be split between chunks). */
+  private watchers: { marker: string; tail: string; done: () => void }[] = [];
+
+  /** Resolves once xterm.js has parsed output holding marker (its write
+   * callback, not a poll of the buffer): the browser benchmark's clock. */
+  whenWritten(marker: string): Promise<void> {
+    return new Promise((done) => this.watchers.push({ marker, tail: '', done }));
+  }
+
+  private writeText(text: string): void {
+    if (!this.watchers.length) {
+      this.term.write(text);
+      return;
+    }
+    const hit: (() => void)[] = [];
+    this.watchers = this.watchers.filter((w) => {
+      const seen = w.tail + text;
+      if (seen.includes(w.marker)) {
+        hit.push(w.done);
+        return false;
+      }
+      w.tail = seen.slice(seen.length - (w.marker.length - 1));
+      return true;
+    });
+    this.term.write(text, hit.length ? () => hit.forEach((d) => d()) : undefined);
   }
 
   /** The output as text: bytes decoded as the server's screen does. */

@@ -7,7 +7,6 @@
 // the text.
 
 const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-const lenient = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /** The second byte's accepted range after a lead byte, as in Go's utf8. */
 function secondRange(lead: number): [number, number] {
@@ -87,18 +86,39 @@ export class Utf8Stream {
   }
 }
 
+/** Decodes bytes holding invalid UTF-8 into UTF-16 code units in one
+ * pass: a byte program (a binary file cat by mistake) is half invalid, and
+ * a TextDecoder call per valid run cost more than the rest of the page's
+ * work on it (BenchmarkPageOutputForms). Never more units than bytes. */
 function decodeLenient(b: Uint8Array): string {
-  let out = '';
-  let start = 0;
+  const u = new Uint16Array(b.length);
+  let j = 0;
   for (let i = 0; i < b.length;) {
-    const n = runeAt(b, i);
-    if (n > 0) {
-      i += n;
+    const c = b[i];
+    if (c < 0x80) {
+      u[j++] = c;
+      i++;
       continue;
     }
-    out += lenient.decode(b.subarray(start, i)) + '\ufffd';
-    i++;
-    start = i;
+    const n = runeAt(b, i);
+    if (n <= 0) {
+      u[j++] = 0xfffd;
+      i++;
+      continue;
+    }
+    if (n === 2) {
+      u[j++] = ((c & 0x1f) << 6) | (b[i + 1] & 0x3f);
+    } else if (n === 3) {
+      u[j++] = ((c & 0x0f) << 12) | ((b[i + 1] & 0x3f) << 6) | (b[i + 2] & 0x3f);
+    } else {
+      const cp = (((c & 0x07) << 18) | ((b[i + 1] & 0x3f) << 12) | ((b[i + 2] & 0x3f) << 6) | (b[i + 3] & 0x3f)) - 0x10000;
+      u[j++] = 0xd800 + (cp >> 10);
+      u[j++] = 0xdc00 + (cp & 0x3ff);
+    }
+    i += n;
   }
-  return out + lenient.decode(b.subarray(start));
+  let out = '';
+  // In slices: fromCharCode takes its units as arguments.
+  for (let k = 0; k < j; k += 8192) out += String.fromCharCode.apply(null, u.subarray(k, Math.min(j, k + 8192)) as unknown as number[]);
+  return out;
 }

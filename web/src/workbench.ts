@@ -265,6 +265,11 @@ export class Workbench implements View {
     return v ? { lastSeq: v.lastSeq, repaints: v.repaints, recent: [...v.recent], forms: { ...v.forms } } : null;
   }
 
+  whenWritten(marker: string, sessionId?: string): Promise<void> {
+    const v = sessionId ? this.viewOf(sessionId) : this.focusedView();
+    return v ? v.whenWritten(marker) : Promise.reject(new Error('no terminal'));
+  }
+
   commandMarks(sessionId?: string): { line: number; exitCode: number | null }[] {
     const v = sessionId ? this.viewOf(sessionId) : this.focusedView();
     return v ? v.commandMarks() : [];
