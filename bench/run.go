@@ -98,7 +98,7 @@ func run(ctx context.Context, p plan) (string, error) {
 				return "", fmt.Errorf("round %d, %s: %w (codeterm's log: %s)", round, sys.name, err, e.codeterm.logPath)
 			}
 		}
-		if only != "" {
+		if only != "" || createsOnly {
 			// -only pacing: the pacing phases alone (codetermOnly runs them too).
 			if strings.Contains(only, "pacing") {
 				if err := pacing(res, e, c, p); err != nil {
@@ -118,12 +118,12 @@ func run(ctx context.Context, p plan) (string, error) {
 		}
 		log.Printf("round %d/%d done", round, p.rounds)
 	}
-	if only == "" {
+	if only == "" && !createsOnly {
 		if err := scale(ctx, res, e, p); err != nil {
 			return "", fmt.Errorf("scale: %w", err)
 		}
 	}
-	if only == "" || strings.Contains(only, "soak") {
+	if !createsOnly && (only == "" || strings.Contains(only, "soak")) {
 		if err := soak(ctx, res, e, p); err != nil {
 			return "", fmt.Errorf("soak: %w (codeterm's log: %s)", err, e.codeterm.logPath)
 		}
@@ -282,6 +282,9 @@ var (
 	verbose  bool   // log how long each part takes
 	only     string // measure only the systems whose names contain one of these (comma-separated)
 	baseline string // a codeterm source tree to measure beside this one
+	// createsOnly measures sessions/s alone (and skips the systems that
+	// have none, and every codeterm-only phase).
+	createsOnly bool
 )
 
 func timed(what string, start time.Time) {
@@ -292,6 +295,9 @@ func timed(what string, start time.Time) {
 
 func measureSystem(res *results, sys system, e *env, p plan, round int) error {
 	defer timed(sys.name, time.Now())
+	if createsOnly {
+		return measureCreates(res, sys, p)
+	}
 	start := time.Now()
 	var mibs, delivered float64
 	var lost int64
@@ -349,15 +355,20 @@ func measureSystem(res *results, sys system, e *env, p plan, round int) error {
 	res.add("connection set-up: dial to the shell's first prompt, ms", sys.name, ms(medianDuration(d)))
 
 	timed("  set-up", start)
-	start = time.Now()
-	if sys.create != nil {
-		defer timed("  sessions/s", start)
-		rate, err := sessionsPerSecond(sys.create, p.creates)
-		if err != nil {
-			return fmt.Errorf("sessions/s: %w", err)
-		}
-		res.add("sessions created per second (one at a time on an open connection, each to its first prompt)", sys.name, rate)
+	return measureCreates(res, sys, p)
+}
+
+// measureCreates adds sys's sessions per second, if it has a create.
+func measureCreates(res *results, sys system, p plan) error {
+	if sys.create == nil {
+		return nil
 	}
+	defer timed("  sessions/s", time.Now())
+	rate, err := sessionsPerSecond(sys.create, p.creates)
+	if err != nil {
+		return fmt.Errorf("sessions/s: %w", err)
+	}
+	res.add("sessions created per second (one at a time on an open connection, each to its first prompt)", sys.name, rate)
 	return nil
 }
 
