@@ -1,6 +1,7 @@
 package sessions
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -29,16 +30,26 @@ type agentRelay struct {
 	dialers []*AgentDialer // most recent last
 }
 
-// newAgentRelay listens in a directory of its own (0700), both given to
-// acct so that only the shell's OS account reaches the agent.
-func newAgentRelay(acct *isolation.Account) (*agentRelay, error) {
-	dir, err := os.MkdirTemp("", "codeterm-agent-")
-	if err != nil {
+// agentSocketPath names a session's SSH_AUTH_SOCK before the relay exists
+// (see listenAgent): a directory of its own under the temporary directory,
+// with a random name nobody can take first without knowing it.
+func agentSocketPath() string {
+	return filepath.Join(os.TempDir(), "codeterm-agent-"+rand.Text(), "agent.sock")
+}
+
+// listenAgent makes the relay at path (from agentSocketPath) in a new
+// directory (0700), both given to acct so that only the shell's OS account
+// reaches the agent. A directory already there is an error, not a reuse.
+// It runs once the shell has started, beside the shell's own start-up,
+// which uses no agent before its first command.
+func listenAgent(path string, acct *isolation.Account) (*agentRelay, error) {
+	dir := filepath.Dir(path)
+	if err := os.Mkdir(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("agent socket: %w", err)
 	}
-	ln, err := net.Listen("unix", filepath.Join(dir, "agent.sock"))
+	ln, err := net.Listen("unix", path)
 	if err == nil {
-		err = acct.GiveSocket(ln.Addr().String())
+		err = acct.GiveSocket(path)
 		if err == nil {
 			err = acct.Chown(dir)
 		}

@@ -326,22 +326,18 @@ func (m *Manager) spawn(ctx context.Context, opts SpawnOptions, shellName, shell
 	}
 	id := m.newID()
 	env = append(env, m.gitCredentialEnv(opts.UserID, id)...)
-	agent, err := newAgentRelay(opts.Account)
-	if err != nil {
-		m.log.Warn("session without agent socket", "err", err)
-	} else {
-		env = append(env, "SSH_AUTH_SOCK="+agent.path())
-	}
+	agentPath := agentSocketPath()
+	env = append(env, "SSH_AUTH_SOCK="+agentPath)
 	argv, env, marks := m.integrateShell(shellName, []string{"-" + shellName}, env)
 	c, err := m.start(ctx, ProcessSpec{Path: shellPath, Args: argv, Dir: dir, Env: env, Cols: opts.Cols, Rows: opts.Rows, Account: opts.Account})
 	if err != nil {
-		if agent != nil {
-			agent.close()
-		}
 		return nil, fmt.Errorf("%w: %w", ErrSpawn, err)
 	}
 	s := newSession(m, id, opts, shellName, c)
-	s.agent = agent
+	// The relay's socket is made while the shell starts, not before.
+	if s.agent, err = listenAgent(agentPath, opts.Account); err != nil {
+		m.log.Warn("session without agent socket", "session", id, "err", err)
+	}
 	if marks {
 		s.marks = &markScanner{t: &commandTracker{s: s}}
 	}
