@@ -279,6 +279,39 @@ func TestShellIntegrationBashUserPromptCommand(t *testing.T) {
 	c.waitFor("dbg:1")
 }
 
+// The start-up files see trap as a function only while they run (it spares
+// the shell a subshell when no DEBUG trap is set); a trap function of the
+// user's own stays, and a DEBUG trap it sets is still chained.
+func TestShellIntegrationBashTrapFunction(t *testing.T) {
+	t.Run("none", func(t *testing.T) {
+		_, _, c, f := shellSession(t, "bash", true, nil)
+		c.waitPrompts(1)
+		c.a.Write([]byte("echo \"kind:$(type -t trap)\"\r"))
+		c.waitFor("kind:builtin")
+		nextEvent(t, f, c)
+		if ev := nextEvent(t, f, c); ev.Command.ExitCode == nil || *ev.Command.ExitCode != 0 {
+			t.Fatalf("echo: %+v", ev)
+		}
+	})
+	t.Run("user's", func(t *testing.T) {
+		_, _, c, f := shellSession(t, "bash", true, func(home string) {
+			rc := "trap() { user_trap=$((user_trap+1)); builtin trap \"$@\"; }\n" +
+				"builtin trap 'user_dbg=$((user_dbg+1))' DEBUG\n"
+			if err := os.WriteFile(filepath.Join(home, ".bash_profile"), []byte(rc), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		})
+		c.waitPrompts(1)
+		c.a.Write([]byte("false\r"))
+		nextEvent(t, f, c)
+		if ev := nextEvent(t, f, c); ev.Command.ExitCode == nil || *ev.Command.ExitCode != 1 {
+			t.Fatalf("false: %+v", ev)
+		}
+		c.a.Write([]byte("echo \"kind:$(type -t trap) dbg:$((user_dbg > 0))\"\r"))
+		c.waitFor("kind:function dbg:1")
+	})
+}
+
 func TestShellIntegrationOff(t *testing.T) {
 	for _, shell := range []string{"bash", "zsh", "fish"} {
 		t.Run(shell, func(t *testing.T) {
