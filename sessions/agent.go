@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -31,10 +32,27 @@ type agentRelay struct {
 }
 
 // agentSocketPath names a session's SSH_AUTH_SOCK before the relay exists
-// (see listenAgent): a directory of its own under the temporary directory,
+// (see listenAgent): a directory of its own under base (see agentBase),
 // with a random name nobody can take first without knowing it.
-func agentSocketPath() string {
-	return filepath.Join(os.TempDir(), "codeterm-agent-"+rand.Text(), "agent.sock")
+func agentSocketPath(base string) string {
+	return filepath.Join(base, "codeterm-agent-"+rand.Text(), "agent.sock")
+}
+
+// agentBase is where the sessions' agent directories go: the temporary
+// directory when TMPDIR names one, else /dev/shm when it is, like /tmp, a
+// directory anyone may create in and only owners remove from (sticky),
+// else /tmp. /dev/shm is in memory, and a directory and a socket made and
+// removed for every session cost a disk's journal far more (5 ms against
+// 0.15 ms on an ext4 /tmp of a busy machine).
+func agentBase() string {
+	if os.Getenv("TMPDIR") != "" {
+		return os.TempDir()
+	}
+	const shm = "/dev/shm"
+	if fi, err := os.Lstat(shm); err == nil && fi.IsDir() && fi.Mode().Perm() == 0o777 && fi.Mode()&fs.ModeSticky != 0 {
+		return shm
+	}
+	return os.TempDir()
 }
 
 // listenAgent makes the relay at path (from agentSocketPath) in a new

@@ -115,6 +115,8 @@ type Manager struct {
 
 	stats counters
 
+	agentBase string // see agentBase
+
 	shellintOnce sync.Once
 	shellintPath string // the integration scripts' directory, once written
 	shellintErr  error
@@ -141,6 +143,8 @@ func NewManager(cfg Config, st *store.Store, log *slog.Logger) *Manager {
 		reserved: map[string]int{},
 		primary:  map[string]*primaryCall{},
 		stats:    newCounters(),
+
+		agentBase: agentBase(),
 	}
 	m.bufs.New = func() any { b := make([]byte, readBufSize); return &b }
 	return m
@@ -326,7 +330,7 @@ func (m *Manager) spawn(ctx context.Context, opts SpawnOptions, shellName, shell
 	}
 	id := m.newID()
 	env = append(env, m.gitCredentialEnv(opts.UserID, id)...)
-	agentPath := agentSocketPath()
+	agentPath := agentSocketPath(m.agentBase)
 	env = append(env, "SSH_AUTH_SOCK="+agentPath)
 	argv, env, marks := m.integrateShell(shellName, []string{"-" + shellName}, env)
 	c, err := m.start(ctx, ProcessSpec{Path: shellPath, Args: argv, Dir: dir, Env: env, Cols: opts.Cols, Rows: opts.Rows, Account: opts.Account})
