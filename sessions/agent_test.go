@@ -14,12 +14,12 @@ func TestAgentSocket(t *testing.T) {
 	e := newTestEnv(t, Config{})
 	s := e.create(0)
 	c := collect(t, neverLag(attach(t, s, AttachOptions{LastSeq: -1})))
-	input(t, c.a, "echo \"sock=<$SSH_AUTH_SOCK>\"\n")
-	c.waitFor(">\r\n")
+	input(t, c.a, "printf 'sock=<%s>\\n' \"$SSH_AUTH_SOCK\"\n")
+	c.waitFor("/agent.sock>") // the output, not the echoed command line
 	c.mu.Lock()
 	out := string(c.stream)
 	c.mu.Unlock()
-	_, after, _ := strings.Cut(out, "sock=<")
+	after := out[strings.LastIndex(out, "sock=<")+len("sock=<"):]
 	sock, _, _ := strings.Cut(after, ">")
 	dir := filepath.Dir(sock)
 	if filepath.Dir(dir) != e.m.agentBase || !strings.HasPrefix(filepath.Base(dir), "codeterm-agent-") {
@@ -62,4 +62,34 @@ func TestAgentBase(t *testing.T) {
 	if got := agentBase(); got != want {
 		t.Errorf("without TMPDIR: %s, want %s", got, want)
 	}
+}
+
+// The default shell is resolved once and kept while /etc/passwd and the
+// shell are unchanged; either changing resolves it again.
+func TestDefaultShellKept(t *testing.T) {
+	wantName, wantPath, err := ResolveShell("")
+	if err != nil {
+		t.Skip(err)
+	}
+	m := NewManager(Config{}, nil, nil)
+	check := func(when string) {
+		t.Helper()
+		name, path, err := m.resolveShell("")
+		if err != nil || name != wantName || path != wantPath {
+			t.Fatalf("%s: %s %s %v, want %s %s", when, name, path, err, wantName, wantPath)
+		}
+	}
+	check("first")
+	if m.shell.path != wantPath {
+		t.Fatalf("not kept: %s %s", m.shell.name, m.shell.path)
+	}
+	// Kept: a stand-in is answered as long as the file checks hold.
+	m.shell.name = "kept"
+	if name, _, _ := m.resolveShell(""); name != "kept" {
+		t.Fatalf("resolved again with nothing changed: %s", name)
+	}
+	m.shell.path = filepath.Join(t.TempDir(), "gone")
+	check("shell gone")
+	m.shell.name, m.shell.passwd = "stale", nil
+	check("passwd changed")
 }

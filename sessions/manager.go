@@ -115,7 +115,8 @@ type Manager struct {
 
 	stats counters
 
-	agentBase string // see agentBase
+	agentBase string       // see agentBase
+	shell     defaultShell // see resolveShell
 
 	shellintOnce sync.Once
 	shellintPath string // the integration scripts' directory, once written
@@ -187,7 +188,7 @@ func (m *Manager) Create(ctx context.Context, opts SpawnOptions) (*Session, erro
 	if !validSize(opts.Cols, opts.Rows) {
 		return nil, fmt.Errorf("create session %dx%d: %w", opts.Cols, opts.Rows, ErrInvalidSize)
 	}
-	shellName, shellPath, err := ResolveShell(opts.Shell)
+	shellName, shellPath, err := m.resolveShell(opts.Shell)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSpawn, err)
 	}
