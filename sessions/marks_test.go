@@ -262,18 +262,7 @@ func TestShellIntegrationCommands(t *testing.T) {
 // A user's own prompt command and DEBUG trap keep working, and see the
 // status of the command as they did without codeterm.
 func TestShellIntegrationBashUserPromptCommand(t *testing.T) {
-	_, _, c, f := shellSession(t, "bash", true, func(home string) {
-		rc := "PROMPT_COMMAND='echo \"user-pc:$?\"'\ntrap 'user_dbg=$((user_dbg+1))' DEBUG\n"
-		if err := os.WriteFile(filepath.Join(home, ".bash_profile"), []byte(rc), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	})
-	c.waitPrompts(1)
-	c.a.Write([]byte("false\r"))
-	nextEvent(t, f, c)
-	if ev := nextEvent(t, f, c); ev.Command.ExitCode == nil || *ev.Command.ExitCode != 1 {
-		t.Fatalf("false: %+v", ev)
-	}
+	c := bashFalse(t, "PROMPT_COMMAND='echo \"user-pc:$?\"'\ntrap 'user_dbg=$((user_dbg+1))' DEBUG\n")
 	c.waitFor("user-pc:1")
 	c.a.Write([]byte("echo \"dbg:$((user_dbg > 0))\"\r"))
 	c.waitFor("dbg:1")
@@ -294,22 +283,29 @@ func TestShellIntegrationBashTrapFunction(t *testing.T) {
 		}
 	})
 	t.Run("user's", func(t *testing.T) {
-		_, _, c, f := shellSession(t, "bash", true, func(home string) {
-			rc := "trap() { user_trap=$((user_trap+1)); builtin trap \"$@\"; }\n" +
-				"builtin trap 'user_dbg=$((user_dbg+1))' DEBUG\n"
-			if err := os.WriteFile(filepath.Join(home, ".bash_profile"), []byte(rc), 0o600); err != nil {
-				t.Fatal(err)
-			}
-		})
-		c.waitPrompts(1)
-		c.a.Write([]byte("false\r"))
-		nextEvent(t, f, c)
-		if ev := nextEvent(t, f, c); ev.Command.ExitCode == nil || *ev.Command.ExitCode != 1 {
-			t.Fatalf("false: %+v", ev)
-		}
+		c := bashFalse(t, "trap() { user_trap=$((user_trap+1)); builtin trap \"$@\"; }\n"+
+			"builtin trap 'user_dbg=$((user_dbg+1))' DEBUG\n")
 		c.a.Write([]byte("echo \"kind:$(type -t trap) dbg:$((user_dbg > 0))\"\r"))
 		c.waitFor("kind:function dbg:1")
 	})
+}
+
+// bashFalse starts bash with the integration and profile as the user's
+// ~/.bash_profile, runs false and checks that it is reported as failed.
+func bashFalse(t *testing.T, profile string) *collector {
+	t.Helper()
+	_, _, c, f := shellSession(t, "bash", true, func(home string) {
+		if err := os.WriteFile(filepath.Join(home, ".bash_profile"), []byte(profile), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	})
+	c.waitPrompts(1)
+	c.a.Write([]byte("false\r"))
+	nextEvent(t, f, c)
+	if ev := nextEvent(t, f, c); ev.Command.ExitCode == nil || *ev.Command.ExitCode != 1 {
+		t.Fatalf("false: %+v", ev)
+	}
+	return c
 }
 
 func TestShellIntegrationOff(t *testing.T) {
