@@ -51,6 +51,7 @@ func main() {
 	files := flag.Int("files", 0, "instead: file transfer throughput with a file of this many MiB (socket, HTTP, scp); writes bench/FILES.md")
 	flag.BoolVar(&verbose, "v", false, "log how long each part takes")
 	flag.StringVar(&baseline, "baseline", "", "also measure codeterm built from this source tree, as \"..., before\" (an A/B in one run)")
+	flag.BoolVar(&createsOnly, "creates", false, "measure only sessions created per second, for the systems that have it (development)")
 	flag.StringVar(&only, "only", "", "measure only the systems whose name contains one of these comma-separated strings (development)")
 	flag.Parse()
 	// One codeterm user as the OS user running the bench, for the servers
@@ -81,6 +82,9 @@ func main() {
 	if *rounds > 0 {
 		p.rounds = *rounds
 		p.name += ", fewer rounds"
+	}
+	if createsOnly {
+		p.name += ", sessions/s only"
 	}
 	if *mib > 0 {
 		p.catBytes, p.fanBytes = *mib<<20, min(p.fanBytes, *mib<<20)

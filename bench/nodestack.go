@@ -58,10 +58,10 @@ func shellEnv(home string) []string {
 }
 
 // startNodePTY runs server.mjs, which prints "listening PORT".
-func startNodePTY(e *env) (*nodeServer, error) {
+func startNodePTY(e *env, env ...string) (*nodeServer, error) {
 	cmd := exec.Command("node", "server.mjs")
 	cmd.Dir = nodeDir
-	cmd.Env = shellEnv(e.home)
+	cmd.Env = append(shellEnv(e.home), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err

@@ -22,12 +22,16 @@ type system struct {
 	setup func(n int) ([]time.Duration, error)
 	// create starts one more session on an established connection.
 	create func() (*term, error)
+	// cpu is the CPU time the server and the shells it started and reaped
+	// have used so far; nil where that cannot be told apart.
+	cpu func() time.Duration
 }
 
 // conns are the long-lived client connections of a run.
 type conns struct {
 	ctSSH, osSSH, bfSSH *ssh.Client
 	ctSIO, npSIO, bfSIO *sioTerms
+	nlSIO               *sioTerms // node-pty with login shells
 }
 
 func (c *conns) close() {
@@ -36,7 +40,7 @@ func (c *conns) close() {
 			s.Close()
 		}
 	}
-	for _, s := range []*sioTerms{c.ctSIO, c.npSIO, c.bfSIO} {
+	for _, s := range []*sioTerms{c.ctSIO, c.npSIO, c.bfSIO, c.nlSIO} {
 		if s != nil {
 			s.close()
 		}
@@ -74,6 +78,11 @@ func run(ctx context.Context, p plan) (string, error) {
 			return "", fmt.Errorf("node-pty socket.io: %w", err)
 		}
 	}
+	if e.nodeLogin != nil {
+		if c.nlSIO, err = dialTerms(e.nodeLogin.url, ""); err != nil {
+			return "", fmt.Errorf("node-pty (login shells) socket.io: %w", err)
+		}
+	}
 	systems := e.systems(c, res)
 	if only != "" {
 		var keep []system
@@ -98,7 +107,7 @@ func run(ctx context.Context, p plan) (string, error) {
 				return "", fmt.Errorf("round %d, %s: %w (codeterm's log: %s)", round, sys.name, err, e.codeterm.logPath)
 			}
 		}
-		if only != "" {
+		if only != "" || createsOnly {
 			// -only pacing: the pacing phases alone (codetermOnly runs them too).
 			if strings.Contains(only, "pacing") {
 				if err := pacing(res, e, c, p); err != nil {
@@ -118,12 +127,12 @@ func run(ctx context.Context, p plan) (string, error) {
 		}
 		log.Printf("round %d/%d done", round, p.rounds)
 	}
-	if only == "" {
+	if only == "" && !createsOnly {
 		if err := scale(ctx, res, e, p); err != nil {
 			return "", fmt.Errorf("scale: %w", err)
 		}
 	}
-	if only == "" || strings.Contains(only, "soak") {
+	if !createsOnly && (only == "" || strings.Contains(only, "soak")) {
 		if err := soak(ctx, res, e, p); err != nil {
 			return "", fmt.Errorf("soak: %w (codeterm's log: %s)", err, e.codeterm.logPath)
 		}
@@ -173,6 +182,7 @@ func (e *env) systems(c *conns, res *results) []system {
 				return setupWith(n, func() (*term, error) { return startPTY(e.home) })
 			},
 			create: func() (*term, error) { return startPTY(e.home) },
+			cpu:    childrenCPU,
 		},
 		{
 			name:  tcpRelay,
@@ -196,10 +206,16 @@ func (e *env) systems(c *conns, res *results) []system {
 		},
 		sioSystem("codeterm over Socket.IO (Go client)", ct.httpURL, ct.token, ct.workspaces["sio"], c.ctSIO),
 	}
+	for i := range out {
+		if out[i].name == "codeterm over SSH" || out[i].name == "codeterm over Socket.IO (Go client)" {
+			out[i].cpu = ct.cpu
+		}
+	}
 	if bf := e.before; bf != nil {
-		out = append(out,
-			codetermSSHSystem("codeterm over SSH, before", bf, c.bfSSH, sshArgs),
-			sioSystem("codeterm over Socket.IO (Go client), before", bf.httpURL, bf.token, bf.workspaces["sio"], c.bfSIO))
+		ssh, sio := codetermSSHSystem("codeterm over SSH, before", bf, c.bfSSH, sshArgs),
+			sioSystem("codeterm over Socket.IO (Go client), before", bf.httpURL, bf.token, bf.workspaces["sio"], c.bfSIO)
+		ssh.cpu, sio.cpu = bf.cpu, bf.cpu
+		out = append(out, ssh, sio)
 	}
 	ctNode := nodeClient{url: ct.httpURL, path: "/socket.io", token: ct.token, workspace: ct.workspaces["sio"], proto: "seed"}
 	if e.nodeErr == nil {
@@ -212,11 +228,21 @@ func (e *env) systems(c *conns, res *results) []system {
 		res.note("codeterm over Socket.IO with socket.io-client: %v", e.nodeErr)
 	}
 	if e.nodePTY != nil {
+		np := sioSystem("node-pty + socket.io (Go client)", e.nodePTY.url, "", "bench", c.npSIO)
+		np.cpu = func() time.Duration { return processCPU(e.nodePTY.pid()) }
 		out = append(out,
-			sioSystem("node-pty + socket.io (Go client)", e.nodePTY.url, "", "bench", c.npSIO),
+			np,
 			nodeSystem("node-pty + socket.io (socket.io-client)", nodeClient{url: e.nodePTY.url, path: "/socket.io", workspace: "bench", proto: "seed"}))
 	} else {
 		res.note("node-pty + socket.io: %v", e.nodeErr)
+	}
+	if e.nodeLogin != nil {
+		// Sessions/s alone (no open): the same server with the shell that
+		// codeterm and OpenSSH start, a login shell.
+		nl := sioSystem("node-pty + socket.io, login shell (Go client)", e.nodeLogin.url, "", "bench", c.nlSIO)
+		nl.open, nl.exits, nl.setup = nil, nil, nil
+		nl.cpu = func() time.Duration { return processCPU(e.nodeLogin.pid()) }
+		out = append(out, nl)
 	}
 	if e.wetty != nil {
 		out = append(out, nodeSystem("wetty (socket.io-client)", nodeClient{url: e.wetty.url, path: e.wetty.path, proto: "wetty"}))
@@ -282,6 +308,9 @@ var (
 	verbose  bool   // log how long each part takes
 	only     string // measure only the systems whose names contain one of these (comma-separated)
 	baseline string // a codeterm source tree to measure beside this one
+	// createsOnly measures sessions/s alone (and skips the systems that
+	// have none, and every codeterm-only phase).
+	createsOnly bool
 )
 
 func timed(what string, start time.Time) {
@@ -292,6 +321,9 @@ func timed(what string, start time.Time) {
 
 func measureSystem(res *results, sys system, e *env, p plan, round int) error {
 	defer timed(sys.name, time.Now())
+	if createsOnly || sys.open == nil {
+		return measureCreates(res, sys, p)
+	}
 	start := time.Now()
 	var mibs, delivered float64
 	var lost int64
@@ -349,14 +381,29 @@ func measureSystem(res *results, sys system, e *env, p plan, round int) error {
 	res.add("connection set-up: dial to the shell's first prompt, ms", sys.name, ms(medianDuration(d)))
 
 	timed("  set-up", start)
-	start = time.Now()
-	if sys.create != nil {
-		defer timed("  sessions/s", start)
-		rate, err := sessionsPerSecond(sys.create, p.creates)
-		if err != nil {
-			return fmt.Errorf("sessions/s: %w", err)
-		}
-		res.add("sessions created per second (one at a time on an open connection, each to its first prompt)", sys.name, rate)
+	return measureCreates(res, sys, p)
+}
+
+// measureCreates adds sys's sessions per second, if it has a create.
+func measureCreates(res *results, sys system, p plan) error {
+	if sys.create == nil {
+		return nil
+	}
+	defer timed("  sessions/s", time.Now())
+	var cpu0 time.Duration
+	if sys.cpu != nil {
+		cpu0 = sys.cpu()
+	}
+	rate, err := sessionsPerSecond(sys.create, p.creates)
+	if err != nil {
+		return fmt.Errorf("sessions/s: %w", err)
+	}
+	res.add("sessions created per second (one at a time on an open connection, each to its first prompt)", sys.name, rate)
+	if sys.cpu != nil {
+		res.add("CPU per session created and ended, ms (the server and its shell; the sessions/s runs)", sys.name, ms(sys.cpu()-cpu0)/float64(p.creates))
+		res.note("CPU per session counts the server process and the shells it reaped (/proc/PID/stat, 10 ms ticks, over each round's sessions), " +
+			"for the raw PTY the benchmark's own shells; it is what a busy machine's wall times mostly follow. codeterm's shells are login shells with the " +
+			"shell integration (/etc/profile, the user's files), node-pty's and the raw PTY's `bash --noprofile --norc`")
 	}
 	return nil
 }

@@ -30,9 +30,12 @@ type env struct {
 	before   *codetermServer // built from -baseline, for an A/B in one run; nil without
 	openssh  *opensshServer
 	nodePTY  *nodeServer // nil when it could not start; nodeErr says why
-	wetty    *nodeServer // nil when it could not start; wettyErr says why
-	nodeErr  error
-	wettyErr error
+	// nodeLogin is node-pty starting login shells, for sessions/s alone;
+	// nil when it could not start.
+	nodeLogin *nodeServer
+	wetty     *nodeServer // nil when it could not start; wettyErr says why
+	nodeErr   error
+	wettyErr  error
 }
 
 func setup(ctx context.Context, p plan) (*env, error) {
@@ -69,6 +72,11 @@ func setup(ctx context.Context, p plan) (*env, error) {
 	}
 	if e.nodeErr = nodeReady(); e.nodeErr == nil {
 		e.nodePTY, e.nodeErr = startNodePTY(e)
+	}
+	if e.nodeErr == nil {
+		if e.nodeLogin, err = startNodePTY(e, "BENCH_LOGIN=1"); err != nil {
+			log.Printf("not measured: node-pty with login shells: %v", err)
+		}
 	}
 	if e.wettyErr = e.nodeErr; e.wettyErr == nil {
 		e.wetty, e.wettyErr = startWetty(e)
@@ -114,6 +122,9 @@ func (e *env) close() {
 	}
 	if e.openssh != nil {
 		e.openssh.stop()
+	}
+	if e.nodeLogin != nil {
+		e.nodeLogin.stop()
 	}
 	if e.nodePTY != nil {
 		e.nodePTY.stop()
@@ -268,6 +279,9 @@ func (c *codetermServer) workspaceIDs() (map[string]string, error) {
 
 // pid is the server process, for memory readings.
 func (c *codetermServer) pid() int { return c.cmd.Process.Pid }
+
+// cpu is the server's CPU time and its reaped shells'.
+func (c *codetermServer) cpu() time.Duration { return processCPU(c.pid()) }
 
 type opensshServer struct {
 	cmd  *exec.Cmd

@@ -17,12 +17,14 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/creack/pty"
 
 	"github.com/codeterm/codeterm/sessions/vt"
+	"github.com/codeterm/codeterm/store"
 )
 
 // terminalText returns n bytes of typical terminal output: lines of mixed
@@ -381,5 +383,131 @@ func BenchmarkMarkScan(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkCreate times a session from Create to its shell's first prompt,
+// as the server makes them (a store, shell integration, history, git
+// credential id), beside the same bash started on a bare PTY in the same
+// run. Ending each session is left out of the time.
+func BenchmarkCreate(b *testing.B) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		b.Skip("no bash")
+	}
+	dir := b.TempDir()
+	home := filepath.Join(dir, "home")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		b.Fatal(err)
+	}
+	prompt := []byte("\x1b[?2004h") // readline starts reading: the first prompt is out
+	bare := func(b *testing.B, argv, env []string) {
+		defer cpuPerOp(b)()
+		for b.Loop() {
+			cmd := exec.Command("/bin/bash", argv[1:]...)
+			cmd.Args[0] = argv[0]
+			cmd.Env = env
+			cmd.Dir = home
+			f, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 120, Rows: 40})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var got []byte
+			buf := make([]byte, 4096)
+			for !bytes.Contains(got, prompt) {
+				n, err := f.Read(buf)
+				if err != nil {
+					b.Fatal(err)
+				}
+				got = append(got, buf[:n]...)
+			}
+			b.StopTimer()
+			cmd.Process.Kill()
+			cmd.Wait()
+			f.Close()
+			b.StartTimer()
+		}
+	}
+	// bash as node-pty's benchmark server starts it: no start-up files.
+	b.Run("pty", func(b *testing.B) {
+		bare(b, []string{"bash", "--noprofile", "--norc"}, []string{"HOME=" + home, "PATH=" + defaultPath, "TERM=xterm-256color", "PS1=$ "})
+	})
+	// The shell a session runs (a login shell with the integration), on a
+	// bare PTY: what of a session's time is the shell's own.
+	b.Run("shell", func(b *testing.B) {
+		m := NewManager(Config{ShellIntegration: true}, nil, nil)
+		defer m.Shutdown(context.Background())
+		argv, env, _ := m.integrateShell("bash", []string{"-bash"}, Environ(SpawnOptions{Home: home, User: "alice"}, "/bin/bash"))
+		bare(b, argv, env)
+	})
+	b.Run("session", func(b *testing.B) {
+		ctx := context.Background()
+		dir := b.TempDir()
+		st, err := store.Open(ctx, filepath.Join(dir, "db.sqlite"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer st.Close()
+		u, err := st.CreateUser(ctx, "alice")
+		if err != nil {
+			b.Fatal(err)
+		}
+		ws := &store.Workspace{UserID: u.ID, Name: "w", LocalPath: home}
+		if err := st.CreateWorkspace(ctx, ws); err != nil {
+			b.Fatal(err)
+		}
+		m := NewManager(Config{
+			ShellIntegration: true, HistoryDir: filepath.Join(dir, "history"), RecordDir: filepath.Join(dir, "rec"), RecordOnRequest: true,
+			GitCredential: func(userID, sessionID string) string { return userID + "." + sessionID },
+		}, st, nil)
+		defer m.Shutdown(ctx)
+		opts := SpawnOptions{UserID: u.ID, WorkspaceID: ws.ID, Dir: home, Shell: "bash", Home: home, User: "alice", Cols: 120, Rows: 40}
+		defer cpuPerOp(b)()
+		for b.Loop() {
+			s, err := m.Create(ctx, opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			a, err := s.Attach(AttachOptions{LastSeq: 0, Cols: 120, Rows: 40})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var got []byte
+			for !bytes.Contains(got, prompt) {
+				c, err := a.Next(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				got = append(got, c.Data...)
+			}
+			b.StopTimer()
+			a.Write([]byte("exit\r"))
+			for {
+				if c, err := a.Next(ctx); err != nil || c.Kind == ChunkExit {
+					break
+				}
+			}
+			a.Close()
+			<-s.Done()
+			b.StartTimer()
+		}
+	})
+}
+
+// cpuPerOp reports the CPU time this process (server-µs/op) and its
+// reaped children (shell-µs/op) spent per iteration, ends included: on a
+// busy machine these vary far less than the wall time.
+func cpuPerOp(b *testing.B) (report func()) {
+	var self0, kids0 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &self0)
+	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids0)
+	return func() {
+		var self1, kids1 syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &self1)
+		syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids1)
+		us := func(a, z syscall.Rusage) float64 {
+			return float64(z.Utime.Nano()+z.Stime.Nano()-a.Utime.Nano()-a.Stime.Nano()) / 1e3 / float64(b.N)
+		}
+		b.ReportMetric(us(self0, self1), "server-µs/op")
+		b.ReportMetric(us(kids0, kids1), "shell-µs/op")
 	}
 }

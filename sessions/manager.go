@@ -115,6 +115,9 @@ type Manager struct {
 
 	stats counters
 
+	agentBase string       // see agentBase
+	shell     defaultShell // see resolveShell
+
 	shellintOnce sync.Once
 	shellintPath string // the integration scripts' directory, once written
 	shellintErr  error
@@ -141,6 +144,8 @@ func NewManager(cfg Config, st *store.Store, log *slog.Logger) *Manager {
 		reserved: map[string]int{},
 		primary:  map[string]*primaryCall{},
 		stats:    newCounters(),
+
+		agentBase: agentBase(),
 	}
 	m.bufs.New = func() any { b := make([]byte, readBufSize); return &b }
 	return m
@@ -183,7 +188,7 @@ func (m *Manager) Create(ctx context.Context, opts SpawnOptions) (*Session, erro
 	if !validSize(opts.Cols, opts.Rows) {
 		return nil, fmt.Errorf("create session %dx%d: %w", opts.Cols, opts.Rows, ErrInvalidSize)
 	}
-	shellName, shellPath, err := ResolveShell(opts.Shell)
+	shellName, shellPath, err := m.resolveShell(opts.Shell)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSpawn, err)
 	}
@@ -326,22 +331,18 @@ func (m *Manager) spawn(ctx context.Context, opts SpawnOptions, shellName, shell
 	}
 	id := m.newID()
 	env = append(env, m.gitCredentialEnv(opts.UserID, id)...)
-	agent, err := newAgentRelay(opts.Account)
-	if err != nil {
-		m.log.Warn("session without agent socket", "err", err)
-	} else {
-		env = append(env, "SSH_AUTH_SOCK="+agent.path())
-	}
+	agentPath := agentSocketPath(m.agentBase)
+	env = append(env, "SSH_AUTH_SOCK="+agentPath)
 	argv, env, marks := m.integrateShell(shellName, []string{"-" + shellName}, env)
 	c, err := m.start(ctx, ProcessSpec{Path: shellPath, Args: argv, Dir: dir, Env: env, Cols: opts.Cols, Rows: opts.Rows, Account: opts.Account})
 	if err != nil {
-		if agent != nil {
-			agent.close()
-		}
 		return nil, fmt.Errorf("%w: %w", ErrSpawn, err)
 	}
 	s := newSession(m, id, opts, shellName, c)
-	s.agent = agent
+	// The relay's socket is made while the shell starts, not before.
+	if s.agent, err = listenAgent(agentPath, opts.Account); err != nil {
+		m.log.Warn("session without agent socket", "session", id, "err", err)
+	}
 	if marks {
 		s.marks = &markScanner{t: &commandTracker{s: s}}
 	}

@@ -262,9 +262,40 @@ func TestShellIntegrationCommands(t *testing.T) {
 // A user's own prompt command and DEBUG trap keep working, and see the
 // status of the command as they did without codeterm.
 func TestShellIntegrationBashUserPromptCommand(t *testing.T) {
+	c := bashFalse(t, "PROMPT_COMMAND='echo \"user-pc:$?\"'\ntrap 'user_dbg=$((user_dbg+1))' DEBUG\n")
+	c.waitFor("user-pc:1")
+	c.a.Write([]byte("echo \"dbg:$((user_dbg > 0))\"\r"))
+	c.waitFor("dbg:1")
+}
+
+// The start-up files see trap as a function only while they run (it spares
+// the shell a subshell when no DEBUG trap is set); a trap function of the
+// user's own stays, and a DEBUG trap it sets is still chained.
+func TestShellIntegrationBashTrapFunction(t *testing.T) {
+	t.Run("none", func(t *testing.T) {
+		_, _, c, f := shellSession(t, "bash", true, nil)
+		c.waitPrompts(1)
+		c.a.Write([]byte("echo \"kind:$(type -t trap)\"\r"))
+		c.waitFor("kind:builtin")
+		nextEvent(t, f, c)
+		if ev := nextEvent(t, f, c); ev.Command.ExitCode == nil || *ev.Command.ExitCode != 0 {
+			t.Fatalf("echo: %+v", ev)
+		}
+	})
+	t.Run("user's", func(t *testing.T) {
+		c := bashFalse(t, "trap() { user_trap=$((user_trap+1)); builtin trap \"$@\"; }\n"+
+			"builtin trap 'user_dbg=$((user_dbg+1))' DEBUG\n")
+		c.a.Write([]byte("echo \"kind:$(type -t trap) dbg:$((user_dbg > 0))\"\r"))
+		c.waitFor("kind:function dbg:1")
+	})
+}
+
+// bashFalse starts bash with the integration and profile as the user's
+// ~/.bash_profile, runs false and checks that it is reported as failed.
+func bashFalse(t *testing.T, profile string) *collector {
+	t.Helper()
 	_, _, c, f := shellSession(t, "bash", true, func(home string) {
-		rc := "PROMPT_COMMAND='echo \"user-pc:$?\"'\ntrap 'user_dbg=$((user_dbg+1))' DEBUG\n"
-		if err := os.WriteFile(filepath.Join(home, ".bash_profile"), []byte(rc), 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(home, ".bash_profile"), []byte(profile), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -274,9 +305,7 @@ func TestShellIntegrationBashUserPromptCommand(t *testing.T) {
 	if ev := nextEvent(t, f, c); ev.Command.ExitCode == nil || *ev.Command.ExitCode != 1 {
 		t.Fatalf("false: %+v", ev)
 	}
-	c.waitFor("user-pc:1")
-	c.a.Write([]byte("echo \"dbg:$((user_dbg > 0))\"\r"))
-	c.waitFor("dbg:1")
+	return c
 }
 
 func TestShellIntegrationOff(t *testing.T) {

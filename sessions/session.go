@@ -377,6 +377,11 @@ func (s *Session) publish(out []byte, qs []query) {
 	s.lastOutput.Store(now)
 	s.outputSeen(now)
 	s.m.stats.outBytes.Add(uint64(len(out)))
+	// Recorded before any client can see it: a recording switched on by
+	// someone who has seen this output must not hold it.
+	if s.rec != nil {
+		s.rec.output(out)
+	}
 	s.mu.Lock()
 	start := s.seq
 	if len(out) > 0 {
@@ -397,9 +402,6 @@ func (s *Session) publish(out []byte, qs []query) {
 	s.mu.Unlock()
 	if s.marks != nil && (s.filter.osc || s.marks.held()) {
 		s.marks.scan(out, start)
-	}
-	if s.rec != nil {
-		s.rec.output(out)
 	}
 }
 

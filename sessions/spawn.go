@@ -64,10 +64,54 @@ func ResolveShell(requested string) (name, path string, err error) {
 	return base, p, nil
 }
 
+// defaultShell keeps ResolveShell("") between sessions: it reads
+// /etc/passwd and searches for the shell, at every session otherwise. It is
+// resolved again when /etc/passwd changes or the shell is no longer an
+// executable file.
+type defaultShell struct {
+	mu         sync.Mutex
+	passwd     os.FileInfo // /etc/passwd when resolved
+	name, path string
+}
+
+// resolveShell is ResolveShell, the default kept in m.shell.
+func (m *Manager) resolveShell(requested string) (name, path string, err error) {
+	if requested != "" {
+		return ResolveShell(requested)
+	}
+	d := &m.shell
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	pw, _ := os.Stat(passwdFile)
+	if d.path != "" && sameFile(pw, d.passwd) {
+		if fi, err := os.Stat(d.path); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+			return d.name, d.path, nil
+		}
+	}
+	name, path, err = ResolveShell("")
+	if err != nil {
+		d.path = ""
+		return "", "", err
+	}
+	d.passwd, d.name, d.path = pw, name, path
+	return name, path, nil
+}
+
+// sameFile reports whether a and b (nil: missing) are the same unchanged
+// file.
+func sameFile(a, b os.FileInfo) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
+}
+
+const passwdFile = "/etc/passwd"
+
 // loginShell reads the server user's shell from /etc/passwd (os/user does
 // not expose it).
 func loginShell() string {
-	f, err := os.Open("/etc/passwd")
+	f, err := os.Open(passwdFile)
 	if err != nil {
 		return ""
 	}

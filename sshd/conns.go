@@ -210,18 +210,24 @@ func withdrawn(u *store.User, keys map[string]bool, id identity) string {
 // the store now: forwarding and subsystem callbacks ask it before they act,
 // so a removal counts at once for new channels, not only at the next sweep.
 func (s *Server) allowed(ctx ssh.Context) bool {
+	_, ok := s.allowedUser(ctx)
+	return ok
+}
+
+// allowedUser is allowed, with the user as the check read them.
+func (s *Server) allowedUser(ctx ssh.Context) (*store.User, bool) {
 	c := connOf(ctx)
 	if c == nil {
-		return false
+		return nil, false
 	}
 	id, ok := c.identity()
 	if !ok {
-		return false
+		return nil, false
 	}
 	u, keys, err := s.access(ctx, id.userID)
 	if err != nil {
 		s.Log.Warn("ssh access check", "user", id.userID, "err", err)
-		return false
+		return nil, false
 	}
-	return withdrawn(u, keys, id) == ""
+	return u, withdrawn(u, keys, id) == ""
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // dbDescriptors counts this process's descriptors open on file itself (not its
@@ -126,5 +127,43 @@ func BenchmarkQueryBurst(b *testing.B) {
 			})
 			b.ReportMetric(float64(dbDescriptors(b, file)), "fds")
 		})
+	}
+}
+
+// BenchmarkCreateQueries is what the store does for one session created over
+// SSH, one at a time: the user and their keys (the access check), the
+// workspace by name, and the session's row.
+func BenchmarkCreateQueries(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(b.TempDir(), "codeterm.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	u, err := s.CreateUser(ctx, "alice")
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := &Workspace{UserID: u.ID, Name: "demo", LocalPath: b.TempDir()}
+	if err := s.CreateWorkspace(ctx, w); err != nil {
+		b.Fatal(err)
+	}
+	i := 0
+	for b.Loop() {
+		if _, err := s.UserByID(ctx, u.ID); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.SSHKeys(ctx, u.ID); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.WorkspaceByName(ctx, u.ID, "demo"); err != nil {
+			b.Fatal(err)
+		}
+		i++
+		now := time.Now()
+		if err := s.PutSession(ctx, &Session{ID: fmt.Sprintf("s%d", i), WorkspaceID: w.ID, UserID: u.ID, Shell: "bash",
+			Cols: 80, Rows: 24, CreatedAt: now, LastActivity: now, Status: SessionActive}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

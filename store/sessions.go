@@ -32,11 +32,15 @@ type Session struct {
 
 // PutSession inserts or replaces a session's metadata.
 func (s *Store) PutSession(ctx context.Context, r *Session) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO terminal_sessions
+	st, err := s.prepared(ctx, `INSERT INTO terminal_sessions
 		(id, workspace_id, user_id, name, shell, pid, cols, rows, created_at, last_activity, status, exit_code, signal)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(id) DO UPDATE SET name=excluded.name, pid=excluded.pid, cols=excluded.cols, rows=excluded.rows,
-		last_activity=excluded.last_activity, status=excluded.status, exit_code=excluded.exit_code, signal=excluded.signal`,
+		last_activity=excluded.last_activity, status=excluded.status, exit_code=excluded.exit_code, signal=excluded.signal`)
+	if err != nil {
+		return fmt.Errorf("save session %s: %w", r.ID, err)
+	}
+	_, err = st.ExecContext(ctx,
 		r.ID, r.WorkspaceID, r.UserID, r.Name, r.Shell, r.PID, r.Cols, r.Rows, millis(r.CreatedAt), millis(r.LastActivity),
 		r.Status, r.ExitCode, r.Signal)
 	if err != nil {

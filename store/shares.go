@@ -52,7 +52,13 @@ func (s *Store) DeleteShare(ctx context.Context, sessionID, guestID string) erro
 const shareCols = `session_id, owner_id, guest_id, role, created_at, expires_at`
 
 func (s *Store) shares(ctx context.Context, where string, args ...any) ([]*Share, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+shareCols+` FROM session_shares `+where+` ORDER BY created_at, guest_id`, args...)
+	// Prepared: a connected user's session list reads their shares at
+	// every change of their sessions. where is one of a few constants.
+	st, err := s.prepared(ctx, `SELECT `+shareCols+` FROM session_shares `+where+` ORDER BY created_at, guest_id`)
+	if err != nil {
+		return nil, fmt.Errorf("list shares: %w", err)
+	}
+	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list shares: %w", err)
 	}

@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -48,6 +49,11 @@ const idleConnLife = 30 * time.Second
 // Store is a handle on the database. It is safe for concurrent use.
 type Store struct {
 	db *sql.DB
+
+	// stmts holds the statements of the hot paths (a session created, a
+	// channel opened), prepared once: parsing the SQL again is a good part
+	// of a short query's time. query text → *sql.Stmt.
+	stmts sync.Map
 }
 
 // Open opens (creating if needed) the database at path and applies pending migrations.
@@ -107,7 +113,40 @@ func (s *Store) setMaxConns(n int) {
 }
 
 // Close closes the database, checkpointing the WAL.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.stmts.Range(func(_, v any) bool {
+		v.(*sql.Stmt).Close()
+		return true
+	})
+	return s.db.Close()
+}
+
+// prepared returns query as a statement prepared once for the Store's life
+// (database/sql prepares it again on each connection that runs it).
+func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := s.stmts.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := s.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := s.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// queryRow is QueryRowContext on the prepared query.
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := s.prepared(ctx, query)
+	if err != nil {
+		// The same error again, from the Row's Scan.
+		return s.db.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
 
 // SchemaVersion reports the highest applied migration.
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {

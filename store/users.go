@@ -56,7 +56,7 @@ func scanUser(row interface{ Scan(...any) error }) (*User, error) {
 }
 
 func (s *Store) userWhere(ctx context.Context, what, cond string, arg any) (*User, error) {
-	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE `+cond, arg))
+	u, err := scanUser(s.queryRow(ctx, `SELECT `+userCols+` FROM users WHERE `+cond, arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("user %s: %w", what, ErrNotFound)
 	}
@@ -145,7 +145,11 @@ func (s *Store) RemoveSSHKey(ctx context.Context, userID, fingerprint string) er
 
 // SSHKeys lists a user's keys.
 func (s *Store) SSHKeys(ctx context.Context, userID string) ([]*SSHKey, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, user_id, fingerprint, public_key, comment, created_at FROM ssh_keys WHERE user_id = ? ORDER BY id`, userID)
+	st, err := s.prepared(ctx, `SELECT id, user_id, fingerprint, public_key, comment, created_at FROM ssh_keys WHERE user_id = ? ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list keys: %w", err)
+	}
+	rows, err := st.QueryContext(ctx, userID)
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}

@@ -68,7 +68,7 @@ func (s *Store) WorkspaceByName(ctx context.Context, userID, name string) (*Work
 }
 
 func (s *Store) workspaceWhere(ctx context.Context, what, cond string, args ...any) (*Workspace, error) {
-	w, err := scanWorkspace(s.db.QueryRowContext(ctx, `SELECT `+workspaceCols+` FROM workspaces WHERE `+cond, args...))
+	w, err := scanWorkspace(s.queryRow(ctx, `SELECT `+workspaceCols+` FROM workspaces WHERE `+cond, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("workspace %s: %w", what, ErrNotFound)
 	}

@@ -14,9 +14,12 @@ import { Server } from 'socket.io';
 import pty from 'node-pty';
 
 const shell = process.env.BENCH_SHELL || '/bin/bash';
-const shellArgs = ['--noprofile', '--norc'];
+// BENCH_LOGIN=1: a login shell (/etc/profile and the home's files), as
+// codeterm and OpenSSH start.
+const shellArgs = process.env.BENCH_LOGIN ? ['-l'] : ['--noprofile', '--norc'];
 const env = { ...process.env, TERM: 'xterm-256color', PS1: '$ ' };
 delete env.BENCH_SHELL;
+delete env.BENCH_LOGIN;
 
 const httpServer = http.createServer();
 const io = new Server(httpServer, { maxHttpBufferSize: 1e6 });

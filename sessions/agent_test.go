@@ -1,0 +1,95 @@
+package sessions
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The shell's SSH_AUTH_SOCK is a socket only its account may use, in a
+// directory of its own under the manager's agent base, made once the shell
+// has started; both go when the session ends.
+func TestAgentSocket(t *testing.T) {
+	e := newTestEnv(t, Config{})
+	s := e.create(0)
+	c := collect(t, neverLag(attach(t, s, AttachOptions{LastSeq: -1})))
+	input(t, c.a, "printf 'sock=<%s>\\n' \"$SSH_AUTH_SOCK\"\n")
+	c.waitFor("/agent.sock>") // the output, not the echoed command line
+	c.mu.Lock()
+	out := string(c.stream)
+	c.mu.Unlock()
+	after := out[strings.LastIndex(out, "sock=<")+len("sock=<"):]
+	sock, _, _ := strings.Cut(after, ">")
+	dir := filepath.Dir(sock)
+	if filepath.Dir(dir) != e.m.agentBase || !strings.HasPrefix(filepath.Base(dir), "codeterm-agent-") {
+		t.Fatalf("SSH_AUTH_SOCK %q, want a directory of its own in %s", sock, e.m.agentBase)
+	}
+	if s.agent == nil || s.agent.path() != sock {
+		t.Fatalf("relay not listening at %q", sock)
+	}
+	for p, want := range map[string]os.FileMode{dir: 0o700, sock: 0o600} {
+		fi, err := os.Lstat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != want {
+			t.Errorf("%s: mode %v, want %v", p, fi.Mode().Perm(), want)
+		}
+	}
+	input(t, c.a, "exit\n")
+	c.waitExit()
+	waitDone(t, s)
+	if _, err := os.Lstat(dir); !os.IsNotExist(err) {
+		t.Errorf("%s left behind: %v", dir, err)
+	}
+}
+
+// TMPDIR, when set, is where the agent directories go; otherwise an
+// in-memory /dev/shm is preferred to /tmp.
+func TestAgentBase(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("TMPDIR", dir)
+	if got := agentBase(); got != dir {
+		t.Errorf("with TMPDIR=%s: %s", dir, got)
+	}
+	t.Setenv("TMPDIR", "")
+	fi, err := os.Lstat("/dev/shm")
+	want := "/tmp"
+	if err == nil && fi.IsDir() && fi.Mode().Perm() == 0o777 && fi.Mode()&os.ModeSticky != 0 {
+		want = "/dev/shm"
+	}
+	if got := agentBase(); got != want {
+		t.Errorf("without TMPDIR: %s, want %s", got, want)
+	}
+}
+
+// The default shell is resolved once and kept while /etc/passwd and the
+// shell are unchanged; either changing resolves it again.
+func TestDefaultShellKept(t *testing.T) {
+	wantName, wantPath, err := ResolveShell("")
+	if err != nil {
+		t.Skip(err)
+	}
+	m := NewManager(Config{}, nil, nil)
+	check := func(when string) {
+		t.Helper()
+		name, path, err := m.resolveShell("")
+		if err != nil || name != wantName || path != wantPath {
+			t.Fatalf("%s: %s %s %v, want %s %s", when, name, path, err, wantName, wantPath)
+		}
+	}
+	check("first")
+	if m.shell.path != wantPath {
+		t.Fatalf("not kept: %s %s", m.shell.name, m.shell.path)
+	}
+	// Kept: a stand-in is answered as long as the file checks hold.
+	m.shell.name = "kept"
+	if name, _, _ := m.resolveShell(""); name != "kept" {
+		t.Fatalf("resolved again with nothing changed: %s", name)
+	}
+	m.shell.path = filepath.Join(t.TempDir(), "gone")
+	check("shell gone")
+	m.shell.name, m.shell.passwd = "stale", nil
+	check("passwd changed")
+}
