@@ -31,16 +31,18 @@ type system struct {
 type conns struct {
 	ctSSH, osSSH, bfSSH *ssh.Client
 	ctSIO, npSIO, bfSIO *sioTerms
-	nlSIO               *sioTerms // node-pty with login shells
+	nlSIO               *sioTerms   // node-pty with login shells
+	brSSH               *ssh.Client // codeterm with node-pty's shell
+	brSIO               *sioTerms   // the same
 }
 
 func (c *conns) close() {
-	for _, s := range []*ssh.Client{c.ctSSH, c.osSSH, c.bfSSH} {
+	for _, s := range []*ssh.Client{c.ctSSH, c.osSSH, c.bfSSH, c.brSSH} {
 		if s != nil {
 			s.Close()
 		}
 	}
-	for _, s := range []*sioTerms{c.ctSIO, c.npSIO, c.bfSIO, c.nlSIO} {
+	for _, s := range []*sioTerms{c.ctSIO, c.npSIO, c.bfSIO, c.nlSIO, c.brSIO} {
 		if s != nil {
 			s.close()
 		}
@@ -72,6 +74,12 @@ func run(ctx context.Context, p plan) (string, error) {
 		if c.bfSIO, err = dialTerms(bf.httpURL, bf.token); err != nil {
 			return "", fmt.Errorf("codeterm (baseline) socket.io: %w", err)
 		}
+	}
+	if c.brSSH, err = dialSSH(e.bare.sshPort, e.bare.user, e.key); err != nil {
+		return "", fmt.Errorf("codeterm (bare shell) ssh: %w", err)
+	}
+	if c.brSIO, err = dialTerms(e.bare.httpURL, e.bare.token); err != nil {
+		return "", fmt.Errorf("codeterm (bare shell) socket.io: %w", err)
 	}
 	if e.nodePTY != nil {
 		if c.npSIO, err = dialTerms(e.nodePTY.url, ""); err != nil {
@@ -215,6 +223,16 @@ func (e *env) systems(c *conns, res *results) []system {
 		ssh, sio := codetermSSHSystem("codeterm over SSH, before", bf, c.bfSSH, sshArgs),
 			sioSystem("codeterm over Socket.IO (Go client), before", bf.httpURL, bf.token, bf.workspaces["sio"], c.bfSIO)
 		ssh.cpu, sio.cpu = bf.cpu, bf.cpu
+		out = append(out, ssh, sio)
+	}
+	{
+		// Sessions/s alone: the shell node-pty and the raw PTY start.
+		br := e.bare
+		ssh, sio := codetermSSHSystem("codeterm over SSH, bash --noprofile --norc", br, c.brSSH, sshArgs),
+			sioSystem("codeterm over Socket.IO (Go client), bash --noprofile --norc", br.httpURL, br.token, br.workspaces["sio"], c.brSIO)
+		for _, sys := range []*system{&ssh, &sio} {
+			sys.open, sys.exits, sys.setup, sys.cpu = nil, nil, nil, br.cpu
+		}
 		out = append(out, ssh, sio)
 	}
 	ctNode := nodeClient{url: ct.httpURL, path: "/socket.io", token: ct.token, workspace: ct.workspaces["sio"], proto: "seed"}
@@ -403,7 +421,8 @@ func measureCreates(res *results, sys system, p plan) error {
 		res.add("CPU per session created and ended, ms (the server and its shell; the sessions/s runs)", sys.name, ms(sys.cpu()-cpu0)/float64(p.creates))
 		res.note("CPU per session counts the server process and the shells it reaped (/proc/PID/stat, 10 ms ticks, over each round's sessions), " +
 			"for the raw PTY the benchmark's own shells; it is what a busy machine's wall times mostly follow. codeterm's shells are login shells with the " +
-			"shell integration (/etc/profile, the user's files), node-pty's and the raw PTY's `bash --noprofile --norc`")
+			"shell integration (/etc/profile, the user's files), node-pty's and the raw PTY's `bash --noprofile --norc`; " +
+			"the rows \"..., bash --noprofile --norc\" are codeterm (a server of their own) running that shell as sessions.command, the same shell on both sides")
 	}
 	return nil
 }

@@ -28,8 +28,11 @@ type env struct {
 	fanBytes int64  // the same for fanFile
 	codeterm *codetermServer
 	before   *codetermServer // built from -baseline, for an A/B in one run; nil without
-	openssh  *opensshServer
-	nodePTY  *nodeServer // nil when it could not start; nodeErr says why
+	// bare is codeterm running node-pty's shell (sessions.command), for
+	// sessions/s alone: the server's cost with the same shell on both sides.
+	bare    *codetermServer
+	openssh *opensshServer
+	nodePTY *nodeServer // nil when it could not start; nodeErr says why
 	// nodeLogin is node-pty starting login shells, for sessions/s alone;
 	// nil when it could not start.
 	nodeLogin *nodeServer
@@ -59,6 +62,10 @@ func setup(ctx context.Context, p plan) (*env, error) {
 	if e.codeterm, err = startCodeterm(ctx, e, "data"); err != nil {
 		e.close()
 		return nil, fmt.Errorf("codeterm: %w", err)
+	}
+	if e.bare, err = startCodetermFrom(ctx, e, "bare", ".", "codeterm", "CODETERM_SESSIONS_COMMAND="+bareShell); err != nil {
+		e.close()
+		return nil, fmt.Errorf("codeterm with %s: %w", bareShell, err)
 	}
 	if baseline != "" {
 		if e.before, err = startCodetermFrom(ctx, e, "before", baseline, "codeterm-before"); err != nil {
@@ -115,7 +122,7 @@ func newEnv() (*env, error) {
 }
 
 func (e *env) close() {
-	for _, c := range []*codetermServer{e.codeterm, e.before} {
+	for _, c := range []*codetermServer{e.codeterm, e.before, e.bare} {
 		if c != nil {
 			c.stop()
 		}
@@ -166,8 +173,12 @@ func startCodeterm(ctx context.Context, e *env, data string) (*codetermServer, e
 	return startCodetermFrom(ctx, e, data, ".", "codeterm")
 }
 
-// startCodetermFrom is startCodeterm for the source tree src, built as bin.
-func startCodetermFrom(ctx context.Context, e *env, data, src, bin string) (*codetermServer, error) {
+// bareShell is node-pty's and the raw PTY's shell, as sessions.command.
+const bareShell = "/bin/bash,--noprofile,--norc"
+
+// startCodetermFrom is startCodeterm for the source tree src, built as bin,
+// with extra environment.
+func startCodetermFrom(ctx context.Context, e *env, data, src, bin string, extra ...string) (*codetermServer, error) {
 	c := &codetermServer{bin: filepath.Join(e.dir, bin), data: filepath.Join(e.dir, data)}
 	if _, err := os.Stat(c.bin); err != nil {
 		build := exec.CommandContext(ctx, "go", "build", "-o", c.bin, "./cmd/server")
@@ -191,6 +202,7 @@ func startCodetermFrom(ctx context.Context, e *env, data, src, bin string) (*cod
 	c.cmd.Env = append(os.Environ(), "HOME="+e.home, "CODETERM_LOG_LEVEL=info",
 		"CODETERM_SESSIONS_MAX_PER_USER=5000", fmt.Sprintf("CODETERM_SESSIONS_MAX_PER_WORKSPACE=%d", maxPerWorkspace),
 		"CODETERM_HTTP_EVENTS_PER_SECOND=1000000", "CODETERM_SECURITY_ISOLATION=single")
+	c.cmd.Env = append(c.cmd.Env, extra...)
 	stdout, err := c.cmd.StdoutPipe()
 	if err != nil {
 		return nil, err

@@ -126,6 +126,10 @@ type Sessions struct {
 	// ShellIntegration makes bash, zsh and fish report each command's
 	// start, end and exit status (command-started, command-finished).
 	ShellIntegration bool `yaml:"shell_integration"`
+	// Command, if set, runs in place of the user's login shell in a
+	// session that asks for no shell (tmux's default-command): argv, the
+	// first an absolute path. Such a session has no shell integration.
+	Command []string `yaml:"command"`
 }
 
 // Workspaces configures the workspace registry and file watching.

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
@@ -111,6 +112,9 @@ func Load(path string, environ []string, flags map[string]string) (*Config, erro
 	}
 	if err := c.checkTLS(); err != nil {
 		return nil, err
+	}
+	if cmd := c.Sessions.Command; len(cmd) > 0 && !filepath.IsAbs(cmd[0]) {
+		return nil, fmt.Errorf("config sessions.command: the program must be an absolute path, got %q", cmd[0])
 	}
 	return c, nil
 }

@@ -89,6 +89,7 @@ func TestErrors(t *testing.T) {
 		{name: "negative", file: "sessions:\n  max_per_user: 0\n", want: []string{"sessions.max_per_user", "greater than zero"}},
 		{name: "oneof", file: "log:\n  level: loud\n", want: []string{"log.level", "debug, info, warn, error"}},
 		{name: "url", env: []string{"CODETERM_PUBLIC_URL=ftp://x"}, want: []string{"public_url", "http or https"}},
+		{name: "relative command", env: []string{"CODETERM_SESSIONS_COMMAND=bash,--norc"}, want: []string{"sessions.command", "absolute path", `"bash"`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

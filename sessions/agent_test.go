@@ -1,7 +1,10 @@
 package sessions
 
 import (
+	"context"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -92,4 +95,41 @@ func TestDefaultShellKept(t *testing.T) {
 	check("shell gone")
 	m.shell.name, m.shell.passwd = "stale", nil
 	check("passwd changed")
+}
+
+// A configured command runs, with its argv, in a session that asks for no
+// shell; one that asks for a shell still gets it.
+func TestConfiguredCommand(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip(err)
+	}
+	e := newTestEnv(t, Config{Command: []string{sh, "-c", `echo "cmd-$((40+2)) $0"; exec cat`, "argzero"}})
+	opts := e.opts(0)
+	opts.Shell = ""
+	s, err := e.m.Create(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := collect(t, attach(t, s, AttachOptions{LastSeq: 0}))
+	c.waitFor("cmd-42 argzero")
+	if i := s.Info(); i.Shell != "sh" {
+		t.Errorf("shell %q, want sh", i.Shell)
+	}
+	asked := e.create(1) // asks for sh: the shell, not the command
+	c2 := collect(t, attach(t, asked, AttachOptions{LastSeq: 0}))
+	input(t, c2.a, "echo shell-$((6*7))\n")
+	c2.waitFor("shell-42")
+	if strings.Contains(string(c2.all), "cmd-42") {
+		t.Error("a session that asked for sh ran the command")
+	}
+
+	e.m.cfg.Command = []string{filepath.Join(t.TempDir(), "missing")}
+	if _, err := e.m.Create(context.Background(), e.opts(0)); err != nil {
+		t.Fatalf("asking for sh with a missing command configured: %v", err)
+	}
+	opts.WorkspaceID, opts.Dir = e.ws[1].ID, e.ws[1].LocalPath
+	if _, err := e.m.Create(context.Background(), opts); !errors.Is(err, ErrSpawn) {
+		t.Errorf("missing command: %v, want ErrSpawn", err)
+	}
 }

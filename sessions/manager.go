@@ -43,6 +43,10 @@ type Config struct {
 	// ShellIntegration makes bash, zsh and fish report where each command
 	// starts and ends (see marks.go and shellint.go).
 	ShellIntegration bool
+	// Command, if set, is run (argv[0] an absolute path) in place of the
+	// login shell for a session that asks for no shell: tmux's
+	// default-command. It gets no shell integration.
+	Command []string
 	// Runtime starts each session's program; nil: LocalRuntime.
 	Runtime Runtime
 }
@@ -188,7 +192,7 @@ func (m *Manager) Create(ctx context.Context, opts SpawnOptions) (*Session, erro
 	if !validSize(opts.Cols, opts.Rows) {
 		return nil, fmt.Errorf("create session %dx%d: %w", opts.Cols, opts.Rows, ErrInvalidSize)
 	}
-	shellName, shellPath, err := m.resolveShell(opts.Shell)
+	prog, err := m.resolveProgram(opts.Shell)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSpawn, err)
 	}
@@ -197,14 +201,14 @@ func (m *Manager) Create(ctx context.Context, opts SpawnOptions) (*Session, erro
 	if err := m.reserve(opts.UserID, opts.WorkspaceID); err != nil {
 		return nil, err
 	}
-	s, err := m.spawn(ctx, opts, shellName, shellPath)
+	s, err := m.spawn(ctx, opts, prog)
 	if err != nil {
 		m.mu.Lock()
 		m.release(opts.UserID, opts.WorkspaceID)
 		m.mu.Unlock()
 		return nil, err
 	}
-	m.log.Info("session started", "session", s.id, "workspace", s.workspaceID, "user", s.userID, "shell", shellPath, "pid", s.pid)
+	m.log.Info("session started", "session", s.id, "workspace", s.workspaceID, "user", s.userID, "shell", prog.path, "pid", s.pid)
 	return s, nil
 }
 
@@ -307,7 +311,28 @@ func (m *Manager) start(ctx context.Context, spec ProcessSpec) (*child, error) {
 	return &child{cmd: p.Cmd, master: p.Master, raw: raw}, nil
 }
 
-func (m *Manager) spawn(ctx context.Context, opts SpawnOptions, shellName, shellPath string) (*Session, error) {
+// shellProgram is what a session runs.
+type shellProgram struct {
+	name, path string
+	argv       []string // nil: the login shell, integrated
+}
+
+// resolveProgram resolves a requested shell, or with none the configured command
+// or the default shell.
+func (m *Manager) resolveProgram(requested string) (shellProgram, error) {
+	if requested == "" && len(m.cfg.Command) > 0 {
+		path := m.cfg.Command[0]
+		if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+			return shellProgram{}, fmt.Errorf("command %q is not an executable file", path)
+		}
+		return shellProgram{name: filepath.Base(path), path: path, argv: m.cfg.Command}, nil
+	}
+	name, path, err := m.resolveShell(requested)
+	return shellProgram{name: name, path: path}, err
+}
+
+func (m *Manager) spawn(ctx context.Context, opts SpawnOptions, prog shellProgram) (*Session, error) {
+	shellName, shellPath := prog.name, prog.path
 	dir := opts.Dir
 	if dir == "" {
 		dir = opts.Home
@@ -333,7 +358,10 @@ func (m *Manager) spawn(ctx context.Context, opts SpawnOptions, shellName, shell
 	env = append(env, m.gitCredentialEnv(opts.UserID, id)...)
 	agentPath := agentSocketPath(m.agentBase)
 	env = append(env, "SSH_AUTH_SOCK="+agentPath)
-	argv, env, marks := m.integrateShell(shellName, []string{"-" + shellName}, env)
+	argv, marks := prog.argv, false
+	if argv == nil {
+		argv, env, marks = m.integrateShell(shellName, []string{"-" + shellName}, env)
+	}
 	c, err := m.start(ctx, ProcessSpec{Path: shellPath, Args: argv, Dir: dir, Env: env, Cols: opts.Cols, Rows: opts.Rows, Account: opts.Account})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSpawn, err)

@@ -124,6 +124,7 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		GitCredential:   gitCredentialFunc(cfg, a.auth),
 
 		ShellIntegration: cfg.Sessions.ShellIntegration,
+		Command:          cfg.Sessions.Command,
 	}, a.store, log.With("component", "sessions"))
 	auditLog := a.auditLog(log.With("component", "audit"))
 	defer auditLog.Close()
