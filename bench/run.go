@@ -118,7 +118,7 @@ func run(ctx context.Context, p plan) (string, error) {
 		}
 		log.Printf("round %d/%d done", round, p.rounds)
 	}
-	if only == "" {
+	if only == "" || strings.Contains(only, "scale") {
 		if err := scale(ctx, res, e, p); err != nil {
 			return "", fmt.Errorf("scale: %w", err)
 		}
@@ -279,9 +279,10 @@ func nodeSystem(name string, c nodeClient) system {
 }
 
 var (
-	verbose  bool   // log how long each part takes
-	only     string // measure only the systems whose names contain one of these (comma-separated)
-	baseline string // a codeterm source tree to measure beside this one
+	verbose   bool          // log how long each part takes
+	only      string        // measure only the systems whose names contain one of these (comma-separated)
+	baseline  string        // a codeterm source tree to measure beside this one
+	scaleHold time.Duration // -scale-hold
 )
 
 func timed(what string, start time.Time) {
