@@ -400,6 +400,10 @@ func attachTimes(e *env, c *conns, n int) (map[string][]time.Duration, error) {
 	return out, nil
 }
 
+// scaleIdle is how long the scale phase's largest step stays idle before
+// its second reading.
+const scaleIdle = 30 * time.Second
+
 // scale holds many idle attached sessions open on each server and reads the
 // server's memory (PSS) per session. codeterm gets a fresh server for each
 // transport: a Go heap that held the previous test's sessions would blur the
@@ -552,6 +556,16 @@ func scale(ctx context.Context, res *results, e *env, p plan) error {
 			}
 			time.Sleep(time.Second) // let the server settle (not waiting for output)
 			per := float64(pss(tg.pids())-before) / float64(n)
+			if n == p.scale[len(p.scale)-1] {
+				// The same sessions again once they have been idle a
+				// while, as most of a server's sessions are: each
+				// server's own idle-time work has happened by then
+				// (codeterm packs quiet screens after 10s and gives
+				// freed memory back after 10s of quiet; Node collects).
+				time.Sleep(scaleIdle)
+				per := float64(pss(tg.pids())-before) / float64(n)
+				res.add(fmt.Sprintf("idle attached sessions: server memory per session at %d sessions, idle %v, KiB (PSS)", n, scaleIdle), tg.name, per)
+			}
 			if scaleHold > 0 && n == p.scale[len(p.scale)-1] {
 				log.Printf("scale: %s: holding %d sessions for %v (pids %v)", tg.name, n, scaleHold, tg.pids())
 				time.Sleep(scaleHold)
@@ -561,7 +575,7 @@ func scale(ctx context.Context, res *results, e *env, p plan) error {
 		finish()
 		log.Printf("scale: %s done", tg.name)
 	}
-	res.note("server memory is the proportional set size (smaps_rollup) of the server's processes (codeterm, started afresh for each transport; the sshd listener and its per-connection sshd processes; the node process) before and after, divided by the sessions; the shells are not counted. Measured once, after the rounds. The Node servers' garbage collector moves their PSS by a few MiB either way, so at 100 sessions their figures are within noise (even below zero); the 500-session figures are the ones to read")
+	res.note("server memory is the proportional set size (smaps_rollup) of the server's processes (codeterm, started afresh for each transport; the sshd listener and its per-connection sshd processes; the node process) before and after, divided by the sessions; the shells are not counted. Measured once, after the rounds: a second after the step's last session printed its prompt, and at the largest step again after the sessions have been idle for %v. The Node servers' garbage collector moves their PSS by a few MiB either way, so at 100 sessions their figures are within noise (even below zero); the 500-session figures are the ones to read", scaleIdle)
 	return nil
 }
 

@@ -169,7 +169,7 @@ func (s *Session) packIdle() {
 // screenUsedLocked rearms the idle timer once the screen is in use again
 // (it unpacks itself). Called with s.mu held.
 func (s *Session) screenUsedLocked() {
-	if sc := &s.screen; sc.packed {
+	if sc := &s.screen; sc.packed && s.result == nil {
 		sc.packed = false
 		sc.idle.Reset(s.m.cfg.PackAfter)
 	}

@@ -9,17 +9,21 @@ import (
 	"github.com/codeterm/codeterm/sessions/vt"
 )
 
+// packedForTest reports whether the idle timer has packed the screen.
+func (s *Session) packedForTest() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.screen.mu.Lock()
+	defer s.screen.mu.Unlock()
+	return s.screen.packed && s.screen.term.Packed()
+}
+
 // waitPacked waits until the session's idle timer has packed its screen.
 func waitPacked(t *testing.T, s *Session) {
 	t.Helper()
 	deadline := time.Now().Add(waitTimeout)
 	for {
-		s.mu.Lock()
-		s.screen.mu.Lock()
-		packed := s.screen.packed && s.screen.term.Packed()
-		s.screen.mu.Unlock()
-		s.mu.Unlock()
-		if packed {
+		if s.packedForTest() {
 			return
 		}
 		if time.Now().After(deadline) {
