@@ -22,26 +22,34 @@ const (
 	packRepeat = 0x82
 )
 
-// packed is what Pack keeps; nil while the cells are live.
+// packed is what Pack keeps of the screens; nil while their cells are live.
 type packed struct {
 	pri, alt []byte // each screen's rows, top to bottom, cols cells each
-	sb       []byte // scrollback lines, oldest first: uvarint length, wrapped byte, cells
-	sbCount  int
+}
+
+// packedLines is what Pack keeps of the scrollback, apart from the screens:
+// output that does not scroll (a prompt's clock, a full-screen program's
+// redraw) wakes the screens alone, and the scrollback (up to
+// Config.Scrollback lines) stays packed until a line scrolls into it or a
+// repaint reads it.
+type packedLines struct {
+	b []byte // oldest first: uvarint length, wrapped byte, cells
+	n int
 }
 
 // Pack replaces the cells of both screens and the scrollback with their
 // compact encoding, until the next call that needs them. It is meant for a
-// terminal that has been idle for a while; packing a packed terminal does
-// nothing.
+// terminal that has been idle for a while; what is packed already stays
+// as it is.
 func (t *Terminal) Pack() {
-	if t.pk != nil {
-		return
+	if t.pk == nil {
+		pk := &packed{pri: t.pri.pack()}
+		if t.alt != nil {
+			pk.alt = t.alt.pack()
+		}
+		t.pk = pk
 	}
-	pk := &packed{pri: t.pri.pack()}
-	if t.alt != nil {
-		pk.alt = t.alt.pack()
-	}
-	if n := t.sb.len(); n > 0 {
+	if n := t.sb.len(); n > 0 && t.sbPk == nil {
 		var b []byte
 		var cur style
 		for i := 0; i < n; i++ {
@@ -54,22 +62,20 @@ func (t *Terminal) Pack() {
 			b = append(b, w)
 			b, cur = appendCells(b, line, cur)
 		}
-		pk.sb = shrink(b)
-		pk.sbCount = n
+		t.sbPk = &packedLines{b: shrink(b), n: n}
 		t.sb.clear()
 	}
-	t.pk = pk
 	t.scratch = nil
 	if t.p.state != stOSC {
 		t.p.osc = nil // the next OSC starts a new one
 	}
 }
 
-// Packed reports whether the terminal holds its cells packed.
+// Packed reports whether the terminal holds its screens packed.
 func (t *Terminal) Packed() bool { return t.pk != nil }
 
-// unpack restores the cells Pack encoded. Every method that touches cells
-// calls it first.
+// unpack restores the screens Pack encoded. Every method that touches
+// their cells calls it first.
 func (t *Terminal) unpack() {
 	pk := t.pk
 	if pk == nil {
@@ -80,22 +86,30 @@ func (t *Terminal) unpack() {
 	if t.alt != nil {
 		t.alt.unpack(pk.alt)
 	}
-	if pk.sbCount > 0 {
-		b := pk.sb
-		var cur style
-		var line []cell
-		for i := 0; i < pk.sbCount; i++ {
-			n, k := binary.Uvarint(b)
-			b = b[k:]
-			wrapped := b[0] == 1
-			b = b[1:]
-			if uint64(cap(line)) < n {
-				line = make([]cell, n)
-			}
-			line = line[:n]
-			b, cur = readCells(b, line, cur)
-			t.sb.push(line, wrapped)
+}
+
+// unpackScrollback restores the scrollback Pack encoded. Every method that
+// reads or adds scrollback lines calls it first.
+func (t *Terminal) unpackScrollback() {
+	pk := t.sbPk
+	if pk == nil {
+		return
+	}
+	t.sbPk = nil
+	b := pk.b
+	var cur style
+	var line []cell
+	for i := 0; i < pk.n; i++ {
+		n, k := binary.Uvarint(b)
+		b = b[k:]
+		wrapped := b[0] == 1
+		b = b[1:]
+		if uint64(cap(line)) < n {
+			line = make([]cell, n)
 		}
+		line = line[:n]
+		b, cur = readCells(b, line, cur)
+		t.sb.push(line, wrapped)
 	}
 }
 

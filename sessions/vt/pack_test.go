@@ -1,6 +1,7 @@
 package vt
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand"
 	"reflect"
@@ -37,6 +38,7 @@ func rawScreen(s *screen) ([][]cell, []rowRef) {
 
 func (t *Terminal) raw() rawTerminal {
 	t.unpack()
+	t.unpackScrollback()
 	r := rawTerminal{st: t.state(), clusters: append([]string(nil), t.clusters...), sbMax: t.sb.max}
 	r.st.altMode = t.altMode
 	r.pri, r.priRefs = rawScreen(t.pri)
@@ -58,7 +60,7 @@ func checkPack(t *testing.T, cols, rows, sb int, in, more []byte) {
 	b.Write(in)
 	sbLen := a.ScrollbackLen()
 	a.Pack()
-	if !a.Packed() || a.pri.cells != nil || (a.alt != nil && a.alt.cells != nil) || a.sb.len() != 0 && sbLen != 0 {
+	if !a.Packed() || a.pri.cells != nil || (a.alt != nil && a.alt.cells != nil) || a.sb.len() != 0 || (a.sbPk != nil) != (sbLen > 0) {
 		t.Fatalf("not packed: %v", a.Packed())
 	}
 	if a.ScrollbackLen() != sbLen || a.Title() != b.Title() || a.AltScreen() != b.AltScreen() {
@@ -72,6 +74,15 @@ func checkPack(t *testing.T, cols, rows, sb int, in, more []byte) {
 	}
 	if ra, rb := a.raw(), b.raw(); !reflect.DeepEqual(ra, rb) {
 		t.Fatalf("unpacked terminal differs\ninput: %q\ngot  %+v\nwant %+v", trunc(in), ra, rb)
+	}
+	// Packed again: a repaint without history leaves the scrollback
+	// packed.
+	a.Pack()
+	if got, want := a.AppendRepaint(nil, 0), b.AppendRepaint(nil, 0); string(got) != string(want) {
+		t.Fatalf("repaint without scrollback after packing differs\ninput: %q", trunc(in))
+	}
+	if (a.sbPk != nil) != (sbLen > 0) || a.ScrollbackLen() != sbLen {
+		t.Fatalf("a repaint without scrollback unpacked it (%d lines)", sbLen)
 	}
 	// Packed again, then written to: the output lands as on the twin,
 	// including a sequence split across the pack.
@@ -133,6 +144,31 @@ func FuzzPack(f *testing.F) {
 	})
 }
 
+// Output that does not scroll wakes the screen alone; the scrollback stays
+// packed until a line scrolls into it, and then holds it after the others.
+func TestPackScrollbackStaysPacked(t *testing.T) {
+	a, b := New(20, 5, 100), New(20, 5, 100)
+	for _, term := range []*Terminal{a, b} {
+		term.Write([]byte(lessSession(20, 5) + "\x1b[?1049l\r\n$ "))
+	}
+	a.Pack()
+	for _, term := range []*Terminal{a, b} {
+		term.Write([]byte("\x1b7\x1b[1;10H12:00:01\x1b8"))
+	}
+	if a.Packed() || a.sbPk == nil {
+		t.Fatalf("screen packed %v, scrollback packed %v: want only the scrollback", a.Packed(), a.sbPk != nil)
+	}
+	for _, term := range []*Terminal{a, b} {
+		term.Write([]byte("\r\nnext\r\n\r\n\r\n\r\n\r\n"))
+	}
+	if a.sbPk != nil {
+		t.Fatal("scrollback still packed after lines scrolled into it")
+	}
+	if ra, rb := a.raw(), b.raw(); !reflect.DeepEqual(ra, rb) {
+		t.Fatalf("scrollback after packing differs")
+	}
+}
+
 // A 120x40 shell prompt packs into a few dozen bytes, and a screen full of
 // text into about a byte a cell.
 func TestPackSize(t *testing.T) {
@@ -145,7 +181,23 @@ func TestPackSize(t *testing.T) {
 	term = New(120, 40, 100)
 	term.Write([]byte(lessSession(120, 40)))
 	term.Pack()
-	if n, cells := len(term.pk.pri)+len(term.pk.alt)+len(term.pk.sb), 2*120*40; n > cells*2 {
+	if n, cells := len(term.pk.pri)+len(term.pk.alt)+len(term.sbPk.b), 2*120*40; n > cells*2 {
 		t.Errorf("text packs into %d bytes for %d cells", n, cells)
 	}
+}
+
+// BenchmarkPack packs and unpacks a 120x40 terminal with a full scrollback
+// of 1000 lines: what a session pays each time it goes idle and wakes.
+func BenchmarkPack(b *testing.B) {
+	term := New(120, 40, 1000)
+	term.Write(bytes.ReplaceAll(typicalText(1<<20), []byte("\n"), []byte("\r\n")))
+	b.ReportAllocs()
+	for b.Loop() {
+		term.Pack()
+		term.unpack()
+		term.unpackScrollback()
+	}
+	term.Pack()
+	b.ReportMetric(float64(len(term.pk.pri)+len(term.sbPk.b)), "packed-bytes")
+	b.ReportMetric(float64(term.sbPk.n), "lines")
 }

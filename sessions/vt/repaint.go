@@ -29,6 +29,9 @@ const repaintClear = "\x1b[H\x1b[2J"
 // restored.
 func (t *Terminal) AppendRepaint(dst []byte, scrollback int) []byte {
 	t.unpack()
+	if scrollback > 0 {
+		t.unpackScrollback()
+	}
 	dst = append(dst, repaintPrefix...)
 	var cur style
 	if n := min(scrollback, t.sb.len()); n > 0 {

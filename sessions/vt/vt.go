@@ -36,8 +36,9 @@ type Terminal struct {
 	clusterIdx map[string]uint32
 	scratch    []byte
 
-	sb scrollback
-	pk *packed // non-nil: the cells are packed (pack.go)
+	sb   scrollback
+	pk   *packed      // non-nil: the screens' cells are packed (pack.go)
+	sbPk *packedLines // non-nil: the scrollback is packed, and sb empty
 
 	p parser
 }
@@ -207,15 +208,15 @@ func (t *Terminal) LineText(y int) string {
 
 // ScrollbackLen returns the number of lines held in scrollback.
 func (t *Terminal) ScrollbackLen() int {
-	if t.pk != nil {
-		return t.pk.sbCount
+	if t.sbPk != nil {
+		return t.sbPk.n
 	}
 	return t.sb.len()
 }
 
 // ScrollbackText returns scrollback line i as text (0 = oldest).
 func (t *Terminal) ScrollbackText(i int) string {
-	t.unpack()
+	t.unpackScrollback()
 	if i < 0 || i >= t.sb.len() {
 		return ""
 	}
@@ -260,6 +261,7 @@ func (t *Terminal) Resize(cols, rows int) {
 		return
 	}
 	t.unpack()
+	t.unpackScrollback()
 	onAlt := t.scr == t.alt
 	// The inactive primary keeps its own notion of the cursor row: the one
 	// saved on entering the alternate screen.
