@@ -126,10 +126,12 @@ func (s *Session) lockScreen() *vt.Terminal {
 
 // An idle session keeps its screen packed: a server mostly holds sessions
 // nobody types in, and a 120x40 screen is 57 KiB as cells against a few
-// hundred bytes to a few KiB packed (vt.Terminal.Pack). The emulator
-// unpacks itself when it is next used, exactly as it was; packing costs
-// tens of microseconds, so a shell that writes less often than PackAfter
-// (a clock in a prompt) pays that once per write.
+// hundred bytes to a few KiB packed (vt.Terminal.Pack; the scrollback,
+// up to ~1 MiB as cells, too). The emulator unpacks itself when it is next
+// used, exactly as it was; waking a full screen and packing it again costs
+// about 80 µs (the scrollback stays packed unless lines scroll into it),
+// so a shell that writes less often than PackAfter (a clock in a prompt)
+// pays that once per write.
 //
 // One timer per session, armed while the screen is unpacked; it finds out
 // from lastOutput whether output came meanwhile, so the pump pays nothing

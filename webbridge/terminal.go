@@ -16,16 +16,17 @@ import (
 // termView is one socket's attachment to one session: the goroutine that
 // relays output, and the one that writes input.
 type termView struct {
-	c       *client
-	sess    *sessions.Session
-	att     *sessions.Attachment
-	ctx     context.Context
-	cancel  context.CancelFunc
-	done    chan struct{} // closed when the output loop has finished
-	input   chan inputReq
-	queued  atomic.Int32 // input requests given to writeInput and not yet written
-	writing atomic.Bool  // writeInput runs
-	role    sessions.Role
+	c      *client
+	sess   *sessions.Session
+	att    *sessions.Attachment
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the output loop has finished
+	input  chan inputReq
+	queued atomic.Int32 // input requests given to writeInput and not yet written
+	role   sessions.Role
+
+	writing atomic.Bool // writeInput runs (queueInput starts it)
 
 	// The output encoder and the held-back tail belong to relayOutput, and
 	// to direct while relayOutput waits in Next (see AttachOptions.Direct).
