@@ -177,7 +177,7 @@ func (s *Server) build() (*ssh.Server, error) {
 				s.counters.total.Add(1)
 				s.counters.open.Add(1)
 				context.AfterFunc(ctx, func() { s.counters.open.Add(-1) })
-				go s.watchConn(ctx, conn)
+				s.watchConn(ctx, conn) // timers only: it returns at once
 				return conn
 			}
 			srv.ConnectionFailedCallback = func(conn net.Conn, err error) {
