@@ -52,7 +52,8 @@ func main() {
 	flag.BoolVar(&verbose, "v", false, "log how long each part takes")
 	flag.StringVar(&baseline, "baseline", "", "also measure codeterm built from this source tree, as \"..., before\" (an A/B in one run)")
 	flag.BoolVar(&createsOnly, "creates", false, "measure only sessions created per second, for the systems that have it (development)")
-	flag.StringVar(&only, "only", "", "measure only the systems whose name contains one of these comma-separated strings (development)")
+	flag.StringVar(&only, "only", "", "measure only the systems whose name contains one of these comma-separated strings, or the phase pacing, fanout, scale or soak (development)")
+	flag.DurationVar(&scaleHold, "scale-hold", 0, "keep the scale phase's largest step open this long, to profile the server by hand (development)")
 	flag.Parse()
 	// One codeterm user as the OS user running the bench, for the servers
 	// and for every CLI call beside them (workspace create, token): as

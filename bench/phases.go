@@ -400,6 +400,10 @@ func attachTimes(e *env, c *conns, n int) (map[string][]time.Duration, error) {
 	return out, nil
 }
 
+// scaleIdle is how long the scale phase's largest step stays idle before
+// its second reading.
+const scaleIdle = 30 * time.Second
+
 // scale holds many idle attached sessions open on each server and reads the
 // server's memory (PSS) per session. codeterm gets a fresh server for each
 // transport: a Go heap that held the previous test's sessions would blur the
@@ -415,10 +419,10 @@ func scale(ctx context.Context, res *results, e *env, p plan) error {
 	var ct *codetermServer
 	var creator *sioTerms
 	var created []*sioSess
-	fresh := func(name string) func() error {
+	fresh := func(name, src, bin string) func() error {
 		return func() error {
 			var err error
-			if ct, err = startCodeterm(ctx, e, name); err != nil {
+			if ct, err = startCodetermFrom(ctx, e, name, src, bin); err != nil {
 				return err
 			}
 			creator, err = dialTerms(ct.httpURL, ct.token)
@@ -434,51 +438,48 @@ func scale(ctx context.Context, res *results, e *env, p plan) error {
 		ct.stop()
 	}
 	codetermPids := func() []int { return []int{ct.pid()} }
+	sshOpen := func(i int) (func(), error) {
+		// Created over Socket.IO and left there detached: SSH cannot
+		// start a second session in a workspace.
+		ws := fmt.Sprintf("s%d", i/maxPerWorkspace)
+		t, s, err := creator.create(ct.workspaces[ws], 120, 40)
+		if err != nil {
+			return nil, err
+		}
+		if err := t.firstPrompt(30 * time.Second); err != nil {
+			return nil, err
+		}
+		creator.detach(s)
+		t.out.Close()
+		created = append(created, s)
+		cl, err := dialSSH(ct.sshPort, ct.user, e.key)
+		if err != nil {
+			return nil, err
+		}
+		st, err := sshTerm(cl, ws+"/"+s.id, 120, 40)
+		if err != nil {
+			cl.Close()
+			return nil, err
+		}
+		if err := st.firstOutput(30 * time.Second); err != nil { // the repaint
+			cl.Close()
+			return nil, err
+		}
+		return func() { cl.Close(); st.out.Close() }, nil
+	}
+	sioOpen := func(i int) (func(), error) {
+		return sioIdle(ct.httpURL, ct.token, ct.workspaces[fmt.Sprintf("s%d", i/maxPerWorkspace)], true)
+	}
 	targets := []target{
-		{
-			name:  "codeterm over SSH",
-			begin: fresh("scale-ssh"),
-			pids:  codetermPids,
-			open: func(i int) (func(), error) {
-				// Created over Socket.IO and left there detached: SSH cannot
-				// start a second session in a workspace.
-				ws := fmt.Sprintf("s%d", i/maxPerWorkspace)
-				t, s, err := creator.create(ct.workspaces[ws], 120, 40)
-				if err != nil {
-					return nil, err
-				}
-				if err := t.firstPrompt(30 * time.Second); err != nil {
-					return nil, err
-				}
-				creator.detach(s)
-				t.out.Close()
-				created = append(created, s)
-				cl, err := dialSSH(ct.sshPort, ct.user, e.key)
-				if err != nil {
-					return nil, err
-				}
-				st, err := sshTerm(cl, ws+"/"+s.id, 120, 40)
-				if err != nil {
-					cl.Close()
-					return nil, err
-				}
-				if err := st.firstOutput(30 * time.Second); err != nil { // the repaint
-					cl.Close()
-					return nil, err
-				}
-				return func() { cl.Close(); st.out.Close() }, nil
-			},
-			end: stop,
-		},
-		{
-			name:  "codeterm over Socket.IO",
-			begin: fresh("scale-sio"),
-			pids:  codetermPids,
-			open: func(i int) (func(), error) {
-				return sioIdle(ct.httpURL, ct.token, ct.workspaces[fmt.Sprintf("s%d", i/maxPerWorkspace)], true)
-			},
-			end: stop,
-		},
+		{name: "codeterm over SSH", begin: fresh("scale-ssh", ".", "codeterm"), pids: codetermPids, open: sshOpen, end: stop},
+		{name: "codeterm over Socket.IO", begin: fresh("scale-sio", ".", "codeterm"), pids: codetermPids, open: sioOpen, end: stop},
+	}
+	if e.before != nil {
+		targets = append(targets,
+			target{name: "codeterm over SSH, before", begin: fresh("scale-ssh-before", baseline, "codeterm-before"), pids: codetermPids, open: sshOpen, end: stop},
+			target{name: "codeterm over Socket.IO, before", begin: fresh("scale-sio-before", baseline, "codeterm-before"), pids: codetermPids, open: sioOpen, end: stop})
+	}
+	targets = append(targets, []target{
 		{
 			name: "OpenSSH",
 			pids: func() []int { return sshdPids(e.openssh.cmd.Process.Pid) },
@@ -498,7 +499,7 @@ func scale(ctx context.Context, res *results, e *env, p plan) error {
 				return func() { cl.Close(); t.out.Close() }, nil
 			},
 		},
-	}
+	}...)
 	if e.nodePTY != nil {
 		targets = append(targets, target{
 			name: "node-pty + socket.io",
@@ -512,6 +513,16 @@ func scale(ctx context.Context, res *results, e *env, p plan) error {
 			pids: func() []int { return []int{e.wetty.pid()} },
 			open: func(int) (func(), error) { return wettyIdle(e.wetty) },
 		})
+	}
+	if strings.Contains(only, "scale") {
+		// -only scale: codeterm's rows alone (and the baseline's).
+		var keep []target
+		for _, tg := range targets {
+			if strings.HasPrefix(tg.name, "codeterm") {
+				keep = append(keep, tg)
+			}
+		}
+		targets = keep
 	}
 	if max := p.scale[len(p.scale)-1]; max > maxPerWorkspace*6 {
 		return fmt.Errorf("%d sessions need more than 6 workspaces of %d", max, maxPerWorkspace)
@@ -545,12 +556,26 @@ func scale(ctx context.Context, res *results, e *env, p plan) error {
 			}
 			time.Sleep(time.Second) // let the server settle (not waiting for output)
 			per := float64(pss(tg.pids())-before) / float64(n)
+			if n == p.scale[len(p.scale)-1] {
+				// The same sessions again once they have been idle a
+				// while, as most of a server's sessions are: each
+				// server's own idle-time work has happened by then
+				// (codeterm packs quiet screens after 10s and gives
+				// freed memory back after 10s of quiet; Node collects).
+				time.Sleep(scaleIdle)
+				per := float64(pss(tg.pids())-before) / float64(n)
+				res.add(fmt.Sprintf("idle attached sessions: server memory per session at %d sessions, idle %v, KiB (PSS)", n, scaleIdle), tg.name, per)
+			}
+			if scaleHold > 0 && n == p.scale[len(p.scale)-1] {
+				log.Printf("scale: %s: holding %d sessions for %v (pids %v)", tg.name, n, scaleHold, tg.pids())
+				time.Sleep(scaleHold)
+			}
 			res.add(fmt.Sprintf("idle attached sessions: server memory per session at %d sessions, KiB (PSS)", n), tg.name, per)
 		}
 		finish()
 		log.Printf("scale: %s done", tg.name)
 	}
-	res.note("server memory is the proportional set size (smaps_rollup) of the server's processes (codeterm, started afresh for each transport; the sshd listener and its per-connection sshd processes; the node process) before and after, divided by the sessions; the shells are not counted. Measured once, after the rounds. The Node servers' garbage collector moves their PSS by a few MiB either way, so at 100 sessions their figures are within noise (even below zero); the 500-session figures are the ones to read")
+	res.note("server memory is the proportional set size (smaps_rollup) of the server's processes (codeterm, started afresh for each transport; the sshd listener and its per-connection sshd processes; the node process) before and after, divided by the sessions; the shells are not counted. Measured once, after the rounds: a second after the step's last session printed its prompt, and at the largest step again after the sessions have been idle for %v. The Node servers' garbage collector moves their PSS by a few MiB either way, so at 100 sessions their figures are within noise (even below zero); the 500-session figures are the ones to read", scaleIdle)
 	return nil
 }
 

@@ -135,7 +135,7 @@ func run(ctx context.Context, p plan) (string, error) {
 		}
 		log.Printf("round %d/%d done", round, p.rounds)
 	}
-	if only == "" && !createsOnly {
+	if !createsOnly && (only == "" || strings.Contains(only, "scale")) {
 		if err := scale(ctx, res, e, p); err != nil {
 			return "", fmt.Errorf("scale: %w", err)
 		}
@@ -323,9 +323,10 @@ func nodeSystem(name string, c nodeClient) system {
 }
 
 var (
-	verbose  bool   // log how long each part takes
-	only     string // measure only the systems whose names contain one of these (comma-separated)
-	baseline string // a codeterm source tree to measure beside this one
+	verbose   bool          // log how long each part takes
+	only      string        // measure only the systems whose names contain one of these (comma-separated)
+	baseline  string        // a codeterm source tree to measure beside this one
+	scaleHold time.Duration // -scale-hold
 	// createsOnly measures sessions/s alone (and skips the systems that
 	// have none, and every codeterm-only phase).
 	createsOnly bool

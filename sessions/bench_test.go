@@ -245,11 +245,12 @@ func BenchmarkEcho(b *testing.B) {
 }
 
 // BenchmarkIdleSessionHeap reports the Go heap held per idle session with
-// 200 sessions of 120x40 open, each having printed its prompt.
+// 200 sessions of 120x40 open, each having printed its prompt and been idle
+// for PackAfter (shortened here from the default 10s).
 func BenchmarkIdleSessionHeap(b *testing.B) {
 	const n = 200
 	for b.Loop() {
-		m := NewManager(Config{MaxPerUser: -1, MaxPerWorkspace: -1}, nil, nil)
+		m := NewManager(Config{MaxPerUser: -1, MaxPerWorkspace: -1, PackAfter: 50 * time.Millisecond}, nil, nil)
 		dir := b.TempDir()
 		runtime.GC()
 		var before, after runtime.MemStats
@@ -272,10 +273,15 @@ func BenchmarkIdleSessionHeap(b *testing.B) {
 			}
 			a.Close()
 		}
+		for _, s := range list {
+			for !s.packedForTest() {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
 		runtime.GC()
 		runtime.ReadMemStats(&after)
-		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n/1024, "heap-KiB/session")
-		b.ReportMetric(float64(after.StackInuse-before.StackInuse)/n/1024, "stack-KiB/session")
+		b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/n/1024, "heap-KiB/session")
+		b.ReportMetric(float64(int64(after.StackInuse)-int64(before.StackInuse))/n/1024, "stack-KiB/session")
 		b.ReportMetric(float64(threads()), "threads")
 		runtime.KeepAlive(list)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -49,6 +49,10 @@ type Config struct {
 	Command []string
 	// Runtime starts each session's program; nil: LocalRuntime.
 	Runtime Runtime
+	// PackAfter: a session whose shell has written nothing for this long
+	// keeps its screen packed (see screen.go); default 10s, negative =
+	// never.
+	PackAfter time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -68,6 +72,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StallTimeout == 0 {
 		c.StallTimeout = 10 * time.Second
+	}
+	if c.PackAfter == 0 {
+		c.PackAfter = 10 * time.Second
 	}
 	return c
 }

@@ -12,7 +12,7 @@ type ring struct {
 }
 
 // minRingGrow is the first allocation; small enough for an idle prompt.
-const minRingGrow = 4 << 10
+const minRingGrow = 1 << 10
 
 func newRing(max int) ring { return ring{max: max} }
 

@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -30,6 +31,8 @@ type screen struct {
 	claimed int64 // output offset handed to the feeder (or fed)
 	feeding bool  // a feeder runs
 	feeders sync.WaitGroup
+	idle    *time.Timer // packs the emulator once the shell is quiet; nil: never
+	packed  bool        // idle packed the emulator and is not armed
 }
 
 // inlineFeed is the most output the pump feeds to an idle emulator itself: a
@@ -44,6 +47,7 @@ const feederNice = 10
 // append at s.seq. Called with s.mu held, before the ring takes out.
 func (s *Session) screenOutputLocked(out []byte) {
 	sc := &s.screen
+	s.screenUsedLocked()
 	end := s.seq + int64(len(out))
 	if (!sc.feeding && len(out) <= inlineFeed) || end-sc.fed.Load() > int64(s.ring.max) {
 		t := s.lockScreen()
@@ -116,5 +120,59 @@ func (s *Session) lockScreen() *vt.Terminal {
 		sc.fed.Store(s.seq)
 	}
 	sc.claimed = s.seq
+	s.screenUsedLocked()
 	return sc.term
+}
+
+// An idle session keeps its screen packed: a server mostly holds sessions
+// nobody types in, and a 120x40 screen is 57 KiB as cells against a few
+// hundred bytes to a few KiB packed (vt.Terminal.Pack; the scrollback,
+// up to ~1 MiB as cells, too). The emulator unpacks itself when it is next
+// used, exactly as it was; waking a full screen and packing it again costs
+// about 80 µs (the scrollback stays packed unless lines scroll into it),
+// so a shell that writes less often than PackAfter (a clock in a prompt)
+// pays that once per write.
+//
+// One timer per session, armed while the screen is unpacked; it finds out
+// from lastOutput whether output came meanwhile, so the pump pays nothing
+// per read.
+
+// startPacking arms the session's idle timer.
+func (s *Session) startPacking() {
+	d := s.m.cfg.PackAfter
+	if d <= 0 {
+		return
+	}
+	s.mu.Lock()
+	s.screen.idle = time.AfterFunc(d, s.packIdle)
+	s.mu.Unlock()
+}
+
+// packIdle packs the screen if the shell has been quiet for PackAfter, and
+// otherwise waits for the rest of it.
+func (s *Session) packIdle() {
+	d := s.m.cfg.PackAfter
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sc := &s.screen
+	if s.result != nil || sc.packed {
+		return
+	}
+	if wait := time.Duration(s.lastOutput.Load() + int64(d) - time.Now().UnixNano()); wait > 0 || sc.feeding {
+		sc.idle.Reset(max(wait, d/8))
+		return
+	}
+	t := s.lockScreen()
+	t.Pack()
+	sc.mu.Unlock()
+	sc.packed = true
+}
+
+// screenUsedLocked rearms the idle timer once the screen is in use again
+// (it unpacks itself). Called with s.mu held.
+func (s *Session) screenUsedLocked() {
+	if sc := &s.screen; sc.packed && s.result == nil {
+		sc.packed = false
+		sc.idle.Reset(s.m.cfg.PackAfter)
+	}
 }

@@ -139,6 +139,7 @@ func newSession(m *Manager, id string, opts SpawnOptions, shell string, c *child
 }
 
 func (s *Session) start() {
+	s.startPacking()
 	go s.pump()
 	go s.wait()
 	if d := s.m.cfg.IdleTimeout; d > 0 {
@@ -433,6 +434,9 @@ func (s *Session) wait() {
 	s.mu.Lock()
 	s.result = &st
 	atts := slices.Clone(s.atts)
+	if s.screen.idle != nil {
+		s.screen.idle.Stop()
+	}
 	s.mu.Unlock()
 	for _, a := range atts {
 		a.setExit(st)

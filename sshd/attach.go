@@ -111,28 +111,27 @@ func (s *Server) join(ctx context.Context, cancel context.CancelFunc, sess ssh.S
 	if recording {
 		io.WriteString(sess, recordingNotice(true))
 	}
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-recChanged:
-				if now := target.Recording(); now != recording {
-					recording = now
-					io.WriteString(sess, recordingNotice(now))
-				}
-			}
-		}
-	}()
-
-	stopWindows := onWindowChange(sess, func(w ssh.Window) {
+	stopWindows := onWindowChangeOr(sess, func(w ssh.Window) {
 		a.Resize(w.Width, w.Height) // out-of-range sizes are refused by the core
+	}, recChanged, func() {
+		if now := target.Recording(); now != recording {
+			recording = now
+			io.WriteString(sess, recordingNotice(now))
+		}
 	})
 	defer stopWindows()
 	go func() {
-		// Keystrokes are small and a paste takes a few more reads; the
-		// buffer lives as long as the attachment, so it stays small.
-		buf := make([]byte, 4<<10)
+		// Keystrokes are small, and the buffer waiting for the next one
+		// lives as long as the attachment: an idle client keeps a small
+		// one. A read that fills it is a paste going on, read on in
+		// larger steps with a pooled buffer until the input pauses.
+		small := make([]byte, 256)
+		buf := small
+		defer func() {
+			if len(buf) != len(small) {
+				s.inputBufs.Put(&buf)
+			}
+		}()
 		told := false
 		for {
 			n, err := in.Read(buf)
@@ -153,6 +152,17 @@ func (s *Server) join(ctx context.Context, cancel context.CancelFunc, sess ssh.S
 					cancel()
 				}
 				return
+			}
+			switch full := n == len(buf); {
+			case full && len(buf) == len(small):
+				if p, ok := s.inputBufs.Get().(*[]byte); ok {
+					buf = *p
+				} else {
+					buf = make([]byte, 4<<10)
+				}
+			case !full && len(buf) != len(small):
+				s.inputBufs.Put(&buf)
+				buf = small
 			}
 		}
 	}()

@@ -77,6 +77,8 @@ type Server struct {
 	counters counters
 	ptys     sync.Map // ssh.Session → ssh.Pty: the library keeps PTY requests per connection, not per channel
 
+	inputBufs sync.Pool // *[]byte: an attached client's input buffer while a paste goes on (attach.go)
+
 	connsMu sync.Mutex
 	conns   map[*conn]struct{}
 	ports   ports // loopback ports bound by -R, by user
@@ -174,11 +176,8 @@ func (s *Server) build() (*ssh.Server, error) {
 				s.track(ctx, conn)
 				s.counters.total.Add(1)
 				s.counters.open.Add(1)
-				go func() {
-					<-ctx.Done()
-					s.counters.open.Add(-1)
-				}()
-				go s.watchConn(ctx, conn)
+				context.AfterFunc(ctx, func() { s.counters.open.Add(-1) })
+				s.watchConn(ctx, conn) // timers only: it returns at once
 				return conn
 			}
 			srv.ConnectionFailedCallback = func(conn net.Conn, err error) {
@@ -285,6 +284,13 @@ func (s *Server) pty(sess ssh.Session) (ssh.Pty, bool) {
 // closes even after stop: the library blocks the channel's every later
 // request while a window change is unread.
 func onWindowChange(sess ssh.Session, fn func(ssh.Window)) (stop func()) {
+	return onWindowChangeOr(sess, fn, nil, nil)
+}
+
+// onWindowChangeOr is onWindowChange that also calls onC each time c
+// fires, on the same goroutine: an idle attached client costs a goroutine
+// (and its stack) less than with one loop for each.
+func onWindowChangeOr(sess ssh.Session, fn func(ssh.Window), c <-chan struct{}, onC func()) (stop func()) {
 	_, ch, _ := sess.Pty()
 	quit, done := make(chan struct{}), make(chan struct{})
 	go func() {
@@ -296,6 +302,8 @@ func onWindowChange(sess ssh.Session, fn func(ssh.Window)) (stop func()) {
 					return
 				}
 				fn(w)
+			case <-c:
+				onC()
 			case <-quit:
 				go func() {
 					for range ch {

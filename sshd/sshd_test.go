@@ -3,6 +3,7 @@ package sshd
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
@@ -1080,4 +1081,27 @@ func TestAttachNeedsSocket(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "rc=1") || !strings.Contains(stderr, "stdin is not a terminal") || !strings.Contains(stderr, AttachSockVar+" is not set") {
 		t.Fatalf("codeterm attach without a terminal or socket: %d %q %q", code, out, stderr)
 	}
+}
+
+// TestPasteReachesShellWhole: a paste larger than an idle client's input
+// buffer reaches the shell byte for byte and in order, in the buffers it
+// switches to and back from.
+func TestPasteReachesShellWhole(t *testing.T) {
+	h := newHarness(t)
+	a := h.term(h.keyAlice, "alice@127.0.0.1", "demo")
+	a.send("stty raw -echo; echo ready-$((3*3)); head -c 100000 > paste; stty sane; echo got-$(md5sum < paste | cut -c1-32)\r")
+	a.expect("ready-9")
+	var paste strings.Builder
+	for i := 0; paste.Len() < 100000; i++ {
+		fmt.Fprintf(&paste, "%d:%s;", i, strings.Repeat("x", i%300))
+	}
+	data := paste.String()[:100000]
+	sum := md5.Sum([]byte(data))
+	// In parts of varied size, some filling the buffers, some not.
+	for len(data) > 0 {
+		n := min(len(data), 1+len(data)%7000)
+		a.send(data[:n])
+		data = data[n:]
+	}
+	a.expect(fmt.Sprintf("got-%x", sum))
 }

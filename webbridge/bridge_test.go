@@ -2,8 +2,11 @@ package webbridge
 
 import (
 	"context"
+	"crypto/md5"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -410,5 +413,42 @@ func TestQueryChunk(t *testing.T) {
 		if o["seq"] != total {
 			t.Errorf("seq %v after %v bytes", o["seq"], total)
 		}
+	}
+}
+
+// TestInputWaitsForShell: input a shell does not read at once waits in
+// order (the writer starts and ends with the backlog, several times over),
+// and arrives whole once the shell reads.
+func TestInputWaitsForShell(t *testing.T) {
+	const size = 300000
+	e := newEnv(t, envOptions{})
+	c := e.dial(e.token(e.alice))
+	id := c.createTerminal(e.aliceWS.ID)
+	for round := range 3 {
+		if ack := c.call("terminal-input", map[string]any{"sessionId": id,
+			"data": "stty raw -echo; echo READY-$((40+" + strconv.Itoa(round) + ")); sleep 1; head -c " + strconv.Itoa(size) + " | md5sum; stty sane; echo DONE-$((50+" + strconv.Itoa(round) + "))\r"}); ack["ok"] != true {
+			t.Fatalf("round %d: command refused: %v", round, ack)
+		}
+		c.waitOutput(id, 0, "READY-4"+strconv.Itoa(round))
+		var all strings.Builder
+		for i := 0; all.Len() < size; i++ {
+			fmt.Fprintf(&all, "%d-%d:%s;", round, i, strings.Repeat("y", i%500))
+		}
+		data := all.String()[:size]
+		sum := md5.Sum([]byte(data))
+		var acks []int
+		for len(data) > 0 {
+			n := min(len(data), 30000+len(data)%20000)
+			b, _ := json.Marshal(map[string]any{"sessionId": id, "data": data[:n]})
+			acks = append(acks, c.emitRaw("terminal-input", string(b)))
+			data = data[n:]
+		}
+		for _, a := range acks {
+			if ack := c.waitAck(a); ack["ok"] != true {
+				t.Fatalf("round %d: input refused: %v", round, ack)
+			}
+		}
+		c.waitOutput(id, 0, fmt.Sprintf("%x", sum))
+		c.waitOutput(id, 0, "DONE-5"+strconv.Itoa(round)) // the terminal reads lines again
 	}
 }

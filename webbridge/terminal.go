@@ -26,6 +26,8 @@ type termView struct {
 	queued atomic.Int32 // input requests given to writeInput and not yet written
 	role   sessions.Role
 
+	writing atomic.Bool // writeInput runs (queueInput starts it)
+
 	// The output encoder and the held-back tail belong to relayOutput, and
 	// to direct while relayOutput waits in Next (see AttachOptions.Direct).
 	enc   *outputEncoder
@@ -93,18 +95,38 @@ func (c *client) attach(sess *sessions.Session, opts sessions.AttachOptions) (*t
 	return v, nil
 }
 
-// start runs the view's goroutines.
+// start runs the view's output loop; writeInput runs only while input
+// waits (see queueInput).
 func (v *termView) start() {
 	wg := &v.c.srv.wg
-	wg.Add(2)
+	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		v.relayOutput()
 	}()
-	go func() {
-		defer wg.Done()
-		v.writeInput()
-	}()
+}
+
+// queueInput hands input the terminal did not take at once to writeInput,
+// starting it if it is not running: an idle terminal keeps no goroutine
+// (and no stack) waiting for input. It reports false if the backlog is
+// full.
+func (v *termView) queueInput(req inputReq) bool {
+	v.queued.Add(1)
+	select {
+	case v.input <- req:
+	default:
+		v.queued.Add(-1)
+		return false
+	}
+	if v.writing.CompareAndSwap(false, true) {
+		wg := &v.c.srv.wg
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v.writeInput()
+		}()
+	}
+	return true
 }
 
 func (c *client) view(id string) *termView {
@@ -275,6 +297,13 @@ func (v *termView) writeInput() {
 		select {
 		case <-v.done:
 			return
+		default:
+			// Nothing waits: end, unless input came between the look
+			// and giving up the role, and no new writer took it.
+			v.writing.Store(false)
+			if len(v.input) == 0 || !v.writing.CompareAndSwap(false, true) {
+				return
+			}
 		case req := <-v.input:
 			_, err := v.att.Write(req.data)
 			v.queued.Add(-1)
@@ -552,11 +581,7 @@ func (c *client) terminalInput(m *socketio.Message, r *reply) {
 		}
 		data = data[n:]
 	}
-	v.queued.Add(1)
-	select {
-	case v.input <- inputReq{data: data, r: r}:
-	default:
-		v.queued.Add(-1)
+	if !v.queueInput(inputReq{data: data, r: r}) {
 		r.fail(&wireError{Code: CodeInputBacklog, Message: "The terminal is not reading its input",
 			Details: "too much input is waiting for the shell"})
 	}

@@ -28,6 +28,10 @@ const repaintClear = "\x1b[H\x1b[2J"
 // style, pen, charsets and finally the cursor (including a pending wrap) are
 // restored.
 func (t *Terminal) AppendRepaint(dst []byte, scrollback int) []byte {
+	t.unpack()
+	if scrollback > 0 {
+		t.unpackScrollback()
+	}
 	dst = append(dst, repaintPrefix...)
 	var cur style
 	if n := min(scrollback, t.sb.len()); n > 0 {
@@ -417,6 +421,7 @@ func appendCUP(dst []byte, y, x int) []byte {
 // (keys, mouse, paste), the title and the cursor are restored. No
 // scrollback: the client's history would keep a cut-down screen.
 func (t *Terminal) AppendView(dst []byte, cols, rows int) []byte {
+	t.unpack()
 	cols, rows = clampDim(cols), clampDim(rows)
 	// Every row is painted rather than the screen cleared first: views
 	// follow each other fast, and tmux (scroll-on-clear) would move each

@@ -227,6 +227,7 @@ func (t *Terminal) scrollUp(top, bot, n int, save bool) {
 	n = min(n, h)
 	s := t.scr
 	if save && top == 0 && s == t.pri && t.sb.max > 0 {
+		t.unpackScrollback()
 		for i := 0; i < n; i++ {
 			t.sb.push(s.used(i), s.lines[i].wrapped)
 		}
@@ -419,6 +420,7 @@ func (t *Terminal) eraseDisplay(mode int) {
 		}
 	case 3:
 		t.sb.clear()
+		t.sbPk = nil
 		return
 	default:
 		return

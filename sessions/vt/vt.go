@@ -36,7 +36,9 @@ type Terminal struct {
 	clusterIdx map[string]uint32
 	scratch    []byte
 
-	sb scrollback
+	sb   scrollback
+	pk   *packed      // non-nil: the screens' cells are packed (pack.go)
+	sbPk *packedLines // non-nil: the scrollback is packed, and sb empty
 
 	p parser
 }
@@ -174,6 +176,7 @@ func (t *Terminal) resetTabs(from int) {
 // Write feeds program output to the terminal. It never blocks and never
 // fails; queries are consumed without reply.
 func (t *Terminal) Write(p []byte) (int, error) {
+	t.unpack()
 	t.parse(p)
 	return len(p), nil
 }
@@ -199,14 +202,21 @@ func (t *Terminal) LineText(y int) string {
 	if y < 0 || y >= t.rows {
 		return ""
 	}
+	t.unpack()
 	return t.rowText(t.scr.row(y))
 }
 
 // ScrollbackLen returns the number of lines held in scrollback.
-func (t *Terminal) ScrollbackLen() int { return t.sb.len() }
+func (t *Terminal) ScrollbackLen() int {
+	if t.sbPk != nil {
+		return t.sbPk.n
+	}
+	return t.sb.len()
+}
 
 // ScrollbackText returns scrollback line i as text (0 = oldest).
 func (t *Terminal) ScrollbackText(i int) string {
+	t.unpackScrollback()
 	if i < 0 || i >= t.sb.len() {
 		return ""
 	}
@@ -250,6 +260,8 @@ func (t *Terminal) Resize(cols, rows int) {
 	if cols == t.cols && rows == t.rows {
 		return
 	}
+	t.unpack()
+	t.unpackScrollback()
 	onAlt := t.scr == t.alt
 	// The inactive primary keeps its own notion of the cursor row: the one
 	// saved on entering the alternate screen.

@@ -93,8 +93,10 @@ func (s *Server) init() {
 			s.cfg.log = slog.Default()
 		}
 		s.upgrader = websocket.Upgrader{
-			HandshakeTimeout:  s.cfg.writeTimeout,
-			ReadBufferSize:    4096,
+			HandshakeTimeout: s.cfg.writeTimeout,
+			// 0: the read buffer net/http already has for the connection,
+			// instead of a second one.
+			ReadBufferSize:    0,
 			WriteBufferSize:   16 << 10,
 			WriteBufferPool:   &sync.Pool{},
 			EnableCompression: s.EnableCompression,

@@ -37,7 +37,11 @@ func (s *Server) openWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	go c.writeLoop(ws, s.EnableCompression && offersDeflate(r))
-	c.readLoop(ws)
+	// Read on a goroutine of its own and let the handler return: net/http
+	// then lets go of the connection's write buffer and request, and of
+	// this goroutine's stack, deep from the handlers in front of this
+	// one, which an idle connection would otherwise keep for its life.
+	go c.readLoop(ws)
 }
 
 // readLoop reads the established websocket transport until it fails or the
