@@ -48,6 +48,7 @@ func main() {
 	rounds := flag.Int("rounds", 0, "override the plan's rounds (development)")
 	mib := flag.Int("mib", 0, "override the plan's MiB per cat (development)")
 	scale := flag.String("scale", "", "override the plan's scale steps, e.g. 10,20 (development)")
+	fan := flag.String("fan", "", "override the plan's fan-out client counts, e.g. 10,50 (development)")
 	files := flag.Int("files", 0, "instead: file transfer throughput with a file of this many MiB (socket, HTTP, scp); writes bench/FILES.md")
 	flag.BoolVar(&verbose, "v", false, "log how long each part takes")
 	flag.StringVar(&baseline, "baseline", "", "also measure codeterm built from this source tree, as \"..., before\" (an A/B in one run)")
@@ -85,6 +86,17 @@ func main() {
 	if *mib > 0 {
 		p.catBytes, p.fanBytes = *mib<<20, min(p.fanBytes, *mib<<20)
 		p.name += ", less data"
+	}
+	if *fan != "" {
+		p.fanOut = nil
+		for _, f := range strings.Split(*fan, ",") {
+			n, err := strconv.Atoi(f)
+			if err != nil || n <= 0 {
+				log.Fatalf("-fan: %q", f)
+			}
+			p.fanOut = append(p.fanOut, n)
+		}
+		p.name += ", other fan-out"
 	}
 	if *scale != "" {
 		p.scale = nil
