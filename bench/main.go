@@ -88,25 +88,11 @@ func main() {
 		p.name += ", less data"
 	}
 	if *fan != "" {
-		p.fanOut = nil
-		for _, f := range strings.Split(*fan, ",") {
-			n, err := strconv.Atoi(f)
-			if err != nil || n <= 0 {
-				log.Fatalf("-fan: %q", f)
-			}
-			p.fanOut = append(p.fanOut, n)
-		}
+		p.fanOut = counts("-fan", *fan)
 		p.name += ", other fan-out"
 	}
 	if *scale != "" {
-		p.scale = nil
-		for _, f := range strings.Split(*scale, ",") {
-			n, err := strconv.Atoi(f)
-			if err != nil || n <= 0 {
-				log.Fatalf("-scale: %q", f)
-			}
-			p.scale = append(p.scale, n)
-		}
+		p.scale = counts("-scale", *scale)
 		p.name += ", smaller scale"
 	}
 	report, err := run(ctx, p)
@@ -118,4 +104,17 @@ func main() {
 		log.Fatal(err)
 	}
 	log.Printf("wrote %s", *out)
+}
+
+// counts parses a flag's comma-separated list of positive counts.
+func counts(name, list string) []int {
+	var ns []int
+	for _, f := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(f)
+		if err != nil || n <= 0 {
+			log.Fatalf("%s: %q", name, f)
+		}
+		ns = append(ns, n)
+	}
+	return ns
 }

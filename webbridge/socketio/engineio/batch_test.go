@@ -69,6 +69,27 @@ func expected(bufs []*Buffer) ([]string, []bool) {
 	return want, binary
 }
 
+// backlog opens a websocket on srv, with small socket buffers so that the
+// writer falls behind and takes batches, and feeds it batchMessages from
+// another goroutine. It returns what the client must read.
+func backlog(t *testing.T, srv *Server, compress bool) (*websocket.Conn, *Conn, []string, []bool) {
+	t.Helper()
+	ts, conns := directServer(t, srv, true)
+	ws := dialDirect(t, ts, compress, true)
+	c := <-conns
+	readWS(t, ws) // open
+	bufs := batchMessages()
+	want, binary := expected(bufs)
+	go func() {
+		for _, b := range bufs {
+			if c.SendBuffersContext(context.Background(), b) != nil {
+				return // closed: the reader says what is missing
+			}
+		}
+	}()
+	return ws, c, want, binary
+}
+
 // TestBatchOrderAndCompleteness: a backlog that the writer takes in batches
 // (written with writev) arrives whole and in order, while Engine.IO pings
 // and websocket pongs go out between the batches.
@@ -76,21 +97,7 @@ func TestBatchOrderAndCompleteness(t *testing.T) {
 	for _, compress := range []bool{false, true} {
 		t.Run(fmt.Sprintf("deflate=%v", compress), func(t *testing.T) {
 			srv := &Server{PingInterval: 5 * time.Millisecond, PingTimeout: time.Hour, QueueBytes: 256 << 10, EnableCompression: compress}
-			ts, conns := directServer(t, srv, true)
-			ws := dialDirect(t, ts, compress, true)
-			c := <-conns
-			readWS(t, ws) // open
-
-			bufs := batchMessages()
-			want, binary := expected(bufs)
-			go func() {
-				for _, b := range bufs {
-					if err := c.SendBuffersContext(context.Background(), b); err != nil {
-						t.Error(err)
-						return
-					}
-				}
-			}()
+			ws, _, want, binary := backlog(t, srv, compress)
 			var pongs atomic.Int32
 			ws.SetPongHandler(func(string) error { pongs.Add(1); return nil })
 			// Pings from the client while the backlog flows: their pongs
@@ -180,19 +187,7 @@ func (c countingWriter) Write(p []byte) (int, error) {
 // (gorilla's reader writes that answer itself, beside the batches).
 func TestBatchClientCloses(t *testing.T) {
 	srv := &Server{PingInterval: time.Hour, PingTimeout: time.Hour, QueueBytes: 256 << 10}
-	ts, conns := directServer(t, srv, true)
-	ws := dialDirect(t, ts, false, true)
-	c := <-conns
-	readWS(t, ws) // open
-	bufs := batchMessages()
-	want, binary := expected(bufs)
-	go func() {
-		for _, b := range bufs {
-			if c.SendBuffersContext(context.Background(), b) != nil {
-				return // closed: the test is over
-			}
-		}
-	}()
+	ws, c, want, binary := backlog(t, srv, false)
 	readBacklog(t, ws, want[:20], binary[:20]) // well into the backlog
 	if err := ws.WriteControl(websocket.CloseMessage,
 		websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(testTimeout)); err != nil {
