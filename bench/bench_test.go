@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -121,6 +122,30 @@ func TestJSONQuoteRoundTrips(t *testing.T) {
 		out, err := unquote(nil, []byte(q))
 		if err != nil || string(out) != s {
 			t.Errorf("jsonQuote(%q) = %s, back %q %v", s, q, out, err)
+		}
+	}
+}
+
+// TestSkipValueEscapes: a string ends at the first quote after an even run
+// of backslashes, whatever the runs before it.
+func TestSkipValueEscapes(t *testing.T) {
+	for _, s := range []string{"", `\`, `\\`, `"`, `\"`, `a\\"b`, "\\\\\\\"x", strings.Repeat(`\`, 33) + `"`, "é\x1b[0m\u2028"} {
+		q, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := append(append([]byte(nil), q...), `,"next"]`...)
+		end, err := skipValue(b, 0)
+		if err != nil || end != len(q) {
+			t.Errorf("skipValue(%s) = %d, %v, want %d", b, end, err, len(q))
+		}
+		if out, err := unquote(nil, q); err != nil || string(out) != s {
+			t.Errorf("unquote(%s) = %q, %v", q, out, err)
+		}
+	}
+	for _, bad := range []string{`"abc`, `"abc\"`, `"\\\"`} {
+		if _, err := skipValue([]byte(bad), 0); err == nil {
+			t.Errorf("skipValue(%s) did not fail", bad)
 		}
 	}
 }

@@ -48,6 +48,7 @@ func main() {
 	rounds := flag.Int("rounds", 0, "override the plan's rounds (development)")
 	mib := flag.Int("mib", 0, "override the plan's MiB per cat (development)")
 	scale := flag.String("scale", "", "override the plan's scale steps, e.g. 10,20 (development)")
+	fan := flag.String("fan", "", "override the plan's fan-out client counts, e.g. 10,50 (development)")
 	files := flag.Int("files", 0, "instead: file transfer throughput with a file of this many MiB (socket, HTTP, scp); writes bench/FILES.md")
 	flag.BoolVar(&verbose, "v", false, "log how long each part takes")
 	flag.StringVar(&baseline, "baseline", "", "also measure codeterm built from this source tree, as \"..., before\" (an A/B in one run)")
@@ -91,15 +92,12 @@ func main() {
 		p.catBytes, p.fanBytes = *mib<<20, min(p.fanBytes, *mib<<20)
 		p.name += ", less data"
 	}
+	if *fan != "" {
+		p.fanOut = counts("-fan", *fan)
+		p.name += ", other fan-out"
+	}
 	if *scale != "" {
-		p.scale = nil
-		for _, f := range strings.Split(*scale, ",") {
-			n, err := strconv.Atoi(f)
-			if err != nil || n <= 0 {
-				log.Fatalf("-scale: %q", f)
-			}
-			p.scale = append(p.scale, n)
-		}
+		p.scale = counts("-scale", *scale)
 		p.name += ", smaller scale"
 	}
 	report, err := run(ctx, p)
@@ -111,4 +109,17 @@ func main() {
 		log.Fatal(err)
 	}
 	log.Printf("wrote %s", *out)
+}
+
+// counts parses a flag's comma-separated list of positive counts.
+func counts(name, list string) []int {
+	var ns []int
+	for _, f := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(f)
+		if err != nil || n <= 0 {
+			log.Fatalf("%s: %q", name, f)
+		}
+		ns = append(ns, n)
+	}
+	return ns
 }

@@ -8,6 +8,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -148,7 +149,9 @@ func codetermOnly(res *results, e *env, c *conns, p plan) error {
 
 // fanOutOnly is -only fanout: the fan-out rows alone, for this server and
 // the -baseline one in the same run, so that a change shows as a ratio.
-func fanOutOnly(res *results, e *env, c *conns, p plan) error {
+// The order of servers and transports turns with the round: the 50-client
+// rows moved by 1.5x between two runs of the same code.
+func fanOutOnly(res *results, e *env, c *conns, p plan, round int) error {
 	defer timed("fan-out", time.Now())
 	servers := []struct {
 		suffix string
@@ -162,9 +165,14 @@ func fanOutOnly(res *results, e *env, c *conns, p plan) error {
 			sio    *sioTerms
 		}{", before", e.before, c.bfSIO})
 	}
+	transports := []string{"SSH", "Socket.IO"}
+	if round%2 == 0 {
+		transports[0], transports[1] = transports[1], transports[0]
+		slices.Reverse(servers)
+	}
 	for _, n := range p.fanOut {
 		for _, sv := range servers {
-			for _, transport := range []string{"SSH", "Socket.IO"} {
+			for _, transport := range transports {
 				f, err := fanOutTo(e, sv.ct, sv.sio, transport, n, 0)
 				if err != nil {
 					return fmt.Errorf("fan-out to %d over %s%s: %w", n, transport, sv.suffix, err)

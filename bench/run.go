@@ -124,7 +124,7 @@ func run(ctx context.Context, p plan) (string, error) {
 			}
 			// -only fanout: the fan-out rows alone (codetermOnly runs them too).
 			if strings.Contains(only, "fanout") {
-				if err := fanOutOnly(res, e, c, p); err != nil {
+				if err := fanOutOnly(res, e, c, p, round); err != nil {
 					return "", fmt.Errorf("round %d: %w (codeterm's log: %s)", round, err, e.codeterm.logPath)
 				}
 			}

@@ -1,7 +1,6 @@
 package engineio
 
 import (
-	"encoding/binary"
 	"net"
 	"sync"
 	"syscall"
@@ -90,20 +89,9 @@ func (c *Conn) trySend(b *Buffer) bool {
 }
 
 // appendFrame appends an unmasked, final websocket frame (server to client)
-// holding payload, of at most 64 KiB.
+// holding payload.
 func appendFrame(dst []byte, binaryFrame bool, payload []byte) []byte {
-	op := byte(0x81) // FIN, text
-	if binaryFrame {
-		op = 0x82
-	}
-	dst = append(dst, op)
-	if n := len(payload); n <= 125 {
-		dst = append(dst, byte(n))
-	} else {
-		dst = append(dst, 126)
-		dst = binary.BigEndian.AppendUint16(dst, uint16(n))
-	}
-	return append(dst, payload...)
+	return append(appendFrameHeader(dst, binaryFrame, len(payload)), payload...)
 }
 
 // pongFrame is the answer to a websocket ping (at most 125 bytes).

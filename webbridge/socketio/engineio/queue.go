@@ -162,11 +162,23 @@ func popFront(lane *[][]byte) []byte {
 	return p
 }
 
-// popData returns the oldest data message, or nil. The caller owns it.
-func (q *outQueue) popData() *Buffer {
+// popDataBatch appends to dst the oldest data messages, in order, as long
+// as they add up to at most max bytes (always at least one if any is
+// queued). The caller owns them. Their room in the queue is freed at once,
+// so what waits outside the queue's bound is at most max bytes.
+func (q *outQueue) popDataBatch(dst []*Buffer, max, maxN int) []*Buffer {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.popDataLocked()
+	n := 0
+	for len(dst) < maxN && q.head < len(q.data) {
+		size := q.data[q.head].size()
+		if n > 0 && n+size > max {
+			break
+		}
+		n += size
+		dst = append(dst, q.popDataLocked())
+	}
+	return dst
 }
 
 func (q *outQueue) popDataLocked() *Buffer {

@@ -3,6 +3,7 @@ package engineio
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -87,7 +88,7 @@ func TestQueuePushWaits(t *testing.T) {
 		defer q.mu.Unlock()
 		return q.waiters == 1
 	})
-	q.popData().Release()
+	releaseAll(q.popDataBatch(nil, 1, 1))
 	select {
 	case err := <-done:
 		if err != nil {
@@ -108,4 +109,42 @@ func TestQueuePushWaits(t *testing.T) {
 		t.Fatalf("push after close: %v, want ErrClosed", err)
 	}
 	q.discard()
+}
+
+// TestQueueBatch: a batch takes the oldest messages in order, at least one
+// however large, and no more than its bound in bytes or messages; what it
+// took is room for waiting producers at once.
+func TestQueueBatch(t *testing.T) {
+	q := newOutQueue(1 << 20)
+	for _, s := range []string{"a", "bb", "ccc", strings.Repeat("d", 100), "e"} {
+		if err := q.tryPush([]*Buffer{textBuf(s)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := func(bufs []*Buffer) string {
+		var parts []string
+		for _, b := range bufs {
+			parts = append(parts, string(b.B))
+		}
+		releaseAll(bufs)
+		return strings.Join(parts, " ")
+	}
+	if b := got(q.popDataBatch(nil, 7, 10)); b != "4a 4bb" { // 2+3 bytes, 4ccc would make 9
+		t.Fatalf("batch %q, want 4a 4bb", b)
+	}
+	if b := got(q.popDataBatch(nil, 1<<20, 1)); b != "4ccc" {
+		t.Fatalf("batch %q, want 4ccc (one message)", b)
+	}
+	if b := got(q.popDataBatch(nil, 10, 10)); len(b) != 101 {
+		t.Fatalf("batch %q, want the 101-byte message alone", b)
+	}
+	if q.queuedBytes() != 2 {
+		t.Fatalf("queued %d bytes, want 2", q.queuedBytes())
+	}
+	if b := got(q.popDataBatch(nil, 10, 10)); b != "4e" {
+		t.Fatalf("batch %q, want 4e", b)
+	}
+	if bufs := q.popDataBatch(nil, 10, 10); len(bufs) != 0 {
+		t.Fatalf("batch from an empty queue: %d messages", len(bufs))
+	}
 }

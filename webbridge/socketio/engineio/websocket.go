@@ -111,27 +111,8 @@ func (c *Conn) readMessage(ws *websocket.Conn) (int, []byte, error) {
 	return mt, data, nil
 }
 
-// writeData writes one data message, compressed if the client negotiated
-// it and it is worth it; a message queued on several connections is
-// compressed once for all of them.
-func (c *Conn) writeData(ws *websocket.Conn, b *Buffer, mt int, deflate bool) error {
-	if !deflate {
-		return ws.WriteMessage(mt, b.B)
-	}
-	if b.shared.Load() {
-		if pm := b.prepared(c.srv.worthDeflating); pm != nil {
-			ws.EnableWriteCompression(true)
-			return ws.WritePreparedMessage(pm)
-		}
-		ws.EnableWriteCompression(false)
-		return ws.WriteMessage(mt, b.B)
-	}
-	ws.EnableWriteCompression(c.srv.worthDeflating(b.B))
-	return ws.WriteMessage(mt, b.B)
-}
-
-// writeLoop is the connection's only websocket writer. Between data
-// messages it always sends pending control packets first. deflate says the
+// writeLoop is the connection's only websocket writer. Between batches of
+// data messages it always sends pending control packets first. deflate says the
 // client negotiated permessage-deflate.
 func (c *Conn) writeLoop(ws *websocket.Conn, deflate bool) {
 	defer c.release()
@@ -140,6 +121,7 @@ func (c *Conn) writeLoop(ws *websocket.Conn, deflate bool) {
 	c.direct.Store(d)
 	defer d.stop() // before the socket closes
 	timeout := c.srv.cfg.writeTimeout
+	fb := &frameBatch{}
 	write := func() error {
 		d.mu.Lock()
 		defer d.mu.Unlock()
@@ -158,17 +140,12 @@ func (c *Conn) writeLoop(ws *websocket.Conn, deflate bool) {
 				}
 				continue
 			}
-			b := c.q.popData()
-			if b == nil {
+			fb.bufs = c.q.popDataBatch(fb.bufs[:0], batchBytes, batchFrames)
+			if len(fb.bufs) == 0 {
 				return nil
 			}
-			mt := websocket.TextMessage
-			if b.binary {
-				mt = websocket.BinaryMessage
-			}
-			_ = ws.SetWriteDeadline(time.Now().Add(timeout))
-			err := c.writeData(ws, b, mt, deflate)
-			b.Release()
+			err := c.writeBatch(ws, fb, fb.bufs, deflate)
+			clear(fb.bufs)
 			if err != nil {
 				return err
 			}
