@@ -110,6 +110,8 @@ type Manager struct {
 
 	bufs sync.Pool // *[]byte read buffers, taken only while a PTY has data
 
+	exits exitWatch // the shells' exits
+
 	watchMu  sync.Mutex
 	watchers map[*Changes]struct{}
 
