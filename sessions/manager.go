@@ -110,7 +110,7 @@ type Manager struct {
 
 	bufs sync.Pool // *[]byte read buffers, taken only while a PTY has data
 
-	exits exitWatch // the shells' exits
+	ready readyWatch // the shells' exits, the agent sockets' connections
 
 	watchMu  sync.Mutex
 	watchers map[*Changes]struct{}
@@ -377,7 +377,7 @@ func (m *Manager) spawn(ctx context.Context, opts SpawnOptions, prog shellProgra
 	}
 	s := newSession(m, id, opts, shellName, c)
 	// The relay's socket is made while the shell starts, not before.
-	if s.agent, err = listenAgent(agentPath, opts.Account); err != nil {
+	if s.agent, err = listenAgent(agentPath, opts.Account, &m.ready); err != nil {
 		m.log.Warn("session without agent socket", "session", id, "err", err)
 	}
 	if marks {

@@ -141,7 +141,7 @@ func newSession(m *Manager, id string, opts SpawnOptions, shell string, c *child
 func (s *Session) start() {
 	s.startPacking()
 	go s.pump()
-	if !s.m.exits.watch(s.pid, func() { s.wait(true) }) {
+	if !s.m.ready.exited(s.pid, func() { s.wait(true) }) {
 		go s.wait(false)
 	}
 	if d := s.m.cfg.IdleTimeout; d > 0 {

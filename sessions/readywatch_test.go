@@ -6,11 +6,11 @@ import (
 	"time"
 )
 
-// TestExitWatch: each exit reaches its own waiter, whatever the order, and
+// TestReadyWatchExits: each exit reaches its own waiter, whatever the order, and
 // the watching goroutine stops (its epoll instance closed) once nothing is
 // watched, to start again for the next process.
-func TestExitWatch(t *testing.T) {
-	var w exitWatch
+func TestReadyWatchExits(t *testing.T) {
+	var w readyWatch
 	start := func() *exec.Cmd {
 		c := exec.Command("sleep", "60")
 		if err := c.Start(); err != nil {
@@ -23,7 +23,7 @@ func TestExitWatch(t *testing.T) {
 		cmds := []*exec.Cmd{start(), start(), start()}
 		fired := make(chan int, len(cmds))
 		for i, c := range cmds {
-			if !w.watch(c.Process.Pid, func() { fired <- i }) {
+			if !w.exited(c.Process.Pid, func() { fired <- i }) {
 				t.Skip("no pidfd or epoll here")
 			}
 		}
