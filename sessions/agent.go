@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 
 	"github.com/codeterm/codeterm/isolation"
 )
@@ -26,9 +27,13 @@ type AgentDialer func() (io.ReadWriteCloser, error)
 type agentRelay struct {
 	dir string
 	ln  net.Listener
+	fd  int         // ln's descriptor
+	w   *readyWatch // says when ln has a connection
 
 	mu      sync.Mutex
 	dialers []*AgentDialer // most recent last
+	closed  bool
+	waitID  int32 // the pending w.once call; 0: none
 }
 
 // agentSocketPath names a session's SSH_AUTH_SOCK before the relay exists
@@ -60,7 +65,7 @@ func agentBase() string {
 // reaches the agent. A directory already there is an error, not a reuse.
 // It runs once the shell has started, beside the shell's own start-up,
 // which uses no agent before its first command.
-func listenAgent(path string, acct *isolation.Account) (*agentRelay, error) {
+func listenAgent(path string, acct *isolation.Account, w *readyWatch) (*agentRelay, error) {
 	dir := filepath.Dir(path)
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("agent socket: %w", err)
@@ -79,9 +84,18 @@ func listenAgent(path string, acct *isolation.Account) (*agentRelay, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("agent socket: %w", err)
 	}
-	r := &agentRelay{dir: dir, ln: ln}
-	go r.serve()
-	return r, nil
+	return newAgentRelay(dir, ln, w), nil
+}
+
+func newAgentRelay(dir string, ln net.Listener, w *readyWatch) *agentRelay {
+	r := &agentRelay{dir: dir, ln: ln, fd: -1, w: w}
+	if sc, ok := ln.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			rc.Control(func(fd uintptr) { r.fd = int(fd) })
+		}
+	}
+	r.serve()
+	return r
 }
 
 func (r *agentRelay) path() string { return r.ln.Addr().String() }
@@ -105,7 +119,7 @@ func (r *agentRelay) file() *os.File {
 
 // agentRelayFromFile is the relay a previous program image handed over:
 // the same socket, listening in dir.
-func agentRelayFromFile(f *os.File, dir string) (*agentRelay, error) {
+func agentRelayFromFile(f *os.File, dir string, w *readyWatch) (*agentRelay, error) {
 	defer f.Close()
 	ln, err := net.FileListener(f)
 	if err != nil {
@@ -116,12 +130,47 @@ func agentRelayFromFile(f *os.File, dir string) (*agentRelay, error) {
 		// removes the directory.
 		ul.SetUnlinkOnClose(false)
 	}
-	r := &agentRelay{dir: dir, ln: ln}
-	go r.serve()
-	return r, nil
+	return newAgentRelay(dir, ln, w), nil
 }
 
+// serve accepts the next connection once there is one, on a goroutine
+// started then: a shell that never uses its agent (most never do) costs no
+// goroutine waiting in Accept.
 func (r *agentRelay) serve() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	if r.fd >= 0 {
+		if id, ok := r.w.once(r.fd, r.accept); ok {
+			r.waitID = id
+			return
+		}
+	}
+	r.waitID = 0
+	go r.acceptLoop()
+}
+
+// accept takes the connection that made the listener readable, then
+// waits for the next one while it relays this one.
+func (r *agentRelay) accept() {
+	r.mu.Lock()
+	r.waitID = 0
+	r.mu.Unlock()
+	c, err := r.ln.Accept()
+	if errors.Is(err, net.ErrClosed) {
+		return
+	}
+	r.serve()
+	if err == nil {
+		r.relay(c)
+	}
+}
+
+// acceptLoop serves the listener on a goroutine of its own, where it
+// cannot be watched.
+func (r *agentRelay) acceptLoop() {
 	for {
 		c, err := r.ln.Accept()
 		if err != nil {
@@ -190,6 +239,13 @@ func (r *agentRelay) add(dial AgentDialer) (remove func()) {
 }
 
 func (r *agentRelay) close() {
+	r.mu.Lock()
+	r.closed = true
+	if r.waitID != 0 {
+		r.w.cancel(r.fd, r.waitID) // while the descriptor is still open
+		r.waitID = 0
+	}
+	r.mu.Unlock()
 	r.ln.Close()
 	os.RemoveAll(r.dir)
 }

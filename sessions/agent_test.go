@@ -3,11 +3,15 @@ package sessions
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The shell's SSH_AUTH_SOCK is a socket only its account may use, in a
@@ -131,5 +135,71 @@ func TestConfiguredCommand(t *testing.T) {
 	opts.WorkspaceID, opts.Dir = e.ws[1].ID, e.ws[1].LocalPath
 	if _, err := e.m.Create(context.Background(), opts); !errors.Is(err, ErrSpawn) {
 		t.Errorf("missing command: %v, want ErrSpawn", err)
+	}
+}
+
+// TestAgentRelayAcceptsOnDemand: the relay takes its connections when they
+// come (it keeps no goroutine in Accept): none is refused while no agent
+// is there, each reaches the agent one after another and at once, and a
+// closed relay leaves nothing watched.
+func TestAgentRelayAcceptsOnDemand(t *testing.T) {
+	var w readyWatch
+	r, err := listenAgent(agentSocketPath(t.TempDir()), nil, &w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dial := func() net.Conn {
+		t.Helper()
+		c, err := net.Dial("unix", r.path())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		return c
+	}
+	c := dial()
+	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("without an agent: read %v, want EOF", err)
+	}
+	c.Close()
+
+	remove := r.add(func() (io.ReadWriteCloser, error) {
+		a, b := net.Pipe()
+		go func() { io.Copy(b, b); b.Close() }()
+		return a, nil
+	})
+	ping := func(msg string) error {
+		c := dial()
+		defer c.Close()
+		if _, err := c.Write([]byte(msg)); err != nil {
+			return err
+		}
+		got := make([]byte, len(msg))
+		if _, err := io.ReadFull(c, got); err != nil || string(got) != msg {
+			return fmt.Errorf("echo %q: %q, %v", msg, got, err)
+		}
+		return nil
+	}
+	for i := range 3 {
+		if err := ping(fmt.Sprint("one after another ", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	errs := make(chan error, 5)
+	for i := range cap(errs) {
+		go func() { errs <- ping(fmt.Sprint("at once ", i)) }()
+	}
+	for range cap(errs) {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	remove()
+	r.close()
+	w.mu.Lock()
+	n, ep := len(w.waiting), w.ep
+	w.mu.Unlock()
+	if n != 0 || ep != nil {
+		t.Fatalf("closed relay: %d waiting, epoll %v", n, ep)
 	}
 }

@@ -269,7 +269,7 @@ func (m *Manager) importSession(ctx context.Context, hs handoverSession, master,
 	if agent != nil {
 		// The shell's SSH_AUTH_SOCK names the same socket: its listener
 		// goes on in this image.
-		r, err := agentRelayFromFile(agent, hs.AgentDir)
+		r, err := agentRelayFromFile(agent, hs.AgentDir, &m.ready)
 		if err != nil {
 			m.log.Warn("imported session without agent socket", "session", hs.ID, "err", err)
 		}

@@ -110,6 +110,8 @@ type Manager struct {
 
 	bufs sync.Pool // *[]byte read buffers, taken only while a PTY has data
 
+	ready readyWatch // the shells' exits, the agent sockets' connections
+
 	watchMu  sync.Mutex
 	watchers map[*Changes]struct{}
 
@@ -375,7 +377,7 @@ func (m *Manager) spawn(ctx context.Context, opts SpawnOptions, prog shellProgra
 	}
 	s := newSession(m, id, opts, shellName, c)
 	// The relay's socket is made while the shell starts, not before.
-	if s.agent, err = listenAgent(agentPath, opts.Account); err != nil {
+	if s.agent, err = listenAgent(agentPath, opts.Account, &m.ready); err != nil {
 		m.log.Warn("session without agent socket", "session", id, "err", err)
 	}
 	if marks {

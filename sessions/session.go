@@ -141,7 +141,9 @@ func newSession(m *Manager, id string, opts SpawnOptions, shell string, c *child
 func (s *Session) start() {
 	s.startPacking()
 	go s.pump()
-	go s.wait()
+	if !s.m.ready.exited(s.pid, func() { s.wait(true) }) {
+		go s.wait(false)
+	}
 	if d := s.m.cfg.IdleTimeout; d > 0 {
 		go s.idleWatch(d)
 	}
@@ -407,9 +409,11 @@ func (s *Session) publish(out []byte, qs []query) {
 }
 
 // wait reaps the shell, lets the pump read everything the shell's processes
-// wrote, then delivers the exit.
-func (s *Session) wait() {
-	if awaitExit(s.pid) {
+// wrote, then delivers the exit. exited says the shell is known to have
+// exited (see exitWatch); otherwise the reaping waits for it, blocking a
+// thread for the shell's life.
+func (s *Session) wait(exited bool) {
+	if exited {
 		// A hand-over must find its shells unreaped (the next image waits
 		// for them), so the reaping and the end wait for it to finish.
 		s.m.handover.RLock()

@@ -433,26 +433,3 @@ func foregroundPgrp(master *os.File) int {
 	})
 	return pg
 }
-
-// awaitExit returns once process pid has exited (without reaping it),
-// waiting on a pidfd through the runtime poller: os.Process.Wait blocks an
-// OS thread for the whole life of the shell, one per idle session. If
-// pidfds are unavailable it returns false at once and Wait blocks as usual.
-func awaitExit(pid int) bool {
-	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
-	if err != nil {
-		return false
-	}
-	f := os.NewFile(uintptr(fd), "pidfd")
-	defer f.Close()
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return false
-	}
-	rc.Read(func(fd uintptr) bool {
-		var info unix.Siginfo
-		err := unix.Waitid(unix.P_PIDFD, int(fd), &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
-		return err != nil || info.Signo != 0 // exited, or nothing to wait for
-	})
-	return true
-}

@@ -40,6 +40,7 @@ func (s *Server) newSocketServer() *socketio.Server {
 	ns := io.Of("/")
 	ns.Use(s.authenticate)
 	ns.OnConnection(s.onConnection)
+	s.registerEvents(ns)
 	return io
 }
 
@@ -110,7 +111,6 @@ func (s *Server) onConnection(sock *socketio.Socket) {
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	c.bucket = newTokenBucket(s.Socket.EventsPerSecond)
 	sock.Join(userRoom(c.user.ID))
-	s.registerEvents(c)
 	sock.OnDisconnect(func(reason string) { c.disconnected(reason) })
 	s.hub.add(c)
 	s.counters.connections.Add(1)
@@ -144,10 +144,15 @@ func (c *client) disconnected(reason string) {
 // handler is an event handler with its reply plumbing.
 type handler func(c *client, m *socketio.Message, r *reply)
 
-// on registers an event. errEvent is where failures are reported besides
-// the ack: "error", "terminal-error" or "workspace-error".
-func (c *client) on(event, errEvent string, h handler) {
-	c.sock.On(event, func(s *socketio.Socket, m *socketio.Message, ack socketio.AckFunc) {
+// on registers an event for every socket of ns. errEvent is where
+// failures are reported besides the ack: "error", "terminal-error" or
+// "workspace-error".
+func on(ns *socketio.Namespace, event, errEvent string, h handler) {
+	ns.On(event, func(s *socketio.Socket, m *socketio.Message, ack socketio.AckFunc) {
+		c := clientOf(s)
+		if c == nil { // cannot happen: authenticate sets it
+			return
+		}
 		r := &reply{c: c, event: event, errEvent: errEvent, ack: ack}
 		if !c.bucket.take(time.Now()) {
 			c.rateLimited(r)
@@ -281,43 +286,50 @@ func (b *tokenBucket) take(now time.Time) bool {
 	return true
 }
 
-func (s *Server) registerEvents(c *client) {
+// registerEvents registers the events once for all sockets: handlers
+// registered per socket would cost each connection a map and a closure per
+// event.
+func (s *Server) registerEvents(ns *socketio.Namespace) {
 	// Terminal
-	c.on("create-terminal", "terminal-error", (*client).createTerminal)
-	c.on("attach-terminal", "terminal-error", (*client).attachTerminal)
-	c.on("detach-terminal", "terminal-error", (*client).detachTerminal)
-	c.on("terminal-input", "terminal-error", (*client).terminalInput)
-	c.on("terminal-resize", "terminal-error", (*client).terminalResize)
-	c.on("kill-terminal", "terminal-error", (*client).killTerminal)
-	c.on("list-terminals", "terminal-error", (*client).listTerminals)
-	c.on("rename-terminal", "terminal-error", (*client).renameTerminal)
+	on(ns, "create-terminal", "terminal-error", (*client).createTerminal)
+	on(ns, "attach-terminal", "terminal-error", (*client).attachTerminal)
+	on(ns, "detach-terminal", "terminal-error", (*client).detachTerminal)
+	on(ns, "terminal-input", "terminal-error", (*client).terminalInput)
+	on(ns, "terminal-resize", "terminal-error", (*client).terminalResize)
+	on(ns, "kill-terminal", "terminal-error", (*client).killTerminal)
+	on(ns, "list-terminals", "terminal-error", (*client).listTerminals)
+	on(ns, "rename-terminal", "terminal-error", (*client).renameTerminal)
 	// Sharing
-	c.on("share-session", "terminal-error", (*client).shareSession)
-	c.on("unshare-session", "terminal-error", (*client).unshareSession)
-	c.on("list-shares", "terminal-error", (*client).listShares)
-	c.on("record-session", "terminal-error", (*client).recordSession)
-	c.on("list-commands", "terminal-error", (*client).listCommands)
+	on(ns, "share-session", "terminal-error", (*client).shareSession)
+	on(ns, "unshare-session", "terminal-error", (*client).unshareSession)
+	on(ns, "list-shares", "terminal-error", (*client).listShares)
+	on(ns, "record-session", "terminal-error", (*client).recordSession)
+	on(ns, "list-commands", "terminal-error", (*client).listCommands)
 	// Workspace
-	c.on("create-workspace", "workspace-error", (*client).createWorkspace)
-	c.on("cancel-workspace", "workspace-error", (*client).cancelWorkspace)
-	c.on("delete-workspace", "workspace-error", (*client).deleteWorkspace)
-	c.on("sync-workspace", "workspace-error", (*client).syncWorkspace)
-	c.on("get-workspace-status", "workspace-error", (*client).getWorkspaceStatus)
-	c.on("join-workspace", "workspace-error", (*client).joinWorkspace)
-	c.on("leave-workspace", "workspace-error", (*client).leaveWorkspace)
+	on(ns, "create-workspace", "workspace-error", (*client).createWorkspace)
+	on(ns, "cancel-workspace", "workspace-error", (*client).cancelWorkspace)
+	on(ns, "delete-workspace", "workspace-error", (*client).deleteWorkspace)
+	on(ns, "sync-workspace", "workspace-error", (*client).syncWorkspace)
+	on(ns, "get-workspace-status", "workspace-error", (*client).getWorkspaceStatus)
+	on(ns, "join-workspace", "workspace-error", (*client).joinWorkspace)
+	on(ns, "leave-workspace", "workspace-error", (*client).leaveWorkspace)
 	// GitHub
-	c.on("get-repositories", "error", (*client).getRepositories)
-	c.on("clone-workspace", "workspace-error", (*client).cloneWorkspace)
-	c.on("repository-selected", "error", (*client).repositorySelected)
+	on(ns, "get-repositories", "error", (*client).getRepositories)
+	on(ns, "clone-workspace", "workspace-error", (*client).cloneWorkspace)
+	on(ns, "repository-selected", "error", (*client).repositorySelected)
 	// System
-	c.on("system-stats", "error", (*client).systemStats)
-	s.registerFileEvents(c)
-	s.registerPortEvents(c)
-	c.on("metrics", "error", (*client).metrics)
+	on(ns, "system-stats", "error", (*client).systemStats)
+	registerFileEvents(ns)
+	registerPortEvents(ns)
+	on(ns, "metrics", "error", (*client).metrics)
 	// Anything else is answered rather than silently dropped, so a client
 	// with a typo learns of it.
-	c.sock.OnAny(func(s *socketio.Socket, event string, m *socketio.Message, ack socketio.AckFunc) {
+	ns.OnAny(func(s *socketio.Socket, event string, m *socketio.Message, ack socketio.AckFunc) {
 		if knownEvents[event] {
+			return
+		}
+		c := clientOf(s)
+		if c == nil {
 			return
 		}
 		r := &reply{c: c, event: event, errEvent: "error", ack: ack}

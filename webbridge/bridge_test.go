@@ -452,3 +452,62 @@ func TestInputWaitsForShell(t *testing.T) {
 		c.waitOutput(id, 0, "DONE-5"+strconv.Itoa(round)) // the terminal reads lines again
 	}
 }
+
+// TestInputBacklog: input waiting for a shell that does not read is bounded
+// (INPUT_BACKLOG past inputBacklog waiting requests), is all written once
+// the shell reads, and the queue it waited in is given back once empty.
+func TestInputBacklog(t *testing.T) {
+	e := newEnv(t, envOptions{eventsPerSecond: 100000})
+	c := e.dial(e.token(e.alice))
+	id := c.createTerminal(e.aliceWS.ID)
+	if ack := c.call("terminal-input", map[string]any{"sessionId": id,
+		"data": "stty raw -echo; echo READY-$((40+2)); sleep 3; head -c 100 >/dev/null; echo READ-$((50+3)); cat >/dev/null\r"}); ack["ok"] != true {
+		t.Fatalf("command refused: %v", ack)
+	}
+	c.waitOutput(id, 0, "READY-42")
+	b, _ := json.Marshal(map[string]any{"sessionId": id, "data": strings.Repeat("x", 16<<10)})
+	var acks []int
+	for range inputBacklog + 40 {
+		acks = append(acks, c.emitRaw("terminal-input", string(b)))
+	}
+	refused := 0
+	for _, a := range acks {
+		ack := c.waitAck(a)
+		if ack["ok"] == true {
+			continue
+		}
+		if werr, _ := ack["error"].(map[string]any); werr["code"] != CodeInputBacklog {
+			t.Fatalf("input refused: %v", ack)
+		}
+		refused++
+	}
+	if refused == 0 || refused > 40 {
+		t.Fatalf("%d of %d inputs refused, want some, at most 40", refused, len(acks))
+	}
+	c.waitOutput(id, 0, "READ-53")
+	var v *termView
+	e.srv.hub.mu.Lock()
+	for _, u := range e.srv.hub.users {
+		for cl := range u.clients {
+			if tv := cl.view(id); tv != nil {
+				v = tv
+			}
+		}
+	}
+	e.srv.hub.mu.Unlock()
+	if v == nil {
+		t.Fatal("no view of the session")
+	}
+	// The writer lets go of the queue just after its last ack.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		v.inMu.Lock()
+		input, writing := v.input, v.writing
+		v.inMu.Unlock()
+		if input == nil && !writing && v.queued.Load() == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the backlog: queue %d (cap %d), writer running %v, %d queued", len(input), cap(input), writing, v.queued.Load())
+		}
+	}
+}

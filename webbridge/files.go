@@ -37,11 +37,15 @@ const (
 	fileOpTimeout = 30 * time.Second
 )
 
-func (s *Server) registerFileEvents(c *client) {
+func registerFileEvents(ns *socketio.Namespace) {
 	// A chunk an upload takes is paced by the upload's window and acks,
 	// not by the event rate: a 256 MiB upload is 512 events. Refused
 	// chunks cost a token like any event (see refuse).
-	c.sock.On("upload-chunk", func(_ *socketio.Socket, m *socketio.Message, ack socketio.AckFunc) {
+	ns.On("upload-chunk", func(s *socketio.Socket, m *socketio.Message, ack socketio.AckFunc) {
+		c := clientOf(s)
+		if c == nil {
+			return
+		}
 		r := &reply{c: c, event: "upload-chunk", errEvent: "error", ack: ack}
 		if c.srv.Files == nil {
 			c.refuse(r, unavailable("File access"))
@@ -67,7 +71,7 @@ func (s *Server) registerFileEvents(c *client) {
 		"download-file":    (*client).downloadFile,
 		"cancel-download":  (*client).cancelDownload,
 	} {
-		c.on(ev, "error", func(c *client, m *socketio.Message, r *reply) {
+		on(ns, ev, "error", func(c *client, m *socketio.Message, r *reply) {
 			if c.srv.Files == nil {
 				r.fail(unavailable("File access"))
 				return

@@ -19,8 +19,8 @@ type portsPayload struct {
 	Ports       []ports.Port `json:"ports"`
 }
 
-func (s *Server) registerPortEvents(c *client) {
-	c.on("list-ports", "workspace-error", (*client).listPorts)
+func registerPortEvents(ns *socketio.Namespace) {
+	on(ns, "list-ports", "workspace-error", (*client).listPorts)
 }
 
 // list-ports {workspaceId}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -22,11 +23,15 @@ type termView struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the output loop has finished
-	input  chan inputReq
-	queued atomic.Int32 // input requests given to writeInput and not yet written
+	queued atomic.Int32  // input requests given to writeInput and not yet written
 	role   sessions.Role
 
-	writing atomic.Bool // writeInput runs (queueInput starts it)
+	// Input the terminal did not take at once, oldest first: a slice
+	// that exists only while input waits, where a buffered channel of
+	// inputBacklog requests cost every attached terminal 2 KiB for its life.
+	inMu    sync.Mutex
+	input   []inputReq
+	writing bool // writeInput runs (queueInput starts it); under inMu
 
 	// The output encoder and the held-back tail belong to relayOutput, and
 	// to direct while relayOutput waits in Next (see AttachOptions.Direct).
@@ -73,7 +78,7 @@ func (c *client) attach(sess *sessions.Session, opts sessions.AttachOptions) (*t
 	opts.Scrollback = c.srv.Socket.Scrollback
 	opts.Client = "socket"
 	v := &termView{c: c, sess: sess, done: make(chan struct{}),
-		input: make(chan inputReq, inputBacklog), enc: newOutputEncoder(id, c.binary)}
+		enc: newOutputEncoder(id, c.binary)}
 	opts.Direct = v.direct
 	att, role, err := c.srv.Sessions.AttachAs(c.ctx, sess, c.who(), opts)
 	if err != nil {
@@ -111,14 +116,17 @@ func (v *termView) start() {
 // (and no stack) waiting for input. It reports false if the backlog is
 // full.
 func (v *termView) queueInput(req inputReq) bool {
-	v.queued.Add(1)
-	select {
-	case v.input <- req:
-	default:
-		v.queued.Add(-1)
+	v.inMu.Lock()
+	if len(v.input) >= inputBacklog {
+		v.inMu.Unlock()
 		return false
 	}
-	if v.writing.CompareAndSwap(false, true) {
+	v.queued.Add(1)
+	v.input = append(v.input, req)
+	start := !v.writing
+	v.writing = true
+	v.inMu.Unlock()
+	if start {
 		wg := &v.c.srv.wg
 		wg.Add(1)
 		go func() {
@@ -296,23 +304,28 @@ func (v *termView) writeInput() {
 	for {
 		select {
 		case <-v.done:
+			// Detached: what waits is never written, and no writer
+			// starts again.
 			return
 		default:
-			// Nothing waits: end, unless input came between the look
-			// and giving up the role, and no new writer took it.
-			v.writing.Store(false)
-			if len(v.input) == 0 || !v.writing.CompareAndSwap(false, true) {
-				return
-			}
-		case req := <-v.input:
-			_, err := v.att.Write(req.data)
-			v.queued.Add(-1)
-			if err != nil {
-				req.r.fail(sessionError(v.sess.ID(), err))
-				continue
-			}
-			req.r.ok(nil)
 		}
+		v.inMu.Lock()
+		if len(v.input) == 0 {
+			v.input, v.writing = nil, false
+			v.inMu.Unlock()
+			return
+		}
+		req := v.input[0]
+		v.input[0] = inputReq{}
+		v.input = v.input[1:]
+		v.inMu.Unlock()
+		_, err := v.att.Write(req.data)
+		v.queued.Add(-1)
+		if err != nil {
+			req.r.fail(sessionError(v.sess.ID(), err))
+			continue
+		}
+		req.r.ok(nil)
 	}
 }
 

@@ -22,8 +22,13 @@ type Namespace struct {
 	mu           sync.RWMutex
 	middlewares  []Middleware
 	onConnection []func(*Socket)
-	sockets      map[string]*Socket
-	rooms        map[string]map[*Socket]struct{}
+	// handlers and anyHandlers serve every socket of the namespace: one
+	// table for thousands of connections, where handlers registered per
+	// socket cost each socket its own map and closures.
+	handlers    map[string][]EventHandler
+	anyHandlers []AnyHandler
+	sockets     map[string]*Socket
+	rooms       map[string]map[*Socket]struct{}
 }
 
 func newNamespace(s *Server, name string) *Namespace {
@@ -52,6 +57,34 @@ func (n *Namespace) OnConnection(fn func(s *Socket)) {
 	n.mu.Lock()
 	n.onConnection = append(n.onConnection, fn)
 	n.mu.Unlock()
+}
+
+// On adds a handler for event received on any socket of the namespace. It
+// runs before the handlers the socket registered itself.
+func (n *Namespace) On(event string, h EventHandler) {
+	n.mu.Lock()
+	if n.handlers == nil {
+		n.handlers = make(map[string][]EventHandler)
+	}
+	// A new slice: dispatch reads the old one without the lock.
+	n.handlers[event] = append(n.handlers[event][:len(n.handlers[event]):len(n.handlers[event])], h)
+	n.mu.Unlock()
+}
+
+// OnAny adds a handler for every event received on any socket of the
+// namespace. It runs after the event's handlers and before the socket's
+// own OnAny handlers.
+func (n *Namespace) OnAny(h AnyHandler) {
+	n.mu.Lock()
+	n.anyHandlers = append(n.anyHandlers[:len(n.anyHandlers):len(n.anyHandlers)], h)
+	n.mu.Unlock()
+}
+
+// eventHandlers returns the namespace's handlers for event and for any event.
+func (n *Namespace) eventHandlers(event string) ([]EventHandler, []AnyHandler) {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.handlers[event], n.anyHandlers
 }
 
 // Sockets returns the sockets currently connected to the namespace.

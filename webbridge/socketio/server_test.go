@@ -485,3 +485,42 @@ func TestEmitValidation(t *testing.T) {
 		t.Fatalf("attachment %d %q", mt, b)
 	}
 }
+
+// TestNamespaceHandlers: handlers registered once on the namespace serve
+// every socket, in order: the namespace's for the event, the socket's, the
+// namespace's for any event, the socket's for any event.
+func TestNamespaceHandlers(t *testing.T) {
+	srv := &Server{}
+	ns := srv.Of("/")
+	ns.On("ping-me", func(s *Socket, m *Message, ack AckFunc) {
+		var n int
+		_ = m.Decode(0, &n)
+		_ = s.Emit("ns", s.Get("name"), n)
+	})
+	ns.OnAny(func(s *Socket, event string, _ *Message, _ AckFunc) { _ = s.Emit("ns-any", event) })
+	ns.OnConnection(func(s *Socket) {
+		s.Set("name", s.Handshake().Auth)
+		s.On("ping-me", func(s *Socket, _ *Message, ack AckFunc) {
+			_ = s.Emit("socket")
+			if ack != nil {
+				_ = ack("acked")
+			}
+		})
+		s.OnAny(func(s *Socket, event string, _ *Message, _ AckFunc) { _ = s.Emit("socket-any", event) })
+	})
+	ts := newTestServer(t, srv)
+	for _, name := range []string{"a", "b"} {
+		c := dial(t, ts)
+		c.send(`40{"n":"` + name + `"}`)
+		c.read()
+		c.send(`427["ping-me",3]`)
+		c.expect(`42["ns",{"n":"` + name + `"},3]`)
+		c.expect(`42["socket"]`)
+		c.expect(`437["acked"]`)
+		c.expect(`42["ns-any","ping-me"]`)
+		c.expect(`42["socket-any","ping-me"]`)
+		c.send(`42["other"]`)
+		c.expect(`42["ns-any","other"]`)
+		c.expect(`42["socket-any","other"]`)
+	}
+}

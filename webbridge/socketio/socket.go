@@ -94,7 +94,8 @@ func (s *Socket) Get(key string) any {
 	return s.values[key]
 }
 
-// On adds a handler for event.
+// On adds a handler for event, for this socket alone; see Namespace.On
+// for one that serves every socket.
 func (s *Socket) On(event string, h EventHandler) {
 	s.mu.Lock()
 	if s.handlers == nil {
@@ -278,14 +279,22 @@ func (s *Socket) close(reason string) {
 	}
 }
 
-// dispatch runs the handlers of a received event.
+// dispatch runs the handlers of a received event: the namespace's for the
+// event, the socket's, then the namespace's and the socket's for any event.
 func (s *Socket) dispatch(event string, msg *Message, ack AckFunc) {
+	nsHs, nsAny := s.ns.eventHandlers(event)
 	s.mu.Lock()
 	hs := s.handlers[event]
 	anyHs := s.anyHandlers
 	s.mu.Unlock()
+	for _, h := range nsHs {
+		h(s, msg, ack)
+	}
 	for _, h := range hs {
 		h(s, msg, ack)
+	}
+	for _, h := range nsAny {
+		h(s, event, msg, ack)
 	}
 	for _, h := range anyHs {
 		h(s, event, msg, ack)

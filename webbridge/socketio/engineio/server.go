@@ -94,9 +94,11 @@ func (s *Server) init() {
 		}
 		s.upgrader = websocket.Upgrader{
 			HandshakeTimeout: s.cfg.writeTimeout,
-			// 0: the read buffer net/http already has for the connection,
-			// instead of a second one.
-			ReadBufferSize:    0,
+			// A small read buffer of its own, not the 4 KiB one net/http
+			// has for the connection: the buffer lives as long as an idle
+			// connection, which only ever gets keystrokes and heartbeats.
+			// Larger messages are read past it, straight into theirs.
+			ReadBufferSize:    wsReadBuffer,
 			WriteBufferSize:   16 << 10,
 			WriteBufferPool:   &sync.Pool{},
 			EnableCompression: s.EnableCompression,
@@ -106,6 +108,10 @@ func (s *Server) init() {
 		s.conns = make(map[string]*Conn)
 	})
 }
+
+// wsReadBuffer is the websocket transport's read buffer: a keystroke's
+// terminal-input frame is under 100 bytes.
+const wsReadBuffer = 512
 
 func orDefault[T int | int64 | time.Duration](v, def T) T {
 	if v <= 0 {

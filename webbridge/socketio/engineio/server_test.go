@@ -3,6 +3,7 @@ package engineio
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -569,4 +570,41 @@ func (c countingConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	c.n.Add(int64(n))
 	return n, err
+}
+
+// TestWebSocketMessagesAroundReadBuffer: messages smaller than, as large as
+// and far larger than the transport's small read buffer, and several in one
+// TCP segment, arrive whole and in order.
+func TestWebSocketMessagesAroundReadBuffer(t *testing.T) {
+	_, ts := newEchoServer(t, nil)
+	ws := dialWS(t, wsURL(ts, ""))
+	readWS(t, ws) // open
+	var sizes []int
+	for _, n := range []int{1, wsReadBuffer - 20, wsReadBuffer - 1, wsReadBuffer, wsReadBuffer + 1, 3 * wsReadBuffer, 200 << 10} {
+		sizes = append(sizes, n, n) // a text message, then a binary one
+	}
+	for i, n := range sizes {
+		msg := strings.Repeat(string(rune('a'+i%26)), n)
+		if i%2 == 0 {
+			writeWS(t, ws, websocket.TextMessage, "4"+msg)
+			if mt, got := readWS(t, ws); mt != websocket.TextMessage || got != "4"+msg {
+				t.Fatalf("text of %d bytes: got %d, %d bytes", n, mt, len(got))
+			}
+		} else {
+			writeWS(t, ws, websocket.BinaryMessage, msg)
+			if mt, got := readWS(t, ws); mt != websocket.BinaryMessage || got != msg {
+				t.Fatalf("binary of %d bytes: got %d, %d bytes", n, mt, len(got))
+			}
+		}
+	}
+	// Many small frames written back to back, so one read brings several
+	// and some end past the buffer.
+	for i := range 100 {
+		writeWS(t, ws, websocket.TextMessage, fmt.Sprintf("4key %03d", i))
+	}
+	for i := range 100 {
+		if _, got := readWS(t, ws); got != fmt.Sprintf("4key %03d", i) {
+			t.Fatalf("message %d: %q", i, got)
+		}
+	}
 }
