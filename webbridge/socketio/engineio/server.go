@@ -96,8 +96,8 @@ func (s *Server) init() {
 			HandshakeTimeout: s.cfg.writeTimeout,
 			// net/http's 4 KiB read buffer for the connection, reused
 			// (ReadBufferSize 0). A 512-byte buffer of its own saved
-			// 3.5 KiB per idle socket, but a keystroke's echo was 1-25%
-			// slower at the median in six A/B runs (median 1.07x).
+			// 3.5 KiB per idle socket but made a keystroke's echo 2-25%
+			// slower at the median in A/B runs both ways round.
 			ReadBufferSize:    0,
 			WriteBufferSize:   16 << 10,
 			WriteBufferPool:   &sync.Pool{},
