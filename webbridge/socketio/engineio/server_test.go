@@ -573,7 +573,7 @@ func (c countingConn) Read(p []byte) (int, error) {
 }
 
 // TestWebSocketMessagesAroundReadBuffer: messages smaller than, as large as
-// and far larger than the transport's read buffer, and several in one
+// and far larger than the transport's small read buffer, and several in one
 // TCP segment, arrive whole and in order.
 func TestWebSocketMessagesAroundReadBuffer(t *testing.T) {
 	_, ts := newEchoServer(t, nil)
