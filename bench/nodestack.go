@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -57,9 +58,20 @@ func shellEnv(home string) []string {
 	return []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "TERM=xterm-256color", "SHELL=/bin/bash", "LANG=C.UTF-8", "PS1=$ "}
 }
 
+// diesWithBench has the kernel kill a server the benchmark starts when the
+// benchmark's process goes, however it goes: a run killed outright (or
+// through "go run", which does not pass the signal on) left its Node
+// servers running for hours. Pdeathsig follows the thread that started
+// the child, and the Go runtime only ends a thread locked by a goroutine
+// that exits, which the benchmark never does.
+func diesWithBench(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+}
+
 // startNodePTY runs server.mjs, which prints "listening PORT".
 func startNodePTY(e *env, env ...string) (*nodeServer, error) {
 	cmd := exec.Command("node", "server.mjs")
+	diesWithBench(cmd)
 	cmd.Dir = nodeDir
 	cmd.Env = append(shellEnv(e.home), env...)
 	stdout, err := cmd.StdoutPipe()
@@ -113,6 +125,7 @@ func startWetty(e *env) (*nodeServer, error) {
 	cmd := exec.Command("node", filepath.Join("node_modules", "wetty", "build", "main.js"),
 		"--host", "127.0.0.1", "--port", port, "--base", "/wetty", "--ssh-host", "localhost",
 		"--command", "/bin/bash --noprofile --norc")
+	diesWithBench(cmd)
 	cmd.Dir = nodeDir
 	cmd.Env = shellEnv(e.home)
 	if err := cmd.Start(); err != nil { // its request log goes nowhere

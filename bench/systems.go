@@ -188,6 +188,7 @@ func startCodetermFrom(ctx context.Context, e *env, data, src, bin string, extra
 		}
 	}
 	c.cmd = exec.Command(c.bin, "serve", "--data", c.data, "--ssh-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0")
+	diesWithBench(c.cmd)
 	// Raised limits: the scale test opens hundreds of sessions, and the echo
 	// test sends a thousand terminal-input events a second.
 	// The log outlives the run's directory: when a phase fails, it says
@@ -350,6 +351,7 @@ Subsystem sftp internal-sftp
 		return nil, err
 	}
 	o := &opensshServer{cmd: exec.Command(sshd, "-D", "-e", "-f", cfg), port: port}
+	diesWithBench(o.cmd)
 	if err := o.cmd.Start(); err != nil {
 		return nil, err
 	}
