@@ -410,7 +410,7 @@ func (s *Session) publish(out []byte, qs []query) {
 
 // wait reaps the shell, lets the pump read everything the shell's processes
 // wrote, then delivers the exit. exited says the shell is known to have
-// exited (see exitWatch); otherwise the reaping waits for it, blocking a
+// exited (readyWatch.exited said so); otherwise the reaping waits for it, blocking a
 // thread for the shell's life.
 func (s *Session) wait(exited bool) {
 	if exited {
