@@ -623,6 +623,53 @@ func TestIsolationAccounts(t *testing.T) {
 		if err != nil || !strings.HasSuffix(string(out), want) {
 			t.Errorf("agent socket and its directory: %v %q, want %q", err, out, want)
 		}
+
+		// From bob's own shell, the agent socket of alice's terminal
+		// session (named while her session holds it) refuses him; alice's
+		// shell reaches it.
+		hold := exec.Command("ssh", append(srv.sshArgs(alice), "-tt", "-A", "-p", srv.port, alice.name+"+ws@127.0.0.1")...)
+		hold.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)
+		stdin, _ := hold.StdinPipe()
+		stdout, _ := hold.StdoutPipe()
+		if err := hold.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { stdin.Close(); hold.Process.Kill(); hold.Wait() }()
+		io.WriteString(stdin, "echo sock=$SSH_AUTH_SOCK\r")
+		found := make(chan string, 1)
+		go func() {
+			// The echoed command line has "sock=$", the answer a path.
+			re := regexp.MustCompile(`sock=(/[^\s]+)`)
+			var seen []byte
+			buf := make([]byte, 4096)
+			for {
+				n, err := stdout.Read(buf)
+				seen = append(seen, buf[:n]...)
+				if m := re.FindSubmatch(seen); m != nil {
+					found <- string(m[1])
+					return
+				}
+				if err != nil {
+					found <- ""
+					return
+				}
+			}
+		}()
+		var path string
+		select {
+		case path = <-found:
+		case <-time.After(30 * time.Second):
+		}
+		if path == "" {
+			t.Fatal("alice's terminal session named no agent socket")
+		}
+		probe := `SSH_AUTH_SOCK=` + path + ` ssh-add -l; echo "rc=$?"`
+		if out, errOut, _ := srv.run("", "ssh", append(srv.sshArgs(bob), "-p", srv.port, bob.name+"+ws@127.0.0.1", probe)...); !strings.Contains(out, "rc=2") || !strings.Contains(errOut, "Permission denied") {
+			t.Errorf("bob's shell with alice's agent socket: %q %q, want ssh-add refused (Permission denied, rc=2)", out, errOut)
+		}
+		if out, errOut, _ := srv.run("", "ssh", append(srv.sshArgs(alice), "-p", srv.port, alice.name+"+ws@127.0.0.1", probe)...); !strings.Contains(out, "rc=1") {
+			t.Errorf("alice's shell with her agent socket: %q %q, want an agent with no identities (rc=1)", out, errOut)
+		}
 	})
 
 	t.Run("unix socket forward", func(t *testing.T) {
