@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -212,5 +213,72 @@ func TestProbe(t *testing.T) {
 	}
 	if got := probe(serve("SSH-2.0-OpenSSH_9\r\n")); got != "" {
 		t.Errorf("an SSH server probed as %q", got)
+	}
+}
+
+// A VNC server whose loop has not yet run when it is first probed (the
+// kernel accepted for it, no banner came in time) is still found to be one
+// when it is probed again; a listener that never speaks is let alone after
+// a few tries.
+func TestProbeAgainWhenSilent(t *testing.T) {
+	listen := func(banner func(n int) string) (Port, *atomic.Int32) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		var conns atomic.Int32
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				c.Write([]byte(banner(int(conns.Add(1)))))
+				go func() { io.Copy(io.Discard, c); c.Close() }()
+			}
+		}()
+		return Port{Port: ln.Addr().(*net.TCPAddr).Port, Address: "127.0.0.1", PID: os.Getpid()}, &conns
+	}
+	due := func(f *Finder, p Port) { // as if the retry time had come
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		k := probeKey{p.PID, p.Port}
+		v := f.probes[k]
+		v.next = time.Now().Add(-time.Millisecond)
+		f.probes[k] = v
+	}
+
+	var f Finder
+	slow, conns := listen(func(n int) string {
+		if n == 1 {
+			return "" // not ready: the first probe hears nothing
+		}
+		return "RFB 003.008\n"
+	})
+	if got := f.protocol(slow); got != "" {
+		t.Fatalf("first probe of a silent listener: %q", got)
+	}
+	if got := f.protocol(slow); got != "" || conns.Load() != 1 {
+		t.Fatalf("probed again before its time: %q after %d connections", got, conns.Load())
+	}
+	due(&f, slow)
+	if got := f.protocol(slow); got != "rfb" {
+		t.Fatalf("a VNC server that was slow to greet probed as %q on the second try", got)
+	}
+	due(&f, slow)
+	if got := f.protocol(slow); got != "rfb" || conns.Load() != 2 {
+		t.Fatalf("a known VNC server is probed again: %q after %d connections", got, conns.Load())
+	}
+
+	silent, sconns := listen(func(int) string { return "" })
+	for range probeTries + 3 {
+		due(&f, silent)
+		if got := f.protocol(silent); got != "" {
+			t.Fatalf("a silent server probed as %q", got)
+		}
+	}
+	if n := sconns.Load(); n != probeTries {
+		t.Fatalf("a silent server was probed %d times, want %d", n, probeTries)
 	}
 }

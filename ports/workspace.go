@@ -30,6 +30,11 @@ type probeKey struct{ pid, port int }
 type probed struct {
 	protocol string
 	seen     time.Time
+	// A listener that said nothing may be a VNC server still starting
+	// (the kernel accepts for it before its loop first runs): it is asked
+	// again at next, up to probeTries times in all.
+	tries int
+	next  time.Time
 }
 
 type cached struct {
@@ -112,23 +117,28 @@ func (f *Finder) scan(userID, workspaceID string) ([]Port, error) {
 	return ps, nil
 }
 
-// protocol probes a listener once (per process and port) for a banner.
+// protocol probes a listener for a banner: once when it speaks, a few
+// times over its first half minute when it stays silent.
 func (f *Finder) protocol(p Port) string {
 	k := probeKey{p.PID, p.Port}
+	now := time.Now()
 	f.mu.Lock()
 	got, ok := f.probes[k]
 	if ok {
-		got.seen = time.Now()
+		got.seen = now
 		f.probes[k] = got
 	}
 	f.mu.Unlock()
-	if ok {
+	if ok && (got.protocol != "" || got.tries >= probeTries || now.Before(got.next)) {
 		return got.protocol
 	}
 	proto := ""
 	if addr, ok := p.Loopback(); ok {
 		proto = probe(addr)
 	}
+	got.protocol, got.seen = proto, time.Now()
+	got.tries++
+	got.next = got.seen.Add(probeRetry << (got.tries - 1))
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.probes == nil {
@@ -139,9 +149,17 @@ func (f *Finder) protocol(p Port) string {
 			delete(f.probes, k)
 		}
 	}
-	f.probes[k] = probed{protocol: proto, seen: time.Now()}
+	f.probes[k] = got
 	return proto
 }
+
+// A silent listener is probed again after probeRetry, then twice as long
+// each time: 1+2+4+8+16 s covers a VNC server that is slow to start on a
+// busy machine, and an HTTP server sees only a handful of empty connections.
+const (
+	probeTries = 6
+	probeRetry = time.Second
+)
 
 // probeWait is how long a probe waits for a banner: VNC servers send theirs
 // at once.
