@@ -23,9 +23,9 @@ func TestAgentSocket(t *testing.T) {
 	c := collect(t, neverLag(attach(t, s, AttachOptions{LastSeq: -1})))
 	input(t, c.a, "printf 'sock=<%s>\\n' \"$SSH_AUTH_SOCK\"\n")
 	c.waitFor("/agent.sock>") // the output, not the echoed command line
-	c.mu.Lock()
-	out := string(c.stream)
-	c.mu.Unlock()
+	// All of it may have come as the first repaint, when the shell was
+	// faster than the collector's first Next: read what was shown.
+	out := string(c.snapshot())
 	after := out[strings.LastIndex(out, "sock=<")+len("sock=<"):]
 	sock, _, _ := strings.Cut(after, ">")
 	dir := filepath.Dir(sock)
