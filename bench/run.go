@@ -356,7 +356,16 @@ func measureSystem(res *results, sys system, e *env, p plan, round int) error {
 		if t, err = sys.open(); err != nil {
 			return err
 		}
+		// The server's own CPU: the shell running cat is its child but
+		// not reaped yet, so none of the shell's time is in it.
+		var cpu0 time.Duration
+		if sys.cpu != nil {
+			cpu0 = sys.cpu()
+		}
 		mibs, delivered, lost, err = throughput(t, e.textFile, e.ptyBytes)
+		if err == nil && sys.cpu != nil {
+			res.add("server CPU per MiB of cat, ms", sys.name, ms(sys.cpu()-cpu0)/(float64(e.ptyBytes)/(1<<20)))
+		}
 		t.close()
 	}
 	if err != nil {

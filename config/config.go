@@ -174,6 +174,12 @@ type Limits struct {
 	// the burst freed goes back to the system (0: never).
 	ServerMemory int           `yaml:"server_memory" check:"nonnegative"`
 	ServerIdle   time.Duration `yaml:"server_idle" check:"nonnegative"`
+	// ServerGCPercent is how far the server's heap may grow past its live
+	// data before the collector runs (Go's GOGC; a GOGC in the environment
+	// wins). The heap's highest point stays resident in spans that idle
+	// sessions' objects keep in use, so a lower value is a smaller server
+	// for every idle session, for some more collection CPU under load.
+	ServerGCPercent int `yaml:"server_gc_percent" check:"positive"`
 }
 
 // Default returns the built-in settings.
@@ -224,7 +230,7 @@ func Default() *Config {
 			WebURL: "https://github.com/",
 		},
 		Security: Security{Isolation: "auto"},
-		Limits:   Limits{ServerIdle: 10 * time.Second},
+		Limits:   Limits{ServerIdle: 10 * time.Second, ServerGCPercent: 50},
 		Files: Files{
 			MaxReadBytes:     8 << 20,
 			MaxUploadBytes:   4 << 30,

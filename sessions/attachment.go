@@ -58,6 +58,10 @@ type AttachOptions struct {
 	// Client says what the client is ("ssh", "socket"), for Info.Clients
 	// and monitoring.
 	Client string
+	// RecordingNotices puts a ChunkRecording in the stream each time the
+	// session's recording is switched, for a client that shows it among
+	// the output (SSH prints a line); the state at attach is not sent.
+	RecordingNotices bool
 }
 
 // directMax is the most output offered to AttachOptions.Direct at once, and
@@ -86,6 +90,9 @@ const (
 	// ChunkExit says the shell has exited; nothing follows (Next then
 	// returns io.EOF).
 	ChunkExit
+	// ChunkRecording says the session's recording was switched on or off
+	// (Chunk.Recording); only with AttachOptions.RecordingNotices.
+	ChunkRecording
 )
 
 func (k ChunkKind) String() string {
@@ -98,6 +105,8 @@ func (k ChunkKind) String() string {
 		return "query"
 	case ChunkExit:
 		return "exit"
+	case ChunkRecording:
+		return "recording"
 	}
 	return fmt.Sprintf("ChunkKind(%d)", int(k))
 }
@@ -117,6 +126,8 @@ type Chunk struct {
 	// the ring no longer holds. Such a repaint carries the server-side
 	// scrollback (Config.Scrollback lines) in front of the screen.
 	Skipped bool
+	// Recording is ChunkRecording's news: the session is recorded now.
+	Recording bool
 }
 
 // maxChunk caps one Output chunk, so one Next never hands a writer more than
@@ -148,7 +159,8 @@ type Attachment struct {
 	notify         chan struct{} // capacity 1: "something changed"
 	closedCh       chan struct{}
 	direct         func([]byte, int64) bool
-	id             int // the session's number for this client, from 1
+	id             int  // the session's number for this client, from 1
+	recNotices     bool // AttachOptions.RecordingNotices
 
 	// Guarded by s.mu:
 	stamp      int64 // last activity, in the session's counter
@@ -175,6 +187,7 @@ type Attachment struct {
 	sentEOF bool
 	closed  bool
 	waiting bool // the reader is in Next with nothing to return
+	recTold bool // the recording state the client was told last
 
 	shrink *time.Timer // Next's alone
 }
@@ -203,6 +216,8 @@ func (s *Session) Attach(opts AttachOptions) (*Attachment, error) {
 		closedCh:       make(chan struct{}),
 		direct:         opts.Direct,
 		since:          time.Now().UnixNano(),
+		recNotices:     opts.RecordingNotices,
+		recTold:        s.Recording(),
 	}
 	// A viewer's size never becomes the session's, but says what it can show.
 	a.cols, a.rows = opts.Cols, opts.Rows
@@ -312,13 +327,22 @@ func (a *Attachment) setExit(st exitStatus) {
 // to answer, or the exit. After the exit it returns io.EOF; after Close,
 // ErrClosed.
 func (a *Attachment) Next(ctx context.Context) (Chunk, error) {
+	c, _, _, _, err := NextOr[struct{}](ctx, a, nil)
+	return c, err
+}
+
+// NextOr is a.Next that also returns when c delivers a value (received
+// true, v and ok as from a receive on c), so that a front-end waits for
+// its own rare events, a window change, on the goroutine that waits for
+// output instead of keeping another one blocked for them.
+func NextOr[T any](ctx context.Context, a *Attachment, c <-chan T) (chunk Chunk, v T, received, ok bool, err error) {
 	for {
 		a.mu.Lock()
 		a.waiting = false
 		a.since = time.Now().UnixNano()
 		if a.closed {
 			a.mu.Unlock()
-			return Chunk{}, ErrClosed
+			return Chunk{}, v, false, false, ErrClosed
 		}
 		// The caller is done with the previous chunk: reclaim its space.
 		if a.head == len(a.buf) {
@@ -329,15 +353,23 @@ func (a *Attachment) Next(ctx context.Context) (Chunk, error) {
 		}
 		if a.repaint {
 			a.mu.Unlock()
-			return a.doRepaint(), nil
+			return a.doRepaint(), v, false, false, nil
 		}
 		queued := len(a.buf) - a.head
 		first := a.end - int64(queued)
+		// Before the queue: a stream that never pauses still shows it.
+		if a.recNotices {
+			if now := a.s.Recording(); now != a.recTold {
+				a.recTold = now
+				a.mu.Unlock()
+				return Chunk{Kind: ChunkRecording, Recording: now, Seq: first}, v, false, false, nil
+			}
+		}
 		if len(a.queries) > 0 && a.queries[0].seq <= first {
 			q := a.queries[0]
 			a.queries = append(a.queries[:0], a.queries[1:]...)
 			a.mu.Unlock()
-			return Chunk{Kind: ChunkQuery, Data: q.data, Seq: first}, nil
+			return Chunk{Kind: ChunkQuery, Data: q.data, Seq: first}, v, false, false, nil
 		}
 		if queued > 0 {
 			n := min(queued, maxChunk)
@@ -351,16 +383,16 @@ func (a *Attachment) Next(ctx context.Context) (Chunk, error) {
 			if room {
 				a.s.resume()
 			}
-			return Chunk{Kind: ChunkOutput, Data: data, Seq: first + int64(n)}, nil
+			return Chunk{Kind: ChunkOutput, Data: data, Seq: first + int64(n)}, v, false, false, nil
 		}
 		if r := a.result; r != nil {
 			eof := a.sentEOF
 			a.sentEOF = true
 			a.mu.Unlock()
 			if eof {
-				return Chunk{}, io.EOF
+				return Chunk{}, v, false, false, io.EOF
 			}
-			return Chunk{Kind: ChunkExit, Seq: a.end, ExitCode: r.code, Signal: r.signal}, nil
+			return Chunk{Kind: ChunkExit, Seq: a.end, ExitCode: r.code, Signal: r.signal}, v, false, false, nil
 		}
 		// A burst grew the queue: give the memory back once the client
 		// has been idle a while (not at once: a busy stream would keep
@@ -377,6 +409,11 @@ func (a *Attachment) Next(ctx context.Context) (Chunk, error) {
 		a.waiting = true
 		a.mu.Unlock()
 		select {
+		case v, ok = <-c:
+			a.mu.Lock()
+			a.waiting = false
+			a.mu.Unlock()
+			return Chunk{}, v, true, ok, nil
 		case <-a.notify:
 		case <-idle:
 			a.mu.Lock()
@@ -389,7 +426,7 @@ func (a *Attachment) Next(ctx context.Context) (Chunk, error) {
 			a.mu.Lock()
 			a.waiting = false
 			a.mu.Unlock()
-			return Chunk{}, ctx.Err()
+			return Chunk{}, v, false, false, ctx.Err()
 		}
 	}
 }

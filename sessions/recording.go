@@ -39,42 +39,18 @@ func (m *Manager) SetRecording(by Who, id string, on bool) error {
 	}
 	m.record(audit.Event{Event: ev, Session: s.id, Workspace: s.workspaceID, Role: string(RoleOwner)}, by)
 	m.changed(s)
-	m.sharing().notifyRecording(s)
+	s.tellRecording()
 	return nil
 }
 
-// RecordingChanges signals (without blocking, coalesced) each time the
-// session's recording is switched, for front-ends that show it in the
-// stream (SSH). Call stop when done.
-func (s *Session) RecordingChanges() (c <-chan struct{}, stop func()) {
-	sh := s.m.sharing()
-	ch := make(chan struct{}, 1)
-	sh.mu.Lock()
-	if sh.recSubs == nil {
-		sh.recSubs = map[*Session]map[chan struct{}]struct{}{}
-	}
-	if sh.recSubs[s] == nil {
-		sh.recSubs[s] = map[chan struct{}]struct{}{}
-	}
-	sh.recSubs[s][ch] = struct{}{}
-	sh.mu.Unlock()
-	return ch, func() {
-		sh.mu.Lock()
-		delete(sh.recSubs[s], ch)
-		if len(sh.recSubs[s]) == 0 {
-			delete(sh.recSubs, s)
-		}
-		sh.mu.Unlock()
-	}
-}
-
-func (sh *sharing) notifyRecording(s *Session) {
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	for ch := range sh.recSubs[s] {
-		select {
-		case ch <- struct{}{}:
-		default:
+// tellRecording wakes the clients that show recording changes in their
+// stream (AttachOptions.RecordingNotices): their Next sends the news.
+func (s *Session) tellRecording() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range s.atts {
+		if a.recNotices {
+			a.wake()
 		}
 	}
 }

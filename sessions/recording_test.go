@@ -6,8 +6,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -145,5 +147,75 @@ func TestRecordOnRequest(t *testing.T) {
 	}
 	if strings.Join(inputs, "") != "echo during-$((2+2))\nexit\n" {
 		t.Fatalf("input markers %q", inputs)
+	}
+}
+
+// A client that asked for recording notices finds each switch in its
+// stream, even while output never pauses; one that did not never sees one.
+func TestRecordingNotices(t *testing.T) {
+	e := newTestEnv(t, Config{RecordDir: t.TempDir(), RecordOnRequest: true})
+	s := e.create(0)
+	told := collect(t, neverLag(attach(t, s, AttachOptions{LastSeq: -1, RecordingNotices: true})))
+	plain := collect(t, neverLag(attach(t, s, AttachOptions{LastSeq: -1})))
+	input(t, told.a, "while :; do echo flowing; done\n")
+	told.waitFor("flowing\r\nflowing")
+	notices := func(chs []Chunk) (out []bool) { // called with the collector's lock held
+		for _, ch := range chs {
+			if ch.Kind == ChunkRecording {
+				out = append(out, ch.Recording)
+			}
+		}
+		return out
+	}
+	owner := Who{UserID: e.user.ID}
+	for i, on := range []bool{true, false, true} {
+		if err := e.m.SetRecording(owner, s.ID(), on); err != nil {
+			t.Fatal(err)
+		}
+		told.waitUntil(fmt.Sprintf("notice %d", i+1), func() bool { return len(notices(told.chunks)) == i+1 })
+	}
+	told.mu.Lock()
+	got := notices(told.chunks)
+	told.mu.Unlock()
+	if !slices.Equal(got, []bool{true, false, true}) {
+		t.Fatalf("notices %v", got)
+	}
+	plain.mu.Lock()
+	got = notices(plain.chunks)
+	plain.mu.Unlock()
+	if len(got) != 0 {
+		t.Fatalf("a client that did not ask got notices %v", got)
+	}
+	input(t, told.a, "\x03")
+}
+
+// NextOr returns what its channel delivers, and says when it is closed,
+// between chunks of output.
+func TestNextOr(t *testing.T) {
+	e := newTestEnv(t, Config{})
+	s := e.create(0)
+	a := neverLag(attach(t, s, AttachOptions{LastSeq: -1}))
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	if c, _, got, _, err := NextOr[int](ctx, a, nil); err != nil || got || c.Kind != ChunkRepaint {
+		t.Fatalf("first: %v %v %v", c.Kind, got, err)
+	}
+	events := make(chan int, 1)
+	events <- 7
+	if _, v, got, ok, err := NextOr(ctx, a, events); err != nil || !got || !ok || v != 7 {
+		t.Fatalf("an event: %v %v %v %v", v, got, ok, err)
+	}
+	close(events)
+	if _, _, got, ok, err := NextOr(ctx, a, events); err != nil || !got || ok {
+		t.Fatalf("a closed channel: %v %v %v", got, ok, err)
+	}
+	input(t, a, "echo after-$((3+4))\n")
+	var out []byte
+	for !bytes.Contains(out, []byte("after-7")) {
+		c, _, got, _, err := NextOr[int](ctx, a, nil)
+		if err != nil || got {
+			t.Fatalf("output: %v %v", got, err)
+		}
+		out = append(out, c.Data...)
 	}
 }

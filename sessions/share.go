@@ -73,10 +73,9 @@ type Shared struct {
 // there is one (the CLI changes it from another process); without one the
 // shares live in mem.
 type sharing struct {
-	mu      sync.Mutex
-	mem     map[shareKey]Share
-	who     map[*Attachment]attendance
-	recSubs map[*Session]map[chan struct{}]struct{} // RecordingChanges
+	mu  sync.Mutex
+	mem map[shareKey]Share
+	who map[*Attachment]attendance
 }
 
 type shareKey struct{ session, guest string }

@@ -86,6 +86,7 @@ func (s *Server) join(ctx context.Context, cancel context.CancelFunc, sess ssh.S
 	a, role, err := s.Sessions.AttachAs(ctx, target, who, sessions.AttachOptions{
 		LastSeq: -1, Cols: pty.Window.Width, Rows: pty.Window.Height,
 		Scrollback: math.MaxInt32, ScrollbackOnce: true, Viewport: true, Client: "ssh",
+		RecordingNotices: true,
 	})
 	if errors.Is(err, sessions.ErrNotFound) {
 		s.fail(sess, "codeterm: no session %q", target.ID())
@@ -104,22 +105,15 @@ func (s *Server) join(ctx context.Context, cancel context.CancelFunc, sess ssh.S
 	s.Log.Info("ssh attach", "user", u.Name, "workspace", info.WorkspaceID, "session", info.ID, "role", role, "remote", sess.RemoteAddr().String())
 	defer s.Log.Info("ssh detach", "user", u.Name, "workspace", info.WorkspaceID, "session", info.ID)
 
-	// Everyone attached is told when the session is recorded.
-	recChanged, stopRec := target.RecordingChanges()
-	defer stopRec()
-	recording := target.Recording()
-	if recording {
+	// Everyone attached is told when the session is recorded: now, and
+	// by the stream (ChunkRecording) when it is switched.
+	if target.Recording() {
 		io.WriteString(sess, recordingNotice(true))
 	}
-	stopWindows := onWindowChangeOr(sess, func(w ssh.Window) {
-		a.Resize(w.Width, w.Height) // out-of-range sizes are refused by the core
-	}, recChanged, func() {
-		if now := target.Recording(); now != recording {
-			recording = now
-			io.WriteString(sess, recordingNotice(now))
-		}
-	})
-	defer stopWindows()
+	// Window changes are taken by the goroutine that sends output: an idle
+	// client keeps no goroutine (and stack) of its own for them.
+	_, windows, _ := sess.Pty()
+	defer drainWindows(sess)
 	go func() {
 		// Keystrokes are small, and the buffer waiting for the next one
 		// lives as long as the attachment: an idle client keeps a small
@@ -167,7 +161,15 @@ func (s *Server) join(ctx context.Context, cancel context.CancelFunc, sess ssh.S
 		}
 	}()
 	for {
-		c, err := a.Next(ctx)
+		c, w, resized, open, err := sessions.NextOr(ctx, a, windows)
+		if resized {
+			if !open {
+				windows = nil
+			} else {
+				a.Resize(w.Width, w.Height) // out-of-range sizes are refused by the core
+			}
+			continue
+		}
 		if err != nil {
 			// Detached: the client went away, or the server stops; or,
 			// closed under a guest, their share ended or changed.
@@ -175,6 +177,10 @@ func (s *Server) join(ctx context.Context, cancel context.CancelFunc, sess ssh.S
 				s.fail(sess, "\r\ncodeterm: session %s is no longer shared with you as %s", info.ID, role)
 			}
 			return
+		}
+		if c.Kind == sessions.ChunkRecording {
+			io.WriteString(sess, recordingNotice(c.Recording))
+			continue
 		}
 		if c.Kind == sessions.ChunkExit {
 			if c.Signal != "" {

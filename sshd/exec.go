@@ -165,6 +165,7 @@ func runWithPty(sess ssh.Session, cmd *exec.Cmd, p ssh.Pty, acct *isolation.Acco
 	stopWindows := onWindowChange(sess, func(w ssh.Window) {
 		pty.Setsize(f, winsize(w))
 	})
+	defer drainWindows(sess)
 	defer stopWindows() // before f.Close: deferred calls run last-in first-out
 	go io.Copy(f, sess)
 	stopSignals := forwardSignals(sess, cmd.Process)

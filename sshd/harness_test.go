@@ -297,6 +297,24 @@ func (tm *term) expect(want string) string {
 	}
 }
 
+// expectWithin reports whether the output holds want within d.
+func (tm *term) expectWithin(want string, d time.Duration) bool {
+	tm.t.Helper()
+	deadline := time.After(d)
+	for {
+		if strings.Contains(tm.output(), want) {
+			return true
+		}
+		select {
+		case <-tm.grew:
+		case <-tm.ended:
+			return strings.Contains(tm.output(), want)
+		case <-deadline:
+			return false
+		}
+	}
+}
+
 // wait waits for the client to end and returns its exit status.
 func (tm *term) wait() int {
 	tm.t.Helper()

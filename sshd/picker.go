@@ -45,6 +45,7 @@ func (s *Server) picker(sess ssh.Session, u *store.User, p ssh.Pty) {
 	close(stop)
 	stopWindows()
 	if err != nil || m.chosen == nil {
+		drainWindows(sess)
 		sess.Exit(0)
 		return
 	}

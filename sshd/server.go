@@ -280,17 +280,10 @@ func (s *Server) pty(sess ssh.Session) (ssh.Pty, bool) {
 }
 
 // onWindowChange calls fn for each window-change request until stop is
-// called; stop waits for a call in progress. The channel is drained until it
-// closes even after stop: the library blocks the channel's every later
-// request while a window change is unread.
+// called; stop waits for a call in progress. Changes after stop wait for
+// the next reader (the picker hands over to the attach), or for
+// drainWindows.
 func onWindowChange(sess ssh.Session, fn func(ssh.Window)) (stop func()) {
-	return onWindowChangeOr(sess, fn, nil, nil)
-}
-
-// onWindowChangeOr is onWindowChange that also calls onC each time c
-// fires, on the same goroutine: an idle attached client costs a goroutine
-// (and its stack) less than with one loop for each.
-func onWindowChangeOr(sess ssh.Session, fn func(ssh.Window), c <-chan struct{}, onC func()) (stop func()) {
 	_, ch, _ := sess.Pty()
 	quit, done := make(chan struct{}), make(chan struct{})
 	go func() {
@@ -302,17 +295,23 @@ func onWindowChangeOr(sess ssh.Session, fn func(ssh.Window), c <-chan struct{}, 
 					return
 				}
 				fn(w)
-			case <-c:
-				onC()
 			case <-quit:
-				go func() {
-					for range ch {
-					}
-				}()
 				return
 			}
 		}
 	}()
 	var once sync.Once
 	return func() { once.Do(func() { close(quit); <-done }) }
+}
+
+// drainWindows reads the window changes no one will take any more until
+// the channel closes: the library blocks the channel's every later request
+// while one is unread.
+func drainWindows(sess ssh.Session) {
+	if _, ch, _ := sess.Pty(); ch != nil {
+		go func() {
+			for range ch {
+			}
+		}()
+	}
 }

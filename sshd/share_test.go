@@ -62,6 +62,11 @@ func TestSharedSessionOverSSH(t *testing.T) {
 	}
 	a.expect("this session is being recorded")
 	b.expect("this session is being recorded")
+	if err := h.sessions.SetRecording(sessions.Who{UserID: h.alice.ID}, id, false); err != nil {
+		t.Fatal(err)
+	}
+	a.expect("recording stopped")
+	b.expect("recording stopped")
 	b.send("echo bob-typed\r")
 	b.expect("you are a viewer here")
 	cmd, want = marker(23)

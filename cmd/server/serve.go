@@ -277,6 +277,7 @@ func (c *command) serve(ctx context.Context, args []string) error {
 	g.Go(func() error { return sshSrv.Serve(sshLn) })
 	g.Go(func() error { return up.Run(gctx) })
 	memory.SetLimit(int64(cfg.Limits.ServerMemory))
+	memory.SetGCPercent(cfg.Limits.ServerGCPercent)
 	g.Go(func() error {
 		(&memory.Trimmer{Idle: cfg.Limits.ServerIdle, Log: log.With("component", "memory")}).Run(gctx)
 		return nil

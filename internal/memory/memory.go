@@ -7,6 +7,7 @@ package memory
 import (
 	"context"
 	"log/slog"
+	"os"
 	"runtime/debug"
 	"runtime/metrics"
 	"time"
@@ -18,6 +19,15 @@ import (
 func SetLimit(bytes int64) {
 	if bytes > 0 {
 		debug.SetMemoryLimit(bytes)
+	}
+}
+
+// SetGCPercent sets how far the heap may grow past its live data before
+// the collector runs, unless GOGC is set in the environment, which the
+// runtime has already applied and the operator meant.
+func SetGCPercent(percent int) {
+	if _, set := os.LookupEnv("GOGC"); !set && percent > 0 {
+		debug.SetGCPercent(percent)
 	}
 }
 

@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"log/slog"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"sync/atomic"
@@ -90,3 +91,23 @@ func TestTrimmerReturnsMemory(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// The configured percent is the collector's, unless the environment set
+// GOGC, which the runtime applied before main ran.
+func TestSetGCPercent(t *testing.T) {
+	was := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(was) })
+
+	t.Setenv("GOGC", "") // restores the environment at the end
+	os.Unsetenv("GOGC")
+	SetGCPercent(37)
+	if got := debug.SetGCPercent(100); got != 37 {
+		t.Errorf("without GOGC: percent %d, want 37", got)
+	}
+
+	t.Setenv("GOGC", "100")
+	SetGCPercent(37)
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("with GOGC=100 in the environment: percent %d, want 100", got)
+	}
+}
