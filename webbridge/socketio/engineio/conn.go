@@ -44,6 +44,8 @@ type Conn struct {
 	done chan struct{}
 	// direct is the websocket writer's, while it runs.
 	direct atomic.Pointer[directWriter]
+	// writing is set while a websocket writer runs (see writeLoop).
+	writing atomic.Bool
 
 	// recvMu serialises inbound delivery: OnMessage calls never overlap and
 	// OnClose runs after the last of them.

@@ -9,6 +9,13 @@ import (
 // plus an unbounded priority lane for tiny control packets (ping, pong, noop),
 // so a heartbeat never waits behind megabytes of output. It has a single
 // consumer: the websocket writer goroutine or the pending polling GET.
+//
+// On websocket the writer goroutine runs only while there is something to
+// write: an idle connection (most of a server's, most of the time) would
+// otherwise keep a parked goroutine and its stack for nothing. Whoever
+// queues into a queue without a writer starts one (spawn); the writer
+// leaves (park) only when it finds the queue empty under mu, so nothing
+// queued is ever left without a writer and there is never more than one.
 type outQueue struct {
 	mu      sync.Mutex
 	raw     [][]byte // websocket frames to write as they are, before anything else
@@ -20,6 +27,8 @@ type outQueue struct {
 	closed  bool
 	waiters int
 	room    chan struct{} // closed and replaced when space frees up, if waiters > 0
+	spawn   func()        // starts the websocket writer; nil before (and without) one
+	running bool          // the websocket writer runs, or has been started
 
 	// wake has room for one token: producers never block on it and the
 	// consumer re-checks the queue after every wake-up.
@@ -37,6 +46,57 @@ func (q *outQueue) signal() {
 	}
 }
 
+// claimLocked returns the writer to start for what was just queued, if
+// the websocket writer is not running; the caller starts it with notify.
+func (q *outQueue) claimLocked() func() {
+	if q.spawn == nil || q.running {
+		return nil
+	}
+	q.running = true
+	return q.spawn
+}
+
+// notify tells the consumer that something was queued: it starts the
+// writer claimed by claimLocked, or wakes the one that runs.
+func (q *outQueue) notify(start func()) {
+	if start != nil {
+		go start()
+		return
+	}
+	q.signal()
+}
+
+// setWriter hands the queue to a websocket writer started by spawn, from
+// now on only while there is something to write. It starts one at once if
+// something is queued already (the open packet) or the queue is closed
+// (the writer writes the close frame and closes the socket).
+func (q *outQueue) setWriter(spawn func()) {
+	q.mu.Lock()
+	q.spawn = spawn
+	start := q.claimLocked()
+	if start != nil && !q.closed && q.emptyLocked() {
+		q.running, start = false, nil
+	}
+	q.mu.Unlock()
+	q.notify(start)
+}
+
+// park lets the writer go when nothing is left for it to do; false means
+// it must carry on (something came, or the queue is closing).
+func (q *outQueue) park() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed || !q.emptyLocked() {
+		return false
+	}
+	q.running = false
+	return true
+}
+
+func (q *outQueue) emptyLocked() bool {
+	return len(q.raw) == 0 && len(q.ctrl) == 0 && q.head == len(q.data)
+}
+
 // pushCtrl queues a control packet in the priority lane.
 func (q *outQueue) pushCtrl(p []byte) {
 	q.mu.Lock()
@@ -45,8 +105,9 @@ func (q *outQueue) pushCtrl(p []byte) {
 		return
 	}
 	q.ctrl = append(q.ctrl, p)
+	start := q.claimLocked()
 	q.mu.Unlock()
-	q.signal()
+	q.notify(start)
 }
 
 // tryPush queues bufs atomically (all or none), taking ownership of them.
@@ -55,12 +116,16 @@ func (q *outQueue) pushCtrl(p []byte) {
 func (q *outQueue) tryPush(bufs []*Buffer) error {
 	q.mu.Lock()
 	err := q.pushLocked(bufs)
+	var start func()
+	if err == nil {
+		start = q.claimLocked()
+	}
 	q.mu.Unlock()
 	if err != nil {
 		releaseAll(bufs)
 		return err
 	}
-	q.signal()
+	q.notify(start)
 	return nil
 }
 
@@ -86,12 +151,16 @@ func (q *outQueue) push(ctx context.Context, bufs []*Buffer) error {
 		q.mu.Lock()
 		err := q.pushLocked(bufs)
 		if err != ErrQueueFull {
+			var start func()
+			if err == nil {
+				start = q.claimLocked()
+			}
 			q.mu.Unlock()
 			if err != nil {
 				releaseAll(bufs)
 				return err
 			}
-			q.signal()
+			q.notify(start)
 			return nil
 		}
 		q.waiters++
@@ -117,18 +186,20 @@ func (q *outQueue) push(ctx context.Context, bufs []*Buffer) error {
 func (q *outQueue) idle() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return !q.closed && len(q.raw) == 0 && len(q.ctrl) == 0 && q.head == len(q.data)
+	return !q.closed && q.emptyLocked()
 }
 
 // pushRaw queues a websocket frame (or the unwritten end of one) for the
 // writer to write first, as it is.
 func (q *outQueue) pushRaw(p []byte) {
 	q.mu.Lock()
+	var start func()
 	if !q.closed {
 		q.raw = append(q.raw, append([]byte(nil), p...))
+		start = q.claimLocked()
 	}
 	q.mu.Unlock()
-	q.signal()
+	q.notify(start)
 }
 
 // popRaw returns the oldest raw frame, or nil.
@@ -237,12 +308,14 @@ func (q *outQueue) appendPayload(dst []byte, max int) ([]byte, int) {
 // close makes further pushes fail and wakes everyone waiting for room.
 func (q *outQueue) close() {
 	q.mu.Lock()
+	var start func()
 	if !q.closed {
 		q.closed = true
 		close(q.room)
+		start = q.claimLocked() // the writer writes the close frame
 	}
 	q.mu.Unlock()
-	q.signal()
+	q.notify(start)
 }
 
 // discard drops everything still queued.
