@@ -18,11 +18,14 @@ import (
 // reader writes a close frame itself on a protocol error; a direct write
 // then waits for it, at most its one-second deadline.
 type directWriter struct {
-	mu    sync.Mutex
-	raw   syscall.RawConn // nil: no direct writes on this connection
-	off   bool            // the writer has stopped
-	frame []byte          // header and payload of the frame being written
+	mu  sync.Mutex
+	raw syscall.RawConn // nil: no direct writes on this connection
+	off bool            // the writer has stopped
 }
+
+// directFrames holds the scratch for direct writes, shared by all
+// connections: one of its own would stay with every idle connection.
+var directFrames = sync.Pool{New: func() any { return new([]byte) }}
 
 // directMax bounds the messages written directly: an echo, a prompt, an
 // ack. Larger ones go through the queue and may be deflated; these go out
@@ -60,8 +63,10 @@ func (c *Conn) trySend(b *Buffer) bool {
 	if d.off || d.raw == nil || !c.q.idle() {
 		return false
 	}
-	d.frame = appendFrame(d.frame[:0], b.binary, b.B)
-	f := d.frame
+	fp := directFrames.Get().(*[]byte)
+	defer directFrames.Put(fp)
+	*fp = appendFrame((*fp)[:0], b.binary, b.B)
+	f := *fp
 	sent := false
 	err := d.raw.Write(func(fd uintptr) bool {
 		// An empty send queue takes a frame this small whole; a partial

@@ -25,8 +25,7 @@ type outQueue struct {
 	bytes   int
 	limit   int
 	closed  bool
-	waiters int
-	room    chan struct{} // closed and replaced when space frees up, if waiters > 0
+	room    chan struct{} // made by the first waiter, closed when space frees up
 	spawn   func()        // starts the websocket writer; nil before (and without) one
 	running bool          // the websocket writer runs, or has been started
 
@@ -36,7 +35,7 @@ type outQueue struct {
 }
 
 func newOutQueue(limit int) *outQueue {
-	return &outQueue{limit: limit, wake: make(chan struct{}, 1), room: make(chan struct{})}
+	return &outQueue{limit: limit, wake: make(chan struct{}, 1)}
 }
 
 func (q *outQueue) signal() {
@@ -163,22 +162,18 @@ func (q *outQueue) push(ctx context.Context, bufs []*Buffer) error {
 			q.notify(start)
 			return nil
 		}
-		q.waiters++
+		if q.room == nil {
+			q.room = make(chan struct{})
+		}
 		room := q.room
 		q.mu.Unlock()
 
 		select {
 		case <-room:
 		case <-ctx.Done():
-			q.mu.Lock()
-			q.waiters--
-			q.mu.Unlock()
 			releaseAll(bufs)
 			return ctx.Err()
 		}
-		q.mu.Lock()
-		q.waiters--
-		q.mu.Unlock()
 	}
 }
 
@@ -267,9 +262,9 @@ func (q *outQueue) popDataLocked() *Buffer {
 		q.head, q.data = 0, q.data[:n]
 	}
 	q.bytes -= b.size()
-	if q.waiters > 0 && !q.closed {
+	if q.room != nil && !q.closed {
 		close(q.room)
-		q.room = make(chan struct{})
+		q.room = nil
 	}
 	return b
 }
@@ -311,7 +306,10 @@ func (q *outQueue) close() {
 	var start func()
 	if !q.closed {
 		q.closed = true
-		close(q.room)
+		if q.room != nil {
+			close(q.room)
+			q.room = nil
+		}
 		start = q.claimLocked() // the writer writes the close frame
 	}
 	q.mu.Unlock()

@@ -86,7 +86,7 @@ func TestQueuePushWaits(t *testing.T) {
 	eventually(t, "pusher waiting", func() bool {
 		q.mu.Lock()
 		defer q.mu.Unlock()
-		return q.waiters == 1
+		return q.room != nil // made by the waiting pusher
 	})
 	releaseAll(q.popDataBatch(nil, 1, 1))
 	select {
@@ -102,7 +102,7 @@ func TestQueuePushWaits(t *testing.T) {
 	eventually(t, "pusher waiting", func() bool {
 		q.mu.Lock()
 		defer q.mu.Unlock()
-		return q.waiters == 1
+		return q.room != nil // made by the waiting pusher
 	})
 	q.close()
 	if err := <-done; !errors.Is(err, ErrClosed) {
