@@ -1,13 +1,10 @@
 package engineio
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -93,49 +90,15 @@ func TestOnDemandWriterOrder(t *testing.T) {
 			conn := <-conns
 			readWS(t, ws)
 
-			const producers, each = 4, 200
-			var wg sync.WaitGroup
-			for p := range producers {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					rnd := rand.New(rand.NewPCG(uint64(p), 11))
-					for i := range each {
-						pad := ""
-						switch rnd.IntN(8) {
-						case 0:
-							pad = strings.Repeat("p", directMax+rnd.IntN(24<<10)) // queued, maybe bulk
-						case 1:
-							time.Sleep(time.Duration(rnd.IntN(300)) * time.Microsecond) // writer may leave
-						}
-						b := textBuf(fmt.Sprintf("%d:%d:%s", p, i, pad))
-						if err := conn.SendBuffersContext(context.Background(), b); err != nil {
-							t.Error(err)
-							return
-						}
-					}
-				}()
-			}
-			next := make([]int, producers)
-			for n := 0; n < producers*each; {
-				_, msg := readWS(t, ws)
-				if msg == "2" {
-					writeWS(t, ws, websocket.TextMessage, "3")
-					continue
+			produceInOrder(t, conn, ws, 4, 200, func(rnd *rand.Rand) string {
+				switch rnd.IntN(8) {
+				case 0:
+					return strings.Repeat("p", directMax+rnd.IntN(24<<10)) // queued, maybe bulk
+				case 1:
+					time.Sleep(time.Duration(rnd.IntN(300)) * time.Microsecond) // the writer may leave
 				}
-				f := strings.SplitN(strings.TrimPrefix(msg, "4"), ":", 3)
-				if len(f) != 3 {
-					t.Fatalf("mangled message %.40q", msg)
-				}
-				p, _ := strconv.Atoi(f[0])
-				i, _ := strconv.Atoi(f[1])
-				if p < 0 || p >= producers || i != next[p] {
-					t.Fatalf("producer %s sent %s, want %d", f[0], f[1], next[p])
-				}
-				next[p]++
-				n++
-			}
-			wg.Wait()
+				return ""
+			})
 			if r := conn.Reason(); r != "" {
 				t.Fatalf("closed: %s", r)
 			}
@@ -188,36 +151,29 @@ func TestOnDemandWriterClose(t *testing.T) {
 func TestOnDemandWriterClientClose(t *testing.T) {
 	srv := &Server{PingInterval: time.Hour, writerGrace: time.Millisecond}
 	ts, conns := directServer(t, srv, false)
-	ws := dialDirect(t, ts, false, false)
-	conn := <-conns
-	readWS(t, ws)
-	eventually(t, "the writer to leave", func() bool { return goroutinesIn(writeLoopFn) == 0 })
-	writeWS(t, ws, websocket.TextMessage, "1") // Engine.IO close packet
-	select {
-	case <-conn.Done():
-	case <-time.After(testTimeout):
-		t.Fatal("not closed")
+	for _, how := range []string{"close packet", "close frame"} {
+		ws := dialDirect(t, ts, false, false)
+		conn := <-conns
+		readWS(t, ws)
+		eventually(t, "the writer to leave", func() bool { return goroutinesIn(writeLoopFn) == 0 })
+		if how == "close packet" {
+			writeWS(t, ws, websocket.TextMessage, "1")
+		} else {
+			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(testTimeout))
+		}
+		select {
+		case <-conn.Done():
+		case <-time.After(testTimeout):
+			t.Fatalf("%s: not closed", how)
+		}
+		if r := conn.Reason(); r != ReasonTransportClose {
+			t.Fatalf("%s: reason %q", how, r)
+		}
+		if how == "close packet" {
+			expectClosed(t, ws)
+		}
+		eventually(t, how+": reader and writer to end", func() bool {
+			return goroutinesIn(writeLoopFn) == 0 && goroutinesIn("engineio.(*Conn).readLoop") == 0
+		})
 	}
-	expectClosed(t, ws)
-	eventually(t, "reader and writer to end", func() bool {
-		return goroutinesIn(writeLoopFn) == 0 && goroutinesIn("engineio.(*Conn).readLoop") == 0
-	})
-
-	// The same with a websocket close frame instead.
-	ws = dialDirect(t, ts, false, false)
-	conn = <-conns
-	readWS(t, ws)
-	eventually(t, "the writer to leave", func() bool { return goroutinesIn(writeLoopFn) == 0 })
-	_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(testTimeout))
-	select {
-	case <-conn.Done():
-	case <-time.After(testTimeout):
-		t.Fatal("not closed")
-	}
-	if r := conn.Reason(); r != ReasonTransportClose {
-		t.Fatalf("reason %q", r)
-	}
-	eventually(t, "reader and writer to end", func() bool {
-		return goroutinesIn(writeLoopFn) == 0 && goroutinesIn("engineio.(*Conn).readLoop") == 0
-	})
 }
