@@ -39,8 +39,6 @@ func (s *Server) authenticate(sock *socketio.Socket, raw json.RawMessage) error 
 		sock:   sock,
 		user:   u,
 		claims: claims,
-		terms:  map[string]*termView{},
-		joined: map[string]bool{},
 		binary: a.Binary == true,
 	}
 	c.log = clientLog{c}

@@ -87,8 +87,8 @@ type client struct {
 
 	mu         sync.Mutex
 	closed     bool
-	terms      map[string]*termView // attached sessions, by id
-	joined     map[string]bool      // joined workspaces, by id
+	terms      map[string]*termView // attached sessions, by id; made on the first
+	joined     map[string]bool      // joined workspaces, by id; likewise
 	statusSent statusSums
 	expiry     *time.Timer // see watchExpiry
 
