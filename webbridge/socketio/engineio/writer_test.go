@@ -81,21 +81,23 @@ func TestIdlePingsStartWriter(t *testing.T) {
 // writer comes and goes many times meanwhile; a second writer would panic
 // in enterWriter (and the race detector sees the frame scratch).
 func TestOnDemandWriterOrder(t *testing.T) {
-	for _, deflate := range []bool{false, true} {
-		t.Run(fmt.Sprintf("deflate=%v", deflate), func(t *testing.T) {
+	for _, tc := range []struct {
+		deflate         bool
+		producers, each int
+	}{{false, 4, 200}, {true, 4, 200}, {false, 1, 600}, {true, 1, 600}} {
+		t.Run(fmt.Sprintf("deflate=%v/producers=%d", tc.deflate, tc.producers), func(t *testing.T) {
 			srv := &Server{PingInterval: 5 * time.Millisecond, PingTimeout: testTimeout,
-				EnableCompression: true, writerGrace: 50 * time.Microsecond, QueueBytes: 64 << 10}
+				EnableCompression: true, writerGrace: 20 * time.Microsecond, QueueBytes: 64 << 10}
 			ts, conns := directServer(t, srv, false)
-			ws := dialDirect(t, ts, deflate, false)
+			ws := dialDirect(t, ts, tc.deflate, false)
 			conn := <-conns
 			readWS(t, ws)
-
-			produceInOrder(t, conn, ws, 4, 200, func(rnd *rand.Rand) string {
-				switch rnd.IntN(8) {
+			produceInOrder(t, conn, ws, tc.producers, tc.each, func(rnd *rand.Rand) string {
+				switch rnd.IntN(4) {
 				case 0:
 					return strings.Repeat("p", directMax+rnd.IntN(24<<10)) // queued, maybe bulk
-				case 1:
-					time.Sleep(time.Duration(rnd.IntN(300)) * time.Microsecond) // the writer may leave
+				case 1, 2:
+					time.Sleep(time.Duration(rnd.IntN(500)) * time.Microsecond) // the writer may leave
 				}
 				return ""
 			})
