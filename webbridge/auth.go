@@ -34,16 +34,15 @@ func (s *Server) authenticate(sock *socketio.Socket, raw json.RawMessage) error 
 		s.Log.Info("socket refused", "remote", sock.Handshake().RemoteAddr, "reason", err)
 		return refuse
 	}
-	sock.Set(clientKey, &client{
+	c := &client{
 		srv:    s,
 		sock:   sock,
 		user:   u,
 		claims: claims,
-		log:    s.Log.With("user", u.Name, "socket", sock.ID()),
-		terms:  map[string]*termView{},
-		joined: map[string]bool{},
 		binary: a.Binary == true,
-	})
+	}
+	c.log = clientLog{c}
+	sock.Set(clientKey, c)
 	return nil
 }
 
@@ -54,7 +53,14 @@ func (c *client) watchExpiry() {
 		return
 	}
 	exp := c.claims.ExpiresAt.Time
-	t := time.AfterFunc(time.Until(exp), func() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	// Stopped by disconnected, not by a context.AfterFunc: that costs
+	// every socket a goroutine-less watcher and a children map.
+	c.expiry = time.AfterFunc(time.Until(exp), func() {
 		c.log.Info("token expired; disconnecting")
 		c.emit("session-expired", map[string]string{
 			"message":   "Session expired, please login again",
@@ -62,7 +68,6 @@ func (c *client) watchExpiry() {
 		})
 		c.sock.Disconnect()
 	})
-	context.AfterFunc(c.ctx, func() { t.Stop() })
 }
 
 // checkUsers re-reads every connected user, one query per user however

@@ -76,7 +76,7 @@ type client struct {
 	sock   *socketio.Socket
 	user   *store.User
 	claims *auth.Claims
-	log    *slog.Logger
+	log    clientLog
 	binary bool            // terminal-output carries output as a binary attachment
 	ctx    context.Context // ends when the socket disconnects
 	cancel context.CancelFunc
@@ -85,17 +85,35 @@ type client struct {
 	bucket    tokenBucket
 	lastLimit time.Time
 
-	mu     sync.Mutex
-	closed bool
-	terms  map[string]*termView // attached sessions, by id
-	joined map[string]bool      // joined workspaces, by id
-	// statusSent is the last session-status sent, by session id.
-	statusSent map[string]statusKey
+	mu         sync.Mutex
+	closed     bool
+	terms      map[string]*termView // attached sessions, by id; made on the first
+	joined     map[string]bool      // joined workspaces, by id; likewise
+	statusSent statusSums
+	expiry     *time.Timer // see watchExpiry
 
 	dl downloads
 }
 
 const clientKey = "codeterm.client"
+
+// clientLog is the server's log with the socket's user and id: added to
+// each record, since a logger made With them would keep a clone of the
+// handler, attributes formatted, for every idle socket.
+type clientLog struct{ c *client }
+
+func (l clientLog) Debug(msg string, args ...any) { l.log(slog.LevelDebug, msg, args) }
+func (l clientLog) Info(msg string, args ...any)  { l.log(slog.LevelInfo, msg, args) }
+func (l clientLog) Warn(msg string, args ...any)  { l.log(slog.LevelWarn, msg, args) }
+func (l clientLog) Error(msg string, args ...any) { l.log(slog.LevelError, msg, args) }
+
+func (l clientLog) log(level slog.Level, msg string, args []any) {
+	lg := l.c.srv.Log
+	if !lg.Enabled(context.Background(), level) {
+		return
+	}
+	lg.Log(context.Background(), level, msg, append([]any{"user", l.c.user.Name, "socket", l.c.sock.ID()}, args...)...)
+}
 
 func clientOf(s *socketio.Socket) *client {
 	c, _ := s.Get(clientKey).(*client)
@@ -125,6 +143,9 @@ func (s *Server) onConnection(sock *socketio.Socket) {
 func (c *client) disconnected(reason string) {
 	c.mu.Lock()
 	c.closed = true
+	if c.expiry != nil {
+		c.expiry.Stop()
+	}
 	terms := c.terms
 	joined := c.joined
 	c.terms, c.joined = nil, nil

@@ -51,6 +51,7 @@ type envOptions struct {
 	log             *slog.Logger // default: discarded; also the workspaces' logger
 	github          *GitHub      // nil: GitHub off
 	recordings      bool         // sessions may be recorded (on request)
+	unlimited       bool         // no session limits per user or workspace
 }
 
 func newEnv(t testing.TB, o envOptions) *testEnv {
@@ -70,6 +71,9 @@ func newEnv(t testing.TB, o envOptions) *testEnv {
 	if o.github != nil {
 		scfg.GitCredential = a.GitCredential
 		o.github.OAuth.Auth = a
+	}
+	if o.unlimited {
+		scfg.MaxPerUser, scfg.MaxPerWorkspace = -1, -1
 	}
 	if o.recordings {
 		scfg.RecordDir, scfg.RecordOnRequest = filepath.Join(dir, "recordings"), true

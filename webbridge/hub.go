@@ -3,6 +3,7 @@ package webbridge
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"sync"
 	"time"
 
@@ -21,6 +22,8 @@ type hub struct {
 	// diffMu serialises session diffs, so two callers never report the
 	// same change twice.
 	diffMu sync.Mutex
+
+	seed maphash.Seed // sums statusKeys (statusSums); set before the first socket
 }
 
 type userState struct {
@@ -233,6 +236,33 @@ type statusKey struct {
 	recording                     bool
 }
 
+// statusSums is the last session-status sent to a socket, by session id,
+// as a sum of its statusKey. Every socket keeps one for its life, for the
+// sessions of the workspaces it joined and those it attached to: a slice,
+// since most sockets hear of a few sessions (a map costs one a table of
+// eight whatever it holds), and a sum, a tenth of the key's size.
+type statusSums []statusSum
+
+type statusSum struct {
+	id  string
+	sum uint64
+}
+
+// set records sum for id and reports whether it differs from the last.
+func (s *statusSums) set(id string, sum uint64) bool {
+	for i := range *s {
+		if e := &(*s)[i]; e.id == id {
+			if e.sum == sum {
+				return false
+			}
+			e.sum = sum
+			return true
+		}
+	}
+	*s = append(*s, statusSum{id, sum})
+	return true
+}
+
 // sendStatus sends session-status unless this socket has already been told
 // of this state: it may hear of a change both as a member of the rooms and
 // as the socket that asked for it.
@@ -243,15 +273,12 @@ func (c *client) sendStatus(i sessions.Info) {
 		st = statusOfSession(sess, i)
 	}
 	k := statusKey{statusOf(i), i.Name, i.Cols, i.Rows, i.Attached, i.Viewers, attendeesKey(st.Users), st.Recording}
+	sum := maphash.Comparable(c.srv.hub.seed, k)
 	c.mu.Lock()
-	if c.closed || c.statusSent[i.ID] == k {
+	if c.closed || !c.statusSent.set(i.ID, sum) {
 		c.mu.Unlock()
 		return
 	}
-	if c.statusSent == nil {
-		c.statusSent = map[string]statusKey{}
-	}
-	c.statusSent[i.ID] = k
 	c.mu.Unlock()
 	c.emit("session-status", st)
 }

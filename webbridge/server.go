@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"hash/maphash"
 	"log/slog"
 	"net"
 	"net/http"
@@ -161,6 +162,7 @@ func (s *Server) Handler() http.Handler {
 		s.Log = slog.Default()
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.hub.seed = maphash.MakeSeed()
 	s.Socket.setDefaults()
 	s.ports.Sessions = s.Sessions
 	s.io = s.newSocketServer()

@@ -94,6 +94,9 @@ func (c *client) attach(sess *sessions.Session, opts sessions.AttachOptions) (*t
 		att.Close()
 		return nil, socketio.ErrDisconnected
 	}
+	if c.terms == nil {
+		c.terms = map[string]*termView{}
+	}
 	c.terms[id] = v
 	c.mu.Unlock()
 	c.sock.Join(sessionRoom(id))

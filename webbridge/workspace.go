@@ -302,6 +302,9 @@ func (c *client) joinWorkspace(m *socketio.Message, r *reply) {
 		}
 		var w *wsWatch
 		if !c.joined[id] {
+			if c.joined == nil {
+				c.joined = map[string]bool{}
+			}
 			c.joined[id] = true
 			c.sock.Join(workspaceRoom(id))
 			w = c.srv.hub.acquire(c.srv, c.user.ID, id)

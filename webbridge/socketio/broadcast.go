@@ -71,7 +71,7 @@ func (b *Broadcast) targets() []*Socket {
 	defer n.mu.RUnlock()
 	excluded := func(s *Socket) bool {
 		for _, r := range b.except {
-			if _, ok := s.rooms[r]; ok {
+			if s.inRoomLocked(r) {
 				return true
 			}
 		}
@@ -87,13 +87,19 @@ func (b *Broadcast) targets() []*Socket {
 		return out
 	}
 	seen := make(map[*Socket]struct{})
+	add := func(s *Socket) {
+		if _, dup := seen[s]; dup || excluded(s) {
+			return
+		}
+		seen[s] = struct{}{}
+		out = append(out, s)
+	}
 	for _, r := range b.rooms {
+		if s := n.sockets[r]; s != nil && s.ownRoom {
+			add(s)
+		}
 		for s := range n.rooms[r] {
-			if _, dup := seen[s]; dup || excluded(s) {
-				continue
-			}
-			seen[s] = struct{}{}
-			out = append(out, s)
+			add(s)
 		}
 	}
 	return out

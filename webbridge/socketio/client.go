@@ -3,6 +3,7 @@ package socketio
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,8 +17,8 @@ type client struct {
 	conn *engineio.Conn
 
 	mu        sync.Mutex
-	sockets   map[string]*Socket // by namespace
-	connected bool               // joined a namespace at least once
+	sockets   []*Socket // one per namespace joined: few, so no map
+	connected bool      // joined a namespace at least once
 	timer     *time.Timer
 
 	// Only touched by inbound delivery, which engineio serialises.
@@ -36,10 +37,19 @@ func (s *Server) serveConn(c *engineio.Conn) {
 		c.Terminate(engineio.ReasonForcedClose)
 		return
 	}
-	cl := &client{srv: s, conn: c, sockets: make(map[string]*Socket)}
+	cl := &client{srv: s, conn: c}
 	cl.timer = time.AfterFunc(s.connectTimeout, cl.connectTimeout)
 	c.OnMessage(cl.onMessage)
 	c.OnClose(cl.onClose)
+}
+
+// stopTimer ends the connect timeout and lets the timer go: the
+// connection lives on without it. Called with cl.mu held.
+func (cl *client) stopTimer() {
+	if cl.timer != nil {
+		cl.timer.Stop()
+		cl.timer = nil
+	}
 }
 
 func (cl *client) connectTimeout() {
@@ -133,7 +143,12 @@ func (cl *client) dispatch(p *packet, att [][]byte) {
 func (cl *client) socket(nsp string) *Socket {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
-	return cl.sockets[nsp]
+	for _, s := range cl.sockets {
+		if s.ns.name == nsp {
+			return s
+		}
+	}
+	return nil
 }
 
 // connect admits the client to a namespace.
@@ -161,12 +176,12 @@ func (cl *client) connect(p *packet) {
 		return
 	}
 	cl.mu.Lock()
-	cl.sockets[p.nsp] = s
+	cl.sockets = append(cl.sockets, s)
 	if !cl.connected {
 		cl.connected = true
 		cl.srv.unauthenticated.Add(-1)
 	}
-	cl.timer.Stop()
+	cl.stopTimer()
 	cl.mu.Unlock()
 	// CONNECT goes out before the socket is visible to broadcasts, so the
 	// client never sees an event for a namespace it has not joined yet.
@@ -201,8 +216,8 @@ func (cl *client) sendConnectError(nsp string, err error) {
 // forget drops a disconnected socket from the connection.
 func (cl *client) forget(s *Socket) {
 	cl.mu.Lock()
-	if cl.sockets[s.ns.name] == s {
-		delete(cl.sockets, s.ns.name)
+	if i := slices.Index(cl.sockets, s); i >= 0 {
+		cl.sockets = slices.Delete(cl.sockets, i, i+1)
 	}
 	cl.mu.Unlock()
 }
@@ -210,15 +225,12 @@ func (cl *client) forget(s *Socket) {
 // onClose disconnects every socket of the connection.
 func (cl *client) onClose(reason string) {
 	cl.mu.Lock()
-	cl.timer.Stop()
+	cl.stopTimer()
 	if !cl.connected {
 		cl.connected = true // stops counting it
 		cl.srv.unauthenticated.Add(-1)
 	}
-	sockets := make([]*Socket, 0, len(cl.sockets))
-	for _, s := range cl.sockets {
-		sockets = append(sockets, s)
-	}
+	sockets := slices.Clone(cl.sockets)
 	cl.mu.Unlock()
 	for _, s := range sockets {
 		s.close(reason)

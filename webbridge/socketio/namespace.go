@@ -28,7 +28,10 @@ type Namespace struct {
 	handlers    map[string][]EventHandler
 	anyHandlers []AnyHandler
 	sockets     map[string]*Socket
-	rooms       map[string]map[*Socket]struct{}
+	// rooms holds the rooms joined by name. A socket's own room (its id)
+	// is not kept here but found through sockets: a map per socket for a
+	// room of one.
+	rooms map[string]map[*Socket]struct{}
 }
 
 func newNamespace(s *Server, name string) *Namespace {
@@ -128,13 +131,14 @@ func (n *Namespace) admit(s *Socket, auth json.RawMessage) error {
 func (n *Namespace) add(s *Socket) {
 	n.mu.Lock()
 	n.sockets[s.id] = s
-	n.joinLocked(s, s.id)
+	s.ownRoom = true
 	n.mu.Unlock()
 }
 
 func (n *Namespace) remove(s *Socket) {
 	n.mu.Lock()
 	delete(n.sockets, s.id)
+	s.ownRoom = false
 	for room := range s.rooms {
 		n.leaveLocked(s, room)
 	}
@@ -148,6 +152,10 @@ func (n *Namespace) connectionHandlers() []func(*Socket) {
 }
 
 func (n *Namespace) joinLocked(s *Socket, room string) {
+	if room == s.id {
+		s.ownRoom = true
+		return
+	}
 	members := n.rooms[room]
 	if members == nil {
 		members = make(map[*Socket]struct{})
@@ -161,6 +169,10 @@ func (n *Namespace) joinLocked(s *Socket, room string) {
 }
 
 func (n *Namespace) leaveLocked(s *Socket, room string) {
+	if room == s.id {
+		s.ownRoom = false
+		return
+	}
 	if members := n.rooms[room]; members != nil {
 		delete(members, s)
 		if len(members) == 0 {
@@ -168,4 +180,13 @@ func (n *Namespace) leaveLocked(s *Socket, room string) {
 		}
 	}
 	delete(s.rooms, room)
+}
+
+// inRoomLocked reports whether s is in room.
+func (s *Socket) inRoomLocked(room string) bool {
+	if room == s.id {
+		return s.ownRoom
+	}
+	_, ok := s.rooms[room]
+	return ok
 }

@@ -171,7 +171,7 @@ func TestMiddleware(t *testing.T) {
 		return nil
 	})
 	srv.Of("/").Use(func(s *Socket, _ json.RawMessage) error {
-		if s.Handshake().Query.Get("deny") != "" {
+		if s.Handshake().Query().Get("deny") != "" {
 			return errors.New("denied")
 		}
 		return nil

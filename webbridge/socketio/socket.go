@@ -39,11 +39,14 @@ type Socket struct {
 	handlers     map[string][]EventHandler
 	anyHandlers  []AnyHandler
 	onDisconnect []func(reason string)
-	values       map[string]any
+	values       []value // few: a map would cost each socket a table
 	acks         map[int64]chan *Message
 	nextAck      int64
 
-	rooms map[string]struct{} // guarded by ns.mu
+	// Guarded by ns.mu: the rooms joined by name, and whether the socket
+	// is in its own room (see Namespace.rooms).
+	rooms   map[string]struct{}
+	ownRoom bool
 }
 
 // ID returns the socket id, unique per namespace connection. Each socket is
@@ -80,18 +83,31 @@ func (s *Socket) Connected() bool {
 // Set stores an application value on the socket, such as the user.
 func (s *Socket) Set(key string, v any) {
 	s.mu.Lock()
-	if s.values == nil {
-		s.values = make(map[string]any)
+	defer s.mu.Unlock()
+	for i := range s.values {
+		if s.values[i].key == key {
+			s.values[i].v = v
+			return
+		}
 	}
-	s.values[key] = v
-	s.mu.Unlock()
+	s.values = append(s.values, value{key, v})
+}
+
+type value struct {
+	key string
+	v   any
 }
 
 // Get returns a value stored with Set, or nil.
 func (s *Socket) Get(key string) any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.values[key]
+	for _, kv := range s.values {
+		if kv.key == key {
+			return kv.v
+		}
+	}
+	return nil
 }
 
 // On adds a handler for event, for this socket alone; see Namespace.On
@@ -237,9 +253,12 @@ func (s *Socket) Leave(room string) {
 // Rooms returns the rooms the socket is in, sorted.
 func (s *Socket) Rooms() []string {
 	s.ns.mu.RLock()
-	out := make([]string, 0, len(s.rooms))
+	out := make([]string, 0, len(s.rooms)+1)
 	for r := range s.rooms {
 		out = append(out, r)
+	}
+	if s.ownRoom {
+		out = append(out, s.id)
 	}
 	s.ns.mu.RUnlock()
 	slices.Sort(out)

@@ -2,7 +2,9 @@ package engineio
 
 import (
 	"context"
+	"crypto/tls"
 	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,11 +41,13 @@ type Message struct {
 type Conn struct {
 	srv  *Server
 	id   string
-	req  *http.Request
+	hs   handshake
 	q    *outQueue
 	done chan struct{}
 	// direct is the websocket writer's, while it runs.
 	direct atomic.Pointer[directWriter]
+	// writing is set while a websocket writer runs (see writeLoop).
+	writing atomic.Bool
 
 	// recvMu serialises inbound delivery: OnMessage calls never overlap and
 	// OnClose runs after the last of them.
@@ -99,12 +103,10 @@ func (c *Conn) release() {
 }
 
 func (s *Server) newConn(r *http.Request, transport string) *Conn {
-	req := r.Clone(context.Background())
-	req.Body = http.NoBody
 	return &Conn{
 		srv:       s,
 		id:        newID(),
-		req:       req,
+		hs:        newHandshake(r),
 		q:         newOutQueue(s.cfg.queueBytes),
 		done:      make(chan struct{}),
 		gone:      make(chan struct{}),
@@ -112,12 +114,63 @@ func (s *Server) newConn(r *http.Request, transport string) *Conn {
 	}
 }
 
+// handshake is what a connection's life may need of the request that
+// opened it. Not a Clone of it: that copies every field, the headers twice
+// over, for every idle connection.
+type handshake struct {
+	method, path, rawQuery, host, remoteAddr string
+	header                                   http.Header
+	tls                                      *tls.ConnectionState
+}
+
+func newHandshake(r *http.Request) handshake {
+	n := 0
+	for k := range r.Header {
+		if !upgradeHeader(k) {
+			n++
+		}
+	}
+	h := make(http.Header, n)
+	for k, v := range r.Header {
+		if !upgradeHeader(k) {
+			h[k] = v // net/http made these for this request alone
+		}
+	}
+	return handshake{method: r.Method, path: r.URL.Path, rawQuery: r.URL.RawQuery, host: r.Host,
+		remoteAddr: r.RemoteAddr, header: h, tls: r.TLS}
+}
+
+// upgradeHeader reports the websocket upgrade's own headers, spent once it
+// is done.
+func upgradeHeader(k string) bool {
+	switch k {
+	case "Connection", "Upgrade", "Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Extensions":
+		return true
+	}
+	return false
+}
+
 // ID returns the session id.
 func (c *Conn) ID() string { return c.id }
 
-// Request returns the handshake request (headers, URL, remote address);
-// its body is empty and its context is not the request's.
-func (c *Conn) Request() *http.Request { return c.req }
+// Request returns the handshake request as the connection kept it: method,
+// URL path and query, headers (less the websocket upgrade's own, and
+// shared by every call), remote address, Host and TLS state. Its body is
+// empty and its context is not the request's. Each call makes a new one.
+func (c *Conn) Request() *http.Request {
+	return &http.Request{
+		Method:     c.hs.method,
+		URL:        &url.URL{Path: c.hs.path, RawQuery: c.hs.rawQuery},
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     c.hs.header,
+		Body:       http.NoBody,
+		Host:       c.hs.host,
+		RemoteAddr: c.hs.remoteAddr,
+		TLS:        c.hs.tls,
+	}
+}
 
 // Transport returns "polling" or "websocket".
 func (c *Conn) Transport() string {

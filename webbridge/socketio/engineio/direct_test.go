@@ -74,7 +74,19 @@ func TestDirectOrder(t *testing.T) {
 	conn := <-conns
 	readWS(t, ws)
 
-	const producers, each = 4, 300
+	produceInOrder(t, conn, ws, 4, 300, func(rnd *rand.Rand) string {
+		if rnd.IntN(4) == 0 {
+			return strings.Repeat("p", directMax+rnd.IntN(8<<10))
+		}
+		return ""
+	})
+}
+
+// produceInOrder has producers send each messages on conn at once, each
+// padded by pad, and checks that ws receives every one, each producer's in
+// order. Pings on the way are answered.
+func produceInOrder(t *testing.T, conn *Conn, ws *websocket.Conn, producers, each int, pad func(*rand.Rand) string) {
+	t.Helper()
 	var wg sync.WaitGroup
 	for p := range producers {
 		wg.Add(1)
@@ -82,11 +94,7 @@ func TestDirectOrder(t *testing.T) {
 			defer wg.Done()
 			rnd := rand.New(rand.NewPCG(uint64(p), 7))
 			for i := range each {
-				pad := ""
-				if rnd.IntN(4) == 0 {
-					pad = strings.Repeat("p", directMax+rnd.IntN(8<<10))
-				}
-				b := textBuf(fmt.Sprintf("%d:%d:%s", p, i, pad))
+				b := textBuf(fmt.Sprintf("%d:%d:%s", p, i, pad(rnd)))
 				if err := conn.SendBuffersContext(context.Background(), b); err != nil {
 					t.Error(err)
 					return
@@ -95,8 +103,12 @@ func TestDirectOrder(t *testing.T) {
 		}()
 	}
 	next := make([]int, producers)
-	for n := 0; n < producers*each; n++ {
+	for n := 0; n < producers*each; {
 		_, msg := readWS(t, ws)
+		if msg == "2" {
+			writeWS(t, ws, websocket.TextMessage, "3")
+			continue
+		}
 		f := strings.SplitN(strings.TrimPrefix(msg, "4"), ":", 3)
 		if len(f) != 3 {
 			t.Fatalf("mangled message %.40q", msg)
@@ -107,6 +119,7 @@ func TestDirectOrder(t *testing.T) {
 			t.Fatalf("producer %s sent %s, want %d", f[0], f[1], next[p])
 		}
 		next[p]++
+		n++
 	}
 	wg.Wait()
 }

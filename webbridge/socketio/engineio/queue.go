@@ -9,6 +9,13 @@ import (
 // plus an unbounded priority lane for tiny control packets (ping, pong, noop),
 // so a heartbeat never waits behind megabytes of output. It has a single
 // consumer: the websocket writer goroutine or the pending polling GET.
+//
+// On websocket the writer goroutine runs only while there is something to
+// write: an idle connection (most of a server's, most of the time) would
+// otherwise keep a parked goroutine and its stack for nothing. Whoever
+// queues into a queue without a writer starts one (spawn); the writer
+// leaves (park) only when it finds the queue empty under mu, so nothing
+// queued is ever left without a writer and there is never more than one.
 type outQueue struct {
 	mu      sync.Mutex
 	raw     [][]byte // websocket frames to write as they are, before anything else
@@ -18,8 +25,9 @@ type outQueue struct {
 	bytes   int
 	limit   int
 	closed  bool
-	waiters int
-	room    chan struct{} // closed and replaced when space frees up, if waiters > 0
+	room    chan struct{} // made by the first waiter, closed when space frees up
+	spawn   func()        // starts the websocket writer; nil before (and without) one
+	running bool          // the websocket writer runs, or has been started
 
 	// wake has room for one token: producers never block on it and the
 	// consumer re-checks the queue after every wake-up.
@@ -27,7 +35,7 @@ type outQueue struct {
 }
 
 func newOutQueue(limit int) *outQueue {
-	return &outQueue{limit: limit, wake: make(chan struct{}, 1), room: make(chan struct{})}
+	return &outQueue{limit: limit, wake: make(chan struct{}, 1)}
 }
 
 func (q *outQueue) signal() {
@@ -35,6 +43,57 @@ func (q *outQueue) signal() {
 	case q.wake <- struct{}{}:
 	default:
 	}
+}
+
+// claimLocked returns the writer to start for what was just queued, if
+// the websocket writer is not running; the caller starts it with notify.
+func (q *outQueue) claimLocked() func() {
+	if q.spawn == nil || q.running {
+		return nil
+	}
+	q.running = true
+	return q.spawn
+}
+
+// notify tells the consumer that something was queued: it starts the
+// writer claimed by claimLocked, or wakes the one that runs.
+func (q *outQueue) notify(start func()) {
+	if start != nil {
+		go start()
+		return
+	}
+	q.signal()
+}
+
+// setWriter hands the queue to a websocket writer started by spawn, from
+// now on only while there is something to write. It starts one at once if
+// something is queued already (the open packet) or the queue is closed
+// (the writer writes the close frame and closes the socket).
+func (q *outQueue) setWriter(spawn func()) {
+	q.mu.Lock()
+	q.spawn = spawn
+	start := q.claimLocked()
+	if start != nil && !q.closed && q.emptyLocked() {
+		q.running, start = false, nil
+	}
+	q.mu.Unlock()
+	q.notify(start)
+}
+
+// park lets the writer go when nothing is left for it to do; false means
+// it must carry on (something came, or the queue is closing).
+func (q *outQueue) park() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed || !q.emptyLocked() {
+		return false
+	}
+	q.running = false
+	return true
+}
+
+func (q *outQueue) emptyLocked() bool {
+	return len(q.raw) == 0 && len(q.ctrl) == 0 && q.head == len(q.data)
 }
 
 // pushCtrl queues a control packet in the priority lane.
@@ -45,8 +104,9 @@ func (q *outQueue) pushCtrl(p []byte) {
 		return
 	}
 	q.ctrl = append(q.ctrl, p)
+	start := q.claimLocked()
 	q.mu.Unlock()
-	q.signal()
+	q.notify(start)
 }
 
 // tryPush queues bufs atomically (all or none), taking ownership of them.
@@ -55,12 +115,16 @@ func (q *outQueue) pushCtrl(p []byte) {
 func (q *outQueue) tryPush(bufs []*Buffer) error {
 	q.mu.Lock()
 	err := q.pushLocked(bufs)
+	var start func()
+	if err == nil {
+		start = q.claimLocked()
+	}
 	q.mu.Unlock()
 	if err != nil {
 		releaseAll(bufs)
 		return err
 	}
-	q.signal()
+	q.notify(start)
 	return nil
 }
 
@@ -86,30 +150,30 @@ func (q *outQueue) push(ctx context.Context, bufs []*Buffer) error {
 		q.mu.Lock()
 		err := q.pushLocked(bufs)
 		if err != ErrQueueFull {
+			var start func()
+			if err == nil {
+				start = q.claimLocked()
+			}
 			q.mu.Unlock()
 			if err != nil {
 				releaseAll(bufs)
 				return err
 			}
-			q.signal()
+			q.notify(start)
 			return nil
 		}
-		q.waiters++
+		if q.room == nil {
+			q.room = make(chan struct{})
+		}
 		room := q.room
 		q.mu.Unlock()
 
 		select {
 		case <-room:
 		case <-ctx.Done():
-			q.mu.Lock()
-			q.waiters--
-			q.mu.Unlock()
 			releaseAll(bufs)
 			return ctx.Err()
 		}
-		q.mu.Lock()
-		q.waiters--
-		q.mu.Unlock()
 	}
 }
 
@@ -117,18 +181,20 @@ func (q *outQueue) push(ctx context.Context, bufs []*Buffer) error {
 func (q *outQueue) idle() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return !q.closed && len(q.raw) == 0 && len(q.ctrl) == 0 && q.head == len(q.data)
+	return !q.closed && q.emptyLocked()
 }
 
 // pushRaw queues a websocket frame (or the unwritten end of one) for the
 // writer to write first, as it is.
 func (q *outQueue) pushRaw(p []byte) {
 	q.mu.Lock()
+	var start func()
 	if !q.closed {
 		q.raw = append(q.raw, append([]byte(nil), p...))
+		start = q.claimLocked()
 	}
 	q.mu.Unlock()
-	q.signal()
+	q.notify(start)
 }
 
 // popRaw returns the oldest raw frame, or nil.
@@ -196,9 +262,9 @@ func (q *outQueue) popDataLocked() *Buffer {
 		q.head, q.data = 0, q.data[:n]
 	}
 	q.bytes -= b.size()
-	if q.waiters > 0 && !q.closed {
+	if q.room != nil && !q.closed {
 		close(q.room)
-		q.room = make(chan struct{})
+		q.room = nil
 	}
 	return b
 }
@@ -237,12 +303,17 @@ func (q *outQueue) appendPayload(dst []byte, max int) ([]byte, int) {
 // close makes further pushes fail and wakes everyone waiting for room.
 func (q *outQueue) close() {
 	q.mu.Lock()
+	var start func()
 	if !q.closed {
 		q.closed = true
-		close(q.room)
+		if q.room != nil {
+			close(q.room)
+			q.room = nil
+		}
+		start = q.claimLocked() // the writer writes the close frame
 	}
 	q.mu.Unlock()
-	q.signal()
+	q.notify(start)
 }
 
 // discard drops everything still queued.

@@ -86,7 +86,7 @@ func TestQueuePushWaits(t *testing.T) {
 	eventually(t, "pusher waiting", func() bool {
 		q.mu.Lock()
 		defer q.mu.Unlock()
-		return q.waiters == 1
+		return q.room != nil // made by the waiting pusher
 	})
 	releaseAll(q.popDataBatch(nil, 1, 1))
 	select {
@@ -102,7 +102,7 @@ func TestQueuePushWaits(t *testing.T) {
 	eventually(t, "pusher waiting", func() bool {
 		q.mu.Lock()
 		defer q.mu.Unlock()
-		return q.waiters == 1
+		return q.room != nil // made by the waiting pusher
 	})
 	q.close()
 	if err := <-done; !errors.Is(err, ErrClosed) {
@@ -147,4 +147,79 @@ func TestQueueBatch(t *testing.T) {
 	if bufs := q.popDataBatch(nil, 10, 10); len(bufs) != 0 {
 		t.Fatalf("batch from an empty queue: %d messages", len(bufs))
 	}
+}
+
+// TestQueueWriterHandOff: a websocket writer is started for what is queued
+// when none runs, never a second one while it runs, and it may leave only
+// with nothing queued; a closing queue always gets one (for the close
+// frame).
+func TestQueueWriterHandOff(t *testing.T) {
+	q := newOutQueue(1 << 20)
+	starts := make(chan struct{}, 10)
+	// started waits for want writers to start; one more that started too
+	// would most likely be there by then.
+	started := func() int {
+		t.Helper()
+		n := 0
+		select {
+		case <-starts:
+			n++
+		case <-time.After(testTimeout):
+			return 0
+		}
+		for {
+			select {
+			case <-starts:
+				n++
+			default:
+				return n
+			}
+		}
+	}
+	none := func() bool {
+		select {
+		case <-starts:
+			return false
+		default:
+			return true
+		}
+	}
+	q.setWriter(func() { starts <- struct{}{} })
+	if !none() {
+		t.Fatal("a writer for an empty queue")
+	}
+	for range 3 {
+		if err := q.tryPush([]*Buffer{textBuf("a")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q.pushCtrl(pingPacket)
+	if n := started(); n != 1 {
+		t.Fatalf("%d writers started for four messages, want 1", n)
+	}
+	if q.park() {
+		t.Fatal("the writer left with messages queued")
+	}
+	if q.popCtrl() == nil {
+		t.Fatal("no ping")
+	}
+	releaseAll(q.popDataBatch(nil, 1<<20, 10))
+	if !q.park() {
+		t.Fatal("the writer could not leave an empty queue")
+	}
+	q.pushRaw([]byte("frame end"))
+	if n := started(); n != 1 {
+		t.Fatalf("%d writers started for a raw frame, want 1", n)
+	}
+	if q.popRaw() == nil || !q.park() {
+		t.Fatal("raw frame not taken, or the writer could not leave")
+	}
+	q.close()
+	if n := started(); n != 1 {
+		t.Fatalf("%d writers started to close, want 1", n)
+	}
+	if q.park() {
+		t.Fatal("the writer left a closing queue")
+	}
+	q.discard()
 }

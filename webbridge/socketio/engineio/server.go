@@ -58,6 +58,9 @@ type Server struct {
 	// Closing the connection here refuses it: the handshake gets a 503.
 	OnConnection func(c *Conn)
 
+	// writerGrace replaces defaultWriterGrace in tests.
+	writerGrace time.Duration
+
 	once     sync.Once
 	cfg      settings
 	probes   sync.Pool // *probe, see worthDeflating
@@ -72,7 +75,7 @@ type Server struct {
 // settings are the effective, defaulted configuration.
 type settings struct {
 	pingInterval, pingTimeout, writeTimeout time.Duration
-	pollGrace                               time.Duration
+	pollGrace, writerGrace                  time.Duration
 	maxPayload                              int64
 	queueBytes                              int
 	log                                     *slog.Logger
@@ -85,6 +88,7 @@ func (s *Server) init() {
 			pingTimeout:  orDefault(s.PingTimeout, DefaultPingTimeout),
 			writeTimeout: orDefault(s.WriteTimeout, DefaultWriteTimeout),
 			pollGrace:    orDefault(s.PollGrace, DefaultPollGrace),
+			writerGrace:  orDefault(s.writerGrace, defaultWriterGrace),
 			maxPayload:   orDefault(s.MaxPayload, DefaultMaxPayload),
 			queueBytes:   orDefault(s.QueueBytes, DefaultQueueBytes),
 			log:          s.Logger,

@@ -36,7 +36,7 @@ func (s *Server) openWebSocket(w http.ResponseWriter, r *http.Request) {
 		_ = ws.Close()
 		return
 	}
-	go c.writeLoop(ws, s.EnableCompression && offersDeflate(r))
+	c.attachWebSocket(ws, s.EnableCompression && offersDeflate(r))
 	// Read on a goroutine of its own and let the handler return: net/http
 	// then lets go of the connection's write buffer and request, and of
 	// this goroutine's stack, deep from the handlers in front of this
@@ -111,22 +111,41 @@ func (c *Conn) readMessage(ws *websocket.Conn) (int, []byte, error) {
 	return mt, data, nil
 }
 
-// writeLoop is the connection's only websocket writer. Between batches of
-// data messages it always sends pending control packets first. deflate says the
-// client negotiated permessage-deflate.
+// defaultWriterGrace is how long the websocket writer waits for more once the
+// queue is empty before it leaves: a stream of output keeps one writer,
+// instead of paying a goroutine start per message, and an idle connection
+// keeps none. It leaves after one to two graces without a write.
+const defaultWriterGrace = 250 * time.Millisecond
+
+// attachWebSocket makes ws the connection's transport from now on, with a
+// writer goroutine started whenever something is queued. The caller holds
+// one count of c (acquire) for the socket; the writer that closes the
+// socket releases it. deflate says the client negotiated
+// permessage-deflate.
+func (c *Conn) attachWebSocket(ws *websocket.Conn, deflate bool) {
+	c.direct.Store(newDirectWriter(ws.NetConn()))
+	c.q.setWriter(func() { c.writeLoop(ws, deflate) })
+}
+
+// writeLoop is the connection's only websocket writer while it runs (see
+// outQueue). Between batches of data messages it always sends pending
+// control packets first. It returns once the queue stays empty for the
+// grace, or, when the connection ends, after the close frame.
 func (c *Conn) writeLoop(ws *websocket.Conn, deflate bool) {
-	defer c.release()
-	defer ws.Close()
-	d := newDirectWriter(ws.NetConn())
-	c.direct.Store(d)
-	defer d.stop() // before the socket closes
+	// Two writers would interleave their frames on the wire: fail as
+	// loudly as gorilla does on concurrent writes.
+	c.enterWriter()
+	d := c.direct.Load()
 	timeout := c.srv.cfg.writeTimeout
-	fb := &frameBatch{}
+	// Scratch for this run only: an idle connection keeps none of it.
+	var fb frameBatch
+	wrote := false
 	write := func() error {
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		for {
 			if p := c.q.popRaw(); p != nil {
+				wrote = true
 				_ = ws.NetConn().SetWriteDeadline(time.Now().Add(timeout))
 				if _, err := ws.NetConn().Write(p); err != nil {
 					return err
@@ -134,6 +153,7 @@ func (c *Conn) writeLoop(ws *websocket.Conn, deflate bool) {
 				continue
 			}
 			if p := c.q.popCtrl(); p != nil {
+				wrote = true
 				_ = ws.SetWriteDeadline(time.Now().Add(timeout))
 				if err := ws.WriteMessage(websocket.TextMessage, p); err != nil {
 					return err
@@ -144,21 +164,39 @@ func (c *Conn) writeLoop(ws *websocket.Conn, deflate bool) {
 			if len(fb.bufs) == 0 {
 				return nil
 			}
-			err := c.writeBatch(ws, fb, fb.bufs, deflate)
+			wrote = true
+			err := c.writeBatch(ws, &fb, fb.bufs, deflate)
 			clear(fb.bufs)
 			if err != nil {
 				return err
 			}
 		}
 	}
+	wait := c.srv.cfg.writerGrace
+	grace := time.NewTimer(wait)
+	defer grace.Stop()
 	for {
 		if err := write(); err != nil {
 			c.close(ReasonTransportError, false, closePacket)
 			c.q.discard()
+			c.closeWebSocket(ws, d)
 			return
 		}
 		select {
 		case <-c.q.wake:
+			continue
+		case <-grace.C:
+			if wrote {
+				wrote = false
+				grace.Reset(wait)
+				continue
+			}
+			c.writing.Store(false)
+			if c.q.park() {
+				return
+			}
+			c.enterWriter()
+			grace.Reset(wait)
 			continue
 		case <-c.done:
 		}
@@ -172,8 +210,23 @@ func (c *Conn) writeLoop(ws *websocket.Conn, deflate bool) {
 				websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(closeGrace))
 		}
 		c.q.discard()
+		c.closeWebSocket(ws, d)
 		return
 	}
+}
+
+func (c *Conn) enterWriter() {
+	if !c.writing.CompareAndSwap(false, true) {
+		panic("engineio: two websocket writers on one connection")
+	}
+}
+
+// closeWebSocket ends the transport once its last writer is done: direct
+// writes end before the socket closes.
+func (c *Conn) closeWebSocket(ws *websocket.Conn, d *directWriter) {
+	d.stop()
+	_ = ws.Close()
+	c.release()
 }
 
 // serveProbe handles a websocket opened for an existing polling session:
@@ -250,8 +303,7 @@ func (c *Conn) serveProbe(w http.ResponseWriter, r *http.Request) {
 			c.probe, c.probing = nil, false
 			c.holds++ // for the writer; c is open, so holds > 0
 			c.mu.Unlock()
-			c.q.signal()
-			go c.writeLoop(ws, c.srv.EnableCompression && offersDeflate(r))
+			c.attachWebSocket(ws, c.srv.EnableCompression && offersDeflate(r))
 			c.readLoop(ws)
 			return
 		default:
