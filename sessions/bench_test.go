@@ -246,15 +246,16 @@ func BenchmarkEcho(b *testing.B) {
 
 // BenchmarkIdleSessionHeap reports the Go heap held per idle session with
 // 200 sessions of 120x40 open, each having printed its prompt and been idle
-// for PackAfter (shortened here from the default 10s).
+// for PackAfter and PumpIdle (shortened here from the defaults).
 func BenchmarkIdleSessionHeap(b *testing.B) {
 	const n = 200
 	for b.Loop() {
-		m := NewManager(Config{MaxPerUser: -1, MaxPerWorkspace: -1, PackAfter: 50 * time.Millisecond}, nil, nil)
+		m := NewManager(Config{MaxPerUser: -1, MaxPerWorkspace: -1, PackAfter: 50 * time.Millisecond, PumpIdle: 50 * time.Millisecond}, nil, nil)
 		dir := b.TempDir()
 		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
+		goroutines := runtime.NumGoroutine()
 		var list []*Session
 		for range n {
 			s, err := m.Create(context.Background(), SpawnOptions{UserID: "u", WorkspaceID: "w", Dir: dir, Shell: "sh", Cols: 120, Rows: 40})
@@ -274,7 +275,7 @@ func BenchmarkIdleSessionHeap(b *testing.B) {
 			a.Close()
 		}
 		for _, s := range list {
-			for !s.packedForTest() {
+			for !s.packedForTest() || !s.pumpParkedForTest() {
 				time.Sleep(10 * time.Millisecond)
 			}
 		}
@@ -282,6 +283,7 @@ func BenchmarkIdleSessionHeap(b *testing.B) {
 		runtime.ReadMemStats(&after)
 		b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/n/1024, "heap-KiB/session")
 		b.ReportMetric(float64(int64(after.StackInuse)-int64(before.StackInuse))/n/1024, "stack-KiB/session")
+		b.ReportMetric(float64(runtime.NumGoroutine()-goroutines)/n, "goroutines/session")
 		b.ReportMetric(float64(threads()), "threads")
 		runtime.KeepAlive(list)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
