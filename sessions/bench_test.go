@@ -207,8 +207,10 @@ func BenchmarkEcho(b *testing.B) {
 		b.StopTimer()
 		report(b, lat)
 	})
-	b.Run("core", func(b *testing.B) {
-		m := NewManager(Config{}, nil, nil)
+	// core types into a session, pausing before each keystroke; parked:
+	// the pump has parked in the pause (Config.PumpIdle is shorter).
+	core := func(b *testing.B, cfg Config, pause time.Duration, parked bool) {
+		m := NewManager(cfg, nil, nil)
 		defer m.Shutdown(context.Background())
 		s, err := m.Create(context.Background(), SpawnOptions{UserID: "u", WorkspaceID: "w", Dir: b.TempDir(), Shell: "sh"})
 		if err != nil {
@@ -232,6 +234,14 @@ func BenchmarkEcho(b *testing.B) {
 		one := []byte{'x'}
 		b.ResetTimer()
 		for range b.N + warmup {
+			if pause > 0 {
+				b.StopTimer()
+				time.Sleep(pause)
+				for parked && !s.pumpParkedForTest() {
+					time.Sleep(pause / 10)
+				}
+				b.StartTimer()
+			}
 			t0 := time.Now()
 			a.Write(one)
 			if _, err := a.Next(ctx); err != nil {
@@ -241,7 +251,12 @@ func BenchmarkEcho(b *testing.B) {
 		}
 		b.StopTimer()
 		report(b, lat)
-	})
+	}
+	b.Run("core", func(b *testing.B) { core(b, Config{}, 0, false) })
+	// A keystroke after a pause longer than PumpIdle: the watch starts
+	// the pump again. Beside it the same pauses with the pump kept.
+	b.Run("core-pause", func(b *testing.B) { core(b, Config{PumpIdle: -1}, 2*time.Millisecond, false) })
+	b.Run("core-pause-parked", func(b *testing.B) { core(b, Config{PumpIdle: time.Millisecond}, 2*time.Millisecond, true) })
 }
 
 // BenchmarkIdleSessionHeap reports the Go heap held per idle session with
