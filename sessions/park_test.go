@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -309,5 +310,37 @@ func TestManyPumpsParkAndWake(t *testing.T) {
 		if n := pumpGoroutines(s); n != 0 {
 			t.Fatalf("%d pump goroutines left", n)
 		}
+	}
+}
+
+// Without epoll the pump reads as it always did: it never parks, and
+// output and the exit still come (the exit through a thread blocked in
+// wait, as readyWatch.exited fails too).
+func TestPumpWithoutEpoll(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, Config{PumpIdle: time.Millisecond})
+	notEpoll, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { notEpoll.Close() })
+	e.m.ready.mu.Lock()
+	// Every epoll_ctl on it fails; the entry keeps it from being closed.
+	e.m.ready.ep, e.m.ready.waiting = notEpoll, map[int32]func(){-1: nil}
+	e.m.ready.mu.Unlock()
+	s := e.create(0)
+	c := collect(t, attach(t, s, AttachOptions{LastSeq: 0}))
+	input(t, c.a, "echo up-$((40+2))\n")
+	c.waitFor("up-42")
+	for range 5 {
+		waitABit() // many times PumpIdle
+	}
+	if s.pumpParkedForTest() || pumpGoroutines(s) != 1 {
+		t.Fatal("the pump is not reading")
+	}
+	input(t, c.a, "echo again-$((6*7)); exit 6\n")
+	c.waitFor("again-42")
+	if x := c.waitExit(); x.ExitCode != 6 {
+		t.Fatalf("exit %d", x.ExitCode)
 	}
 }
