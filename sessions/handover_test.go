@@ -66,7 +66,13 @@ func TestHandoverMovesSessions(t *testing.T) {
 		t.Fatalf("handover: %d files, pids %v", len(h.Files), h.PIDs)
 	}
 	// The old image's attachment gets nothing more: its pump is parked.
-	_, seq1 := c1.seqs()
+	// What was queued before it parked still comes (the collector may be
+	// behind): take all of it, and no more.
+	seq1 := s.Info().Seq
+	c1.waitUntil("the output queued before the switch", func() bool { return c1.lastSeq >= seq1 })
+	if _, last := c1.seqs(); last != seq1 {
+		t.Fatalf("the old image's attachment got output to %d after the switch at %d", last, seq1)
+	}
 	forget(e.m)
 	// The exec closes the old image's descriptors without unlinking.
 	s.agent.ln.(*net.UnixListener).SetUnlinkOnClose(false)
