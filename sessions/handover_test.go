@@ -227,9 +227,16 @@ func TestHandoverWhilePaced(t *testing.T) {
 		}
 		waitABit()
 	}
+	exportWithin(t, e.m, 10*time.Second).Resume()
+}
+
+// exportWithin exports m's sessions, failing the test if that takes longer
+// than d: the pumps did not all park at the gate.
+func exportWithin(t *testing.T, m *Manager, d time.Duration) *Handover {
+	t.Helper()
 	done := make(chan *Handover, 1)
 	go func() {
-		h, err := e.m.Export()
+		h, err := m.Export()
 		if err != nil {
 			t.Error(err)
 		}
@@ -237,11 +244,13 @@ func TestHandoverWhilePaced(t *testing.T) {
 	}()
 	select {
 	case h := <-done:
-		if h != nil {
-			h.Resume()
+		if h == nil {
+			t.FailNow()
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Export waited for the paced pump")
+		return h
+	case <-time.After(d):
+		t.Fatal("Export waited for a pump that did not park")
+		return nil
 	}
 }
 

@@ -53,20 +53,27 @@ func waitParked(t *testing.T, list ...*Session) {
 	}
 }
 
-// An idle session holds no goroutine for its pump, and wakes it for the
-// next output.
-func TestIdlePumpHoldsNoGoroutine(t *testing.T) {
-	t.Parallel()
-	e := newTestEnv(t, Config{PumpIdle: 20 * time.Millisecond})
+// upSessions starts n sessions, each attached and past its first command.
+func upSessions(t *testing.T, e *testEnv, n int) ([]*Session, []*collector) {
+	t.Helper()
 	var list []*Session
 	var cs []*collector
-	for i := range 4 {
+	for i := range n {
 		s := e.create(i % 2)
 		c := collect(t, attach(t, s, AttachOptions{LastSeq: -1}))
 		input(t, c.a, "echo up-$((40+2))\n")
 		c.waitFor("up-42")
 		list, cs = append(list, s), append(cs, c)
 	}
+	return list, cs
+}
+
+// An idle session holds no goroutine for its pump, and wakes it for the
+// next output.
+func TestIdlePumpHoldsNoGoroutine(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, Config{PumpIdle: 20 * time.Millisecond})
+	list, cs := upSessions(t, e, 4)
 	waitParked(t, list...)
 	for i, c := range cs {
 		input(t, c.a, fmt.Sprintf("echo again-%d-$((6*7))\n", i))
@@ -184,38 +191,9 @@ func TestTerminalClosedWhileParked(t *testing.T) {
 // the sessions move to the next image.
 func TestHandoverWhileParked(t *testing.T) {
 	e := newTestEnv(t, Config{PumpIdle: 10 * time.Millisecond})
-	var list []*Session
-	var cs []*collector
-	for i := range 3 {
-		s := e.create(i % 2)
-		c := collect(t, attach(t, s, AttachOptions{LastSeq: -1}))
-		input(t, c.a, "echo up-$((40+2))\n")
-		c.waitFor("up-42")
-		list, cs = append(list, s), append(cs, c)
-	}
-	export := func() *Handover {
-		t.Helper()
-		done := make(chan *Handover, 1)
-		go func() {
-			h, err := e.m.Export()
-			if err != nil {
-				t.Error(err)
-			}
-			done <- h
-		}()
-		select {
-		case h := <-done:
-			if h == nil {
-				t.FailNow()
-			}
-			return h
-		case <-time.After(waitTimeout):
-			t.Fatal("Export waited for parked pumps")
-			return nil
-		}
-	}
+	list, cs := upSessions(t, e, 3)
 	waitParked(t, list...)
-	h := export()
+	h := exportWithin(t, e.m, waitTimeout)
 	for _, s := range list {
 		if s.pumpParkedForTest() || pumpGoroutines(s) != 1 {
 			t.Fatal("a pump is not at the gate")
@@ -229,7 +207,7 @@ func TestHandoverWhileParked(t *testing.T) {
 
 	waitParked(t, list...)
 	_, seq := cs[0].seqs()
-	h = export()
+	h = exportWithin(t, e.m, waitTimeout)
 	forget(e.m)
 	for _, s := range list {
 		s.agent.ln.(*net.UnixListener).SetUnlinkOnClose(false)
