@@ -207,8 +207,10 @@ func BenchmarkEcho(b *testing.B) {
 		b.StopTimer()
 		report(b, lat)
 	})
-	b.Run("core", func(b *testing.B) {
-		m := NewManager(Config{}, nil, nil)
+	// core types into a session, pausing before each keystroke; parked:
+	// the pump has parked in the pause (Config.PumpIdle is shorter).
+	core := func(b *testing.B, cfg Config, pause time.Duration, parked bool) {
+		m := NewManager(cfg, nil, nil)
 		defer m.Shutdown(context.Background())
 		s, err := m.Create(context.Background(), SpawnOptions{UserID: "u", WorkspaceID: "w", Dir: b.TempDir(), Shell: "sh"})
 		if err != nil {
@@ -232,6 +234,14 @@ func BenchmarkEcho(b *testing.B) {
 		one := []byte{'x'}
 		b.ResetTimer()
 		for range b.N + warmup {
+			if pause > 0 {
+				b.StopTimer()
+				time.Sleep(pause)
+				for parked && !s.pumpParkedForTest() {
+					time.Sleep(pause / 10)
+				}
+				b.StartTimer()
+			}
 			t0 := time.Now()
 			a.Write(one)
 			if _, err := a.Next(ctx); err != nil {
@@ -241,20 +251,26 @@ func BenchmarkEcho(b *testing.B) {
 		}
 		b.StopTimer()
 		report(b, lat)
-	})
+	}
+	b.Run("core", func(b *testing.B) { core(b, Config{}, 0, false) })
+	// A keystroke after a pause longer than PumpIdle: the watch starts
+	// the pump again. Beside it the same pauses with the pump kept.
+	b.Run("core-pause", func(b *testing.B) { core(b, Config{PumpIdle: -1}, 2*time.Millisecond, false) })
+	b.Run("core-pause-parked", func(b *testing.B) { core(b, Config{PumpIdle: time.Millisecond}, 2*time.Millisecond, true) })
 }
 
 // BenchmarkIdleSessionHeap reports the Go heap held per idle session with
 // 200 sessions of 120x40 open, each having printed its prompt and been idle
-// for PackAfter (shortened here from the default 10s).
+// for PackAfter and PumpIdle (shortened here from the defaults).
 func BenchmarkIdleSessionHeap(b *testing.B) {
 	const n = 200
 	for b.Loop() {
-		m := NewManager(Config{MaxPerUser: -1, MaxPerWorkspace: -1, PackAfter: 50 * time.Millisecond}, nil, nil)
+		m := NewManager(Config{MaxPerUser: -1, MaxPerWorkspace: -1, PackAfter: 50 * time.Millisecond, PumpIdle: 50 * time.Millisecond}, nil, nil)
 		dir := b.TempDir()
 		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
+		goroutines := runtime.NumGoroutine()
 		var list []*Session
 		for range n {
 			s, err := m.Create(context.Background(), SpawnOptions{UserID: "u", WorkspaceID: "w", Dir: dir, Shell: "sh", Cols: 120, Rows: 40})
@@ -274,7 +290,7 @@ func BenchmarkIdleSessionHeap(b *testing.B) {
 			a.Close()
 		}
 		for _, s := range list {
-			for !s.packedForTest() {
+			for !s.packedForTest() || !s.pumpParkedForTest() {
 				time.Sleep(10 * time.Millisecond)
 			}
 		}
@@ -282,6 +298,7 @@ func BenchmarkIdleSessionHeap(b *testing.B) {
 		runtime.ReadMemStats(&after)
 		b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/n/1024, "heap-KiB/session")
 		b.ReportMetric(float64(int64(after.StackInuse)-int64(before.StackInuse))/n/1024, "stack-KiB/session")
+		b.ReportMetric(float64(runtime.NumGoroutine()-goroutines)/n, "goroutines/session")
 		b.ReportMetric(float64(threads()), "threads")
 		runtime.KeepAlive(list)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -332,6 +332,10 @@ func (g *pumpGate) request(s *Session) {
 	// clients (pace) wakes; either way it sees req before the next read.
 	s.master.SetReadDeadline(time.Unix(1, 0))
 	s.resume()
+	// A parked pump has no read to interrupt: start it, to park here.
+	if s.takePump(false) {
+		go s.pump()
+	}
 }
 
 // await waits until the pump has parked (or has ended).
@@ -344,8 +348,9 @@ func (g *pumpGate) await(s *Session) {
 
 // park is the pump's side: it waits for thaw, then clears the deadline.
 func (g *pumpGate) park(master *os.File) {
+	resume := g.resume // read before parked is closed: the next request sets it anew
 	close(g.parked)
-	<-g.resume
+	<-resume
 	master.SetReadDeadline(time.Time{})
 }
 

@@ -66,7 +66,13 @@ func TestHandoverMovesSessions(t *testing.T) {
 		t.Fatalf("handover: %d files, pids %v", len(h.Files), h.PIDs)
 	}
 	// The old image's attachment gets nothing more: its pump is parked.
-	_, seq1 := c1.seqs()
+	// What was queued before it parked still comes (the collector may be
+	// behind): take all of it, and no more.
+	seq1 := s.Info().Seq
+	c1.waitUntil("the output queued before the switch", func() bool { return c1.lastSeq >= seq1 })
+	if _, last := c1.seqs(); last != seq1 {
+		t.Fatalf("the old image's attachment got output to %d after the switch at %d", last, seq1)
+	}
 	forget(e.m)
 	// The exec closes the old image's descriptors without unlinking.
 	s.agent.ln.(*net.UnixListener).SetUnlinkOnClose(false)
@@ -221,9 +227,16 @@ func TestHandoverWhilePaced(t *testing.T) {
 		}
 		waitABit()
 	}
+	exportWithin(t, e.m, 10*time.Second).Resume()
+}
+
+// exportWithin exports m's sessions, failing the test if that takes longer
+// than d: the pumps did not all park at the gate.
+func exportWithin(t *testing.T, m *Manager, d time.Duration) *Handover {
+	t.Helper()
 	done := make(chan *Handover, 1)
 	go func() {
-		h, err := e.m.Export()
+		h, err := m.Export()
 		if err != nil {
 			t.Error(err)
 		}
@@ -231,11 +244,13 @@ func TestHandoverWhilePaced(t *testing.T) {
 	}()
 	select {
 	case h := <-done:
-		if h != nil {
-			h.Resume()
+		if h == nil {
+			t.FailNow()
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Export waited for the paced pump")
+		return h
+	case <-time.After(d):
+		t.Fatal("Export waited for a pump that did not park")
+		return nil
 	}
 }
 

@@ -53,6 +53,10 @@ type Config struct {
 	// keeps its screen packed (see screen.go); default 10s, negative =
 	// never.
 	PackAfter time.Duration
+	// PumpIdle: the reader of a session's terminal whose shell has
+	// written nothing for this long gives up its goroutine until the
+	// next output (see park.go); default 2s, negative = never.
+	PumpIdle time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -75,6 +79,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PackAfter == 0 {
 		c.PackAfter = 10 * time.Second
+	}
+	if c.PumpIdle == 0 {
+		c.PumpIdle = 2 * time.Second
 	}
 	return c
 }

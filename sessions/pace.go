@@ -39,13 +39,14 @@ func (s *Session) lowWater() int {
 const paceSlack = readBufSize + maxStringLen + maxCSILen
 
 // pace holds the pump while every client that sets the pace is over its
-// high-water mark; it returns at once in the common case.
-func (s *Session) pace() {
+// high-water mark, and reports whether it did; it returns at once in the
+// common case.
+func (s *Session) pace() bool {
 	if s.gate.requested() {
-		return // frozen for a hand-over first (see pumpGate)
+		return false // frozen for a hand-over first (see pumpGate)
 	}
 	if hold, _ := s.paceCheck(time.Now()); !hold {
-		return
+		return false
 	}
 	start := time.Now()
 	s.pausedAt.Store(start.UnixNano())
@@ -74,6 +75,7 @@ func (s *Session) pace() {
 	s.paused.Store(false)
 	s.pausedAt.Store(0)
 	s.pausedNanos.Add(int64(time.Since(start)))
+	return true
 }
 
 // paceCheck reports whether the pump must wait, and until when at most:

@@ -10,9 +10,10 @@ import (
 // readyWatch waits for many descriptors on one goroutine: an epoll
 // instance holds them and is itself waited on through the runtime's
 // poller. It serves what every idle session would otherwise keep a
-// goroutine (and its stack) blocked on: the shell's exit (a pidfd) and the
-// agent socket's next connection. The goroutine runs only while something
-// is watched.
+// goroutine (and its stack) blocked on: the shell's exit (a pidfd), the
+// agent socket's next connection and, once the shell has been quiet for a
+// while, its terminal's next output (park.go). The goroutine runs only
+// while something is watched.
 type readyWatch struct {
 	mu      sync.Mutex
 	ep      *os.File // nil while nothing is watched

@@ -76,6 +76,7 @@ type Session struct {
 
 	filter queryFilter  // the pump's alone
 	gate   pumpGate     // parks the pump for a hand-over (handover.go)
+	park   pumpPark     // lets an idle pump's goroutine go (park.go)
 	marks  *markScanner // the pump's alone; nil without shell integration
 
 	// mu guards the ring, the offset and the attachment list, and the
@@ -284,26 +285,62 @@ func (s *Session) signalAll(sig unix.Signal) {
 // pump is the one reader of the PTY. Each attachment gets the bytes
 // appended to its own queue (or is marked lagging); before each read it
 // waits while every client that sets the pace is full (see pace.go). It
-// reads through the raw conn so an idle session holds no read buffer.
+// reads through the raw conn so an idle session holds no read buffer, and
+// once the shell has been quiet for Config.PumpIdle its goroutine ends
+// until the next output (park.go).
 func (s *Session) pump() {
-	defer close(s.pumpDone)
+	if s.pumpRun() {
+		return
+	}
+	close(s.pumpDone)
+}
+
+// What the pump's read deadline is set for.
+const (
+	dlNone  = iota // none
+	dlHeld         // to let a held sequence through (heldFlush)
+	dlIdle         // to park if the shell is still quiet (Config.PumpIdle)
+	dlStale        // passed or overwritten: set it again before reading
+)
+
+// pumpRun reads until the terminal ends (false) or the pump parks (true).
+func (s *Session) pumpRun() (parked bool) {
 	rc := s.rawMaster
-	deadline := false
+	idle := s.m.cfg.PumpIdle
+	canPark := idle > 0
+	// With lastOutput, when the pump last had a reason to stay: the shell
+	// wrote, the pump started, or it waited for clients.
+	active := time.Now().UnixNano()
+	dl := dlStale
 	for {
-		s.pace()
+		if s.pace() {
+			active = time.Now().UnixNano()
+		}
 		if s.gate.requested() {
 			s.gate.park(s.master)
-			deadline = false
+			dl, active = dlNone, time.Now().UnixNano()
 		}
 		// A sequence cut at the end of the last read is held back until its
 		// end arrives; if the program stops there, let it through soon.
-		if held := s.filter.held(); held != deadline {
+		want := dlNone
+		if s.filter.held() {
+			want = dlHeld
+		} else if canPark {
+			want = dlIdle
+		}
+		if want != dl {
 			var t time.Time
-			if held {
+			switch want {
+			case dlHeld:
 				t = time.Now().Add(heldFlush)
+			case dlIdle:
+				t = time.Unix(0, max(active, s.lastOutput.Load())).Add(idle)
 			}
 			s.master.SetReadDeadline(t)
-			deadline = held
+			dl = want
+			if s.gate.requested() {
+				continue // its deadline may have been overwritten just now
+			}
 		}
 		var bp *[]byte
 		var n int
@@ -333,9 +370,20 @@ func (s *Session) pump() {
 			return true
 		})
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			if !s.gate.requested() { // else the bytes stay held, to be handed over
+			switch {
+			case s.gate.requested():
+				// Held bytes stay held, to be handed over.
+			case dl == dlHeld:
 				s.publish(s.filter.flush(), nil)
+			case dl == dlIdle && time.Now().UnixNano()-max(active, s.lastOutput.Load()) >= int64(idle):
+				switch s.parkPump() {
+				case parkDone:
+					return true
+				case parkUnavailable:
+					canPark = false
+				}
 			}
+			dl = dlStale
 			continue
 		}
 		if err == nil && rerr == nil && n > 0 {
@@ -351,7 +399,7 @@ func (s *Session) pump() {
 			if s.filter.held() {
 				s.publish(s.filter.flush(), nil)
 			}
-			return
+			return false
 		}
 	}
 }
@@ -503,7 +551,12 @@ func (s *Session) drain() {
 // answer ErrClosed for it.
 func (s *Session) closeMaster() {
 	s.masterClosed.Store(true)
+	took := s.takePump(true) // out of epoll's set while the descriptor is still ours
 	s.master.Close()
+	if took {
+		// What the pump would do on ErrClosed: it parks with nothing held.
+		close(s.pumpDone)
+	}
 }
 
 func exitStatusOf(ps *os.ProcessState) exitStatus {
