@@ -69,10 +69,10 @@ func expected(bufs []*Buffer) ([]string, []bool) {
 	return want, binary
 }
 
-// backlog opens a websocket on srv, with small socket buffers so that the
-// writer falls behind and takes batches, and feeds it batchMessages from
-// another goroutine. It returns what the client must read.
-func backlog(t *testing.T, srv *Server, compress bool) (*websocket.Conn, *Conn, []string, []bool) {
+// openBacklog opens a websocket on srv, with small socket buffers so that
+// the writer falls behind and takes batches, and returns batchMessages and
+// what the client must read of them.
+func openBacklog(t *testing.T, srv *Server, compress bool) (*websocket.Conn, *Conn, []*Buffer, []string, []bool) {
 	t.Helper()
 	ts, conns := directServer(t, srv, true)
 	ws := dialDirect(t, ts, compress, true)
@@ -80,6 +80,13 @@ func backlog(t *testing.T, srv *Server, compress bool) (*websocket.Conn, *Conn, 
 	readWS(t, ws) // open
 	bufs := batchMessages()
 	want, binary := expected(bufs)
+	return ws, c, bufs, want, binary
+}
+
+// backlog is openBacklog with the messages fed from another goroutine.
+func backlog(t *testing.T, srv *Server, compress bool) (*websocket.Conn, *Conn, []string, []bool) {
+	t.Helper()
+	ws, c, bufs, want, binary := openBacklog(t, srv, compress)
 	go func() {
 		for _, b := range bufs {
 			if c.SendBuffersContext(context.Background(), b) != nil {
@@ -218,12 +225,7 @@ func TestBatchClientCloses(t *testing.T) {
 // whole and in order, then the close frame.
 func TestBatchServerCloses(t *testing.T) {
 	srv := &Server{PingInterval: time.Hour, PingTimeout: time.Hour, QueueBytes: 8 << 20}
-	ts, conns := directServer(t, srv, true)
-	ws := dialDirect(t, ts, false, true)
-	c := <-conns
-	readWS(t, ws) // open
-	bufs := batchMessages()
-	want, binary := expected(bufs)
+	ws, c, bufs, want, binary := openBacklog(t, srv, false)
 	if err := c.SendBuffers(bufs...); err != nil {
 		t.Fatal(err)
 	}
