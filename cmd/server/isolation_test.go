@@ -670,6 +670,18 @@ func TestIsolationAccounts(t *testing.T) {
 		if out, errOut, _ := srv.run("", "ssh", append(srv.sshArgs(alice), "-p", srv.port, alice.name+"+ws@127.0.0.1", probe)...); !strings.Contains(out, "rc=1") {
 			t.Errorf("alice's shell with her agent socket: %q %q, want an agent with no identities (rc=1)", out, errOut)
 		}
+		// And through bob's sftp, which runs as his account too: the
+		// directory does not list, while alice's sftp lists the socket.
+		dir := filepath.Dir(path)
+		sftpArgs := func(u *isoUser) []string {
+			return append(srv.sshArgs(u), "-P", srv.port, "-b", "-", u.name+"+ws@127.0.0.1")
+		}
+		if out, errs, code := srv.run("ls -l "+dir+"\n", "sftp", sftpArgs(bob)...); code == 0 || !strings.Contains(errs, "ermission denied") || strings.Contains(out, "agent.sock") {
+			t.Errorf("bob's sftp lists alice's agent directory: exit %d: %q %q", code, out, errs)
+		}
+		if out, errs, code := srv.run("ls -l "+dir+"\n", "sftp", sftpArgs(alice)...); code != 0 || !strings.Contains(out, "agent.sock") {
+			t.Errorf("alice's sftp does not list her agent socket: exit %d: %q %q", code, out, errs)
+		}
 	})
 
 	t.Run("unix socket forward", func(t *testing.T) {
