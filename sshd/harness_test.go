@@ -188,6 +188,7 @@ type term struct {
 	grew  chan struct{}
 	ended chan struct{}
 	code  int
+	pty   *os.File // ptyTerm's terminal: resize it to send window changes
 }
 
 func (h *harness) term(key string, args ...string) *term {
@@ -227,7 +228,9 @@ func (h *harness) ptyTerm(cmd *exec.Cmd) *term {
 		h.t.Fatal(err)
 	}
 	h.t.Cleanup(func() { f.Close() })
-	return h.follow(cmd, f, f)
+	tm := h.follow(cmd, f, f)
+	tm.pty = f
+	return tm
 }
 
 // follow collects a started client's output until it ends.
@@ -279,27 +282,20 @@ func (tm *term) output() string {
 // expect waits until the output contains want, and returns the output.
 func (tm *term) expect(want string) string {
 	tm.t.Helper()
-	deadline := time.After(20 * time.Second)
-	for {
-		if out := tm.output(); strings.Contains(out, want) {
-			return out
-		}
+	if !tm.expectWithin(want, 20*time.Second) {
 		select {
-		case <-tm.grew:
 		case <-tm.ended:
-			if out := tm.output(); strings.Contains(out, want) {
-				return out
-			}
 			tm.t.Fatalf("client ended (status %d) without printing %q; got %q", tm.code, want, tm.output())
-		case <-deadline:
+		default:
 			tm.t.Fatalf("timed out waiting for %q; got %q", want, tm.output())
 		}
 	}
+	return tm.output()
 }
 
-// expectWithin reports whether the output holds want within d.
+// expectWithin reports whether the output holds want within d, or by the
+// time the client ended.
 func (tm *term) expectWithin(want string, d time.Duration) bool {
-	tm.t.Helper()
 	deadline := time.After(d)
 	for {
 		if strings.Contains(tm.output(), want) {

@@ -108,40 +108,35 @@ func TestWindowChangesReachTheShell(t *testing.T) {
 		name string
 		args []string
 	}{
+		// One harness and the test's own goroutine for both: the harness's
+		// clients report failures on it.
 		{"direct", []string{"alice@127.0.0.1", "demo"}},
 		{"after the picker", []string{"alice@127.0.0.1"}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cmd := exec.Command("ssh", h.sshArgs(h.keyAlice, append([]string{"-tt", "-p", h.port}, tc.args...)...)...)
-			f, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 120, Rows: 40})
-			if err != nil {
+		c := h.ptyTerm(exec.Command("ssh", h.sshArgs(h.keyAlice, append([]string{"-tt", "-p", h.port}, tc.args...)...)...))
+		if len(tc.args) == 1 {
+			c.expect("demo")
+			c.send("\r")
+			c.expect("attaching to demo")
+		}
+		for i, size := range [][2]uint16{{100, 30}, {90, 25}, {132, 43}, {80, 24}} {
+			if err := pty.Setsize(c.pty, &pty.Winsize{Cols: size[0], Rows: size[1]}); err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { f.Close() })
-			c := h.follow(cmd, f, f)
-			if len(tc.args) == 1 {
-				c.expect("demo")
-				c.send("\r")
-				c.expect("attaching to demo")
-			}
-			for i, size := range [][2]uint16{{100, 30}, {90, 25}, {132, 43}, {80, 24}} {
-				if err := pty.Setsize(f, &pty.Winsize{Cols: size[0], Rows: size[1]}); err != nil {
-					t.Fatal(err)
+			want := fmt.Sprintf("size-%d=%d,%d", i, size[1], size[0])
+			// The shell's size may change a moment after ssh's: ask
+			// until it has.
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				c.send(fmt.Sprintf("echo size-%d=$(stty size | tr ' ' ,)\r", i))
+				if c.expectWithin(want, time.Second) {
+					break
 				}
-				want := fmt.Sprintf("size-%d=%d,%d", i, size[1], size[0])
-				// The shell's size may change a moment after ssh's: ask
-				// until it has.
-				deadline := time.Now().Add(20 * time.Second)
-				for {
-					c.send(fmt.Sprintf("echo size-%d=$(stty size | tr ' ' ,)\r", i))
-					if c.expectWithin(want, time.Second) {
-						break
-					}
-					if time.Now().After(deadline) {
-						t.Fatalf("the shell never got %dx%d", size[0], size[1])
-					}
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: the shell never got %dx%d", tc.name, size[0], size[1])
 				}
 			}
-		})
+		}
+		c.kill() // the next client is the session's only one
 	}
 }
