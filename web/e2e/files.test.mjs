@@ -61,7 +61,9 @@ test('open a file from the tree, edit, save with Ctrl+S; SSH sees the change', a
   await page.keyboard.type('// edited in the browser\n');
   await page.getByRole('tab', { name: 'main.go, unsaved changes' }).waitFor();
   await page.keyboard.press('Control+s');
-  await page.getByRole('tab', { name: 'main.go' }).waitFor();
+  // exact: a name given as a string otherwise matches as a substring, and
+  // 'main.go, unsaved changes' would pass before the save is done.
+  await page.getByRole('tab', { name: 'main.go', exact: true }).waitFor();
   assert.equal(await sshRun('cat src/main.go'), 'package main\n\nfunc main() {}\n// edited in the browser\n');
   // The tree colours what git sees as changed: new here, so untracked.
   await page.getByRole('treeitem', { name: /^main\.go, untracked/ }).waitFor();

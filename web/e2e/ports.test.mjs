@@ -66,7 +66,7 @@ test('a VNC server in the workspace opens as a desktop', { skip: !(have('Xvfb') 
   await row.getByRole('button', { name: 'Desktop' }).waitFor({ timeout: 20_000 });
   await row.getByRole('button', { name: 'Desktop' }).click();
   const overlay = page.getByRole('dialog', { name: /Desktop on port/ });
-  await overlay.getByText('Connected').waitFor({ timeout: 15_000 });
+  await overlay.getByText('Connected', { exact: true }).waitFor({ timeout: 15_000 });
   // The framebuffer arrived: the canvas shows more than one colour.
   await page.waitForFunction(
     () => {
