@@ -62,6 +62,16 @@ type AttachOptions struct {
 	// session's recording is switched, for a client that shows it among
 	// the output (SSH prints a line); the state at attach is not sent.
 	RecordingNotices bool
+	// LeaveAfter and Wake let a client keep no goroutine while nothing
+	// comes: Next returns ErrIdle once it has waited LeaveAfter with
+	// nothing to return, and its reader leaves. The next thing for the
+	// client (output, a repaint, a query, the exit, a recording notice,
+	// Close) then calls Wake, once, which starts a reader again; it runs
+	// on the goroutine that caused it, the pump's among them, so it must
+	// not block (go reader() is what it is for). A server holding many
+	// idle terminals otherwise keeps a parked stack for each.
+	LeaveAfter time.Duration
+	Wake       func()
 }
 
 // directMax is the most output offered to AttachOptions.Direct at once, and
@@ -161,6 +171,12 @@ type Attachment struct {
 	direct         func([]byte, int64) bool
 	id             int  // the session's number for this client, from 1
 	recNotices     bool // AttachOptions.RecordingNotices
+	leaveAfter     time.Duration
+	wakeFn         func()
+	// away: the reader left Next with ErrIdle and the next wake calls
+	// wakeFn. Set under mu by the leaving reader; cleared by the one wake
+	// that swaps it, so exactly one reader runs at a time.
+	away atomic.Bool
 
 	// Guarded by s.mu:
 	stamp      int64 // last activity, in the session's counter
@@ -190,6 +206,7 @@ type Attachment struct {
 	recTold bool // the recording state the client was told last
 
 	shrink *time.Timer // Next's alone
+	leave  *time.Timer // Next's alone
 }
 
 type pendingQuery struct {
@@ -218,6 +235,9 @@ func (s *Session) Attach(opts AttachOptions) (*Attachment, error) {
 		since:          time.Now().UnixNano(),
 		recNotices:     opts.RecordingNotices,
 		recTold:        s.Recording(),
+	}
+	if opts.Wake != nil && opts.LeaveAfter > 0 {
+		a.leaveAfter, a.wakeFn = opts.LeaveAfter, opts.Wake
 	}
 	// A viewer's size never becomes the session's, but says what it can show.
 	a.cols, a.rows = opts.Cols, opts.Rows
@@ -313,6 +333,14 @@ func (a *Attachment) wake() {
 	case a.notify <- struct{}{}:
 	default:
 	}
+	if a.wakeFn != nil && a.away.CompareAndSwap(true, false) {
+		// The new reader starts its stall clock now, not when the last
+		// one left: a client that was away is not a stalled one.
+		a.mu.Lock()
+		a.since = time.Now().UnixNano()
+		a.mu.Unlock()
+		a.wakeFn()
+	}
 }
 
 func (a *Attachment) setExit(st exitStatus) {
@@ -325,7 +353,8 @@ func (a *Attachment) setExit(st exitStatus) {
 // Next waits for what the client must display next and returns everything
 // queued (up to 64 KiB) at once: output, a repaint, a query for this client
 // to answer, or the exit. After the exit it returns io.EOF; after Close,
-// ErrClosed.
+// ErrClosed; with AttachOptions.LeaveAfter, ErrIdle when its reader is to
+// leave.
 func (a *Attachment) Next(ctx context.Context) (Chunk, error) {
 	c, _, _, _, err := NextOr[struct{}](ctx, a, nil)
 	return c, err
@@ -406,6 +435,15 @@ func NextOr[T any](ctx context.Context, a *Attachment, c <-chan T) (chunk Chunk,
 			}
 			idle = a.shrink.C
 		}
+		var leave <-chan time.Time
+		if a.leaveAfter > 0 {
+			if a.leave == nil {
+				a.leave = time.NewTimer(a.leaveAfter)
+			} else {
+				a.leave.Reset(a.leaveAfter)
+			}
+			leave = a.leave.C
+		}
 		a.waiting = true
 		a.mu.Unlock()
 		select {
@@ -421,6 +459,10 @@ func NextOr[T any](ctx context.Context, a *Attachment, c <-chan T) (chunk Chunk,
 				a.buf, a.head = nil, 0
 			}
 			a.mu.Unlock()
+		case <-leave:
+			if a.leaveIdle() {
+				return Chunk{}, v, false, false, ErrIdle
+			}
 		case <-a.closedCh:
 		case <-ctx.Done():
 			a.mu.Lock()
@@ -429,6 +471,23 @@ func NextOr[T any](ctx context.Context, a *Attachment, c <-chan T) (chunk Chunk,
 			return Chunk{}, v, false, false, ctx.Err()
 		}
 	}
+}
+
+// leaveIdle lets the reader go if, under the lock, there is still nothing
+// for it (a push that came with the timer is returned first): it marks
+// the attachment away, so the next wake starts a reader, and gives back
+// the queue's memory.
+func (a *Attachment) leaveIdle() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed || a.repaint || a.head < len(a.buf) || len(a.queries) > 0 || a.result != nil ||
+		(a.recNotices && a.s.Recording() != a.recTold) {
+		return false
+	}
+	a.waiting = false
+	a.buf, a.head, a.allow = nil, 0, 0
+	a.away.Store(true)
+	return true
 }
 
 // doRepaint builds the screen under the session lock so the repaint and its
@@ -631,5 +690,6 @@ func (a *Attachment) Close() {
 	a.buf, a.head, a.queries = nil, 0, nil
 	a.mu.Unlock()
 	close(a.closedCh)
+	a.wake() // a reader that left comes back to see ErrClosed
 	a.s.detach(a)
 }

@@ -23,4 +23,7 @@ var (
 	// ErrClosed: the attachment was closed, the session has ended, or the
 	// manager is shutting down.
 	ErrClosed = errors.New("session closed")
+	// ErrIdle: Next waited AttachOptions.LeaveAfter with nothing to
+	// return; its reader leaves, and AttachOptions.Wake starts the next.
+	ErrIdle = errors.New("attachment idle")
 )

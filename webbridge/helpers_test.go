@@ -52,6 +52,7 @@ type envOptions struct {
 	github          *GitHub      // nil: GitHub off
 	recordings      bool         // sessions may be recorded (on request)
 	unlimited       bool         // no session limits per user or workspace
+	relayIdle       time.Duration
 }
 
 func newEnv(t testing.TB, o envOptions) *testEnv {
@@ -117,6 +118,7 @@ func newEnv(t testing.TB, o envOptions) *testEnv {
 			StatusDebounce:     50 * time.Millisecond,
 			HealthInterval:     o.healthInterval,
 			PingInterval:       o.pingInterval,
+			RelayIdle:          o.relayIdle,
 			Compression:        true,
 		},
 	}

@@ -116,8 +116,8 @@ func measureIdleSockets(tb testing.TB, n int) idleMeasure {
 	}
 	go io.Copy(io.Discard, stdout)
 	// Idle: what the set-up left running winds down (writers leave after
-	// their grace, status debounces fire).
-	time.Sleep(2 * time.Second)
+	// their grace, output relays after relayIdle, status debounces fire).
+	time.Sleep(relayIdle + time.Second)
 	bridge1 := settle(&after)
 	g1 := runtime.NumGoroutine()
 	if p := os.Getenv("IDLE_HEAP_PROFILE"); p != "" {

@@ -132,6 +132,9 @@ type SocketConfig struct {
 	// Scrollback is how many lines of history go in front of a repaint
 	// (default 1000).
 	Scrollback int
+	// RelayIdle is how long a terminal's output relay waits with nothing
+	// to send before its goroutine leaves (default 2s; see relayIdle).
+	RelayIdle time.Duration
 }
 
 func (c *SocketConfig) setDefaults() {
@@ -144,6 +147,7 @@ func (c *SocketConfig) setDefaults() {
 	def(&c.HealthInterval, 30*time.Second)
 	def(&c.StatusDebounce, 300*time.Millisecond)
 	def(&c.ConnectTimeout, 10*time.Second)
+	def(&c.RelayIdle, relayIdle)
 	if c.EventsPerSecond <= 0 {
 		c.EventsPerSecond = 200
 	}

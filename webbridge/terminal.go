@@ -15,7 +15,8 @@ import (
 )
 
 // termView is one socket's attachment to one session: the goroutine that
-// relays output, and the one that writes input.
+// relays output, and the one that writes input, each running only while
+// there is something to do.
 type termView struct {
 	c      *client
 	sess   *sessions.Session
@@ -33,15 +34,25 @@ type termView struct {
 	input   []inputReq
 	writing bool // writeInput runs (queueInput starts it); under inMu
 
-	// The output encoder and the held-back tail belong to relayOutput, and
-	// to direct while relayOutput waits in Next (see AttachOptions.Direct).
+	// The output encoder and the held-back tail belong to relayOutput (one
+	// at a time: see relayIdle), and to direct while relayOutput waits in
+	// Next (see AttachOptions.Direct).
 	enc   *outputEncoder
 	tail  [utf8.UTFMax]byte // an incomplete character held back
 	ntail int
 	// shared encodes output once for all the session's sockets; set by
-	// relayOutput.
+	// start.
 	shared *sharedOutput
 }
+
+// relayIdle is how long (by default: SocketConfig.RelayIdle) the output
+// relay waits with nothing to send before its goroutine leaves; the session core starts it again when something
+// comes (AttachOptions.Wake). An idle browser terminal thus keeps no
+// stack for its output; a keystroke's echo after a pause costs a
+// goroutine start, and Direct (which needs the relay in Next) resumes with
+// the next one. As long as the pump's PumpIdle, so a shell that stays
+// quiet gives back both at about the same time.
+const relayIdle = 2 * time.Second
 
 type inputReq struct {
 	data []byte
@@ -52,7 +63,8 @@ type inputReq struct {
 // (each at most MaxInputBytes).
 const inputBacklog = 64
 
-// stop detaches and waits for the output loop, so a re-attach never
+// stop detaches and waits for the output loop to end (closing the
+// attachment brings back a relay that left), so a re-attach never
 // interleaves with the old stream.
 func (v *termView) stop() {
 	v.cancel()
@@ -80,6 +92,7 @@ func (c *client) attach(sess *sessions.Session, opts sessions.AttachOptions) (*t
 	v := &termView{c: c, sess: sess, done: make(chan struct{}),
 		enc: newOutputEncoder(id, c.binary)}
 	opts.Direct = v.direct
+	opts.LeaveAfter, opts.Wake = c.srv.Socket.RelayIdle, func() { go v.relay() }
 	att, role, err := c.srv.Sessions.AttachAs(c.ctx, sess, c.who(), opts)
 	if err != nil {
 		return nil, err
@@ -103,15 +116,28 @@ func (c *client) attach(sess *sessions.Session, opts sessions.AttachOptions) (*t
 	return v, nil
 }
 
-// start runs the view's output loop; writeInput runs only while input
-// waits (see queueInput).
+// start runs the view's output relay; writeInput runs only while input
+// waits (see queueInput). The server's wait group counts the view until it
+// ends, not the relay's goroutines, which come and go.
 func (v *termView) start() {
-	wg := &v.c.srv.wg
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		v.relayOutput()
-	}()
+	// Set before the first Next, so direct (called only while the relay
+	// waits in Next, under the attachment's lock) sees it.
+	v.shared = v.c.srv.outputs.acquire(v.sess.ID())
+	v.c.srv.wg.Add(1)
+	go v.relay()
+}
+
+// relay runs relayOutput, and ends the view when relayOutput has ended
+// for good rather than left for being idle.
+func (v *termView) relay() {
+	if !v.relayOutput() {
+		return
+	}
+	v.c.srv.outputs.release(v.sess.ID(), v.shared)
+	v.c.forget(v)
+	v.att.Close()
+	close(v.done)
+	v.c.srv.wg.Done()
 }
 
 // queueInput hands input the terminal did not take at once to writeInput,
@@ -166,16 +192,10 @@ func (c *client) forget(v *termView) {
 // collects them, so this loop takes from the attachment queue at the real
 // client's pace: the core sees a slow client as one whose queue fills,
 // waits for it while it is the fastest, and repaints it when it falls
-// behind a faster one.
-func (v *termView) relayOutput() {
-	defer close(v.done)
-	defer v.att.Close()
-	defer v.c.forget(v)
+// behind a faster one. It reports whether the view has ended; false means
+// it left for being idle and touches nothing more.
+func (v *termView) relayOutput() bool {
 	c, id := v.c, v.sess.ID()
-	// Set before the first Next, so direct (called only while this waits
-	// in Next, under the attachment's lock) sees it.
-	v.shared = c.srv.outputs.acquire(id)
-	defer c.srv.outputs.release(id, v.shared)
 	var join []byte // tail + the next chunk
 	send := func(data []byte, seq int64, kind string) bool {
 		if kind == "" {
@@ -187,13 +207,16 @@ func (v *termView) relayOutput() {
 	for {
 		ch, err := v.att.Next(v.ctx)
 		if err != nil {
+			if errors.Is(err, sessions.ErrIdle) {
+				return false
+			}
 			// io.EOF after the exit, ErrClosed on detach, or disconnected.
 			// Closed by the core while the socket still wants it: a
 			// guest whose share ended or changed role.
 			if errors.Is(err, sessions.ErrClosed) && v.ctx.Err() == nil {
 				c.emit("terminal-detached", map[string]string{"sessionId": id, "reason": "unshared"})
 			}
-			return
+			return true
 		}
 		ok := true
 		switch ch.Kind {
@@ -224,7 +247,7 @@ func (v *termView) relayOutput() {
 			v.ntail = 0
 		}
 		if !ok {
-			return
+			return true
 		}
 		if ch.Kind != sessions.ChunkExit {
 			continue
@@ -236,7 +259,7 @@ func (v *termView) relayOutput() {
 		if c.sock.EmitContext(v.ctx, "process-exit", map[string]any{
 			"sessionId": id, "pid": v.sess.Info().PID, "exitCode": ch.ExitCode, "signal": sig,
 		}) != nil {
-			return
+			return true
 		}
 		// Report the end while still in the session's room: leaving it
 		// first would keep the terminated status from its viewers.
