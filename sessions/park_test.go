@@ -170,9 +170,10 @@ func TestTerminalClosedWhileParked(t *testing.T) {
 	t.Cleanup(func() { unix.Kill(pid, unix.SIGKILL) })
 	input(t, c.a, "exit 3\n")
 	c.waitFor("exit")
-	// The shell is gone and the terminal still open: the pump parks again
-	// while the end waits for the hang-up that does not come.
-	for !s.reaped.Load() {
+	// The shell has exited (it is reaped only once the end is over) and
+	// the terminal is still open: the pump parks again while the end waits
+	// for the hang-up that does not come.
+	for !s.exiting.Load() {
 		waitABit()
 	}
 	waitParked(t, s)

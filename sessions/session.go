@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/codeterm/codeterm/internal/procwait"
 	"github.com/codeterm/codeterm/sessions/vt"
 	"github.com/codeterm/codeterm/store"
 )
@@ -70,7 +71,11 @@ type Session struct {
 	echoFrom                          atomic.Int64 // unix nanoseconds of an input not yet answered; 0 = none
 	latestFast                        atomic.Pointer[Attachment]
 	reaped, exiting                   atomic.Bool
-	masterClosed                      atomic.Bool // set before master is closed: input failing after it is ErrClosed
+	// reapMu: signals by the shell's pid (its group, its session's
+	// members) are sent under the read lock, and the reap takes the write
+	// lock, so none goes out after the pid may be another process's.
+	reapMu       sync.RWMutex
+	masterClosed atomic.Bool // set before master is closed: input failing after it is ErrClosed
 
 	writeMu sync.Mutex // whole input writes from different clients never interleave
 
@@ -266,17 +271,25 @@ func (s *Session) Kill() {
 // reaped, so its pid cannot have been reused) and to the terminal's
 // foreground job.
 func (s *Session) signal(sig unix.Signal) {
+	s.reapMu.RLock()
 	if !s.reaped.Load() {
 		unix.Kill(-s.pid, sig)
 	}
+	s.reapMu.RUnlock()
 	if fg := foregroundPgrp(s.master); fg > 0 && fg != s.pid {
 		unix.Kill(-fg, sig)
 	}
 }
 
-// signalAll also reaches jobs in process groups of their own.
+// signalAll also reaches jobs in process groups of their own: the members
+// of the shell's session, found by its id while the shell is unreaped.
 func (s *Session) signalAll(sig unix.Signal) {
 	s.signal(sig)
+	s.reapMu.RLock()
+	defer s.reapMu.RUnlock()
+	if s.reaped.Load() {
+		return
+	}
 	for _, pid := range sessionMembers(s.pid) {
 		unix.Kill(pid, sig)
 	}
@@ -467,14 +480,23 @@ func (s *Session) wait(exited bool) {
 		s.m.handover.RLock()
 		defer s.m.handover.RUnlock()
 	}
+	// Learn of the exit without reaping: the shell stays a zombie, so its
+	// pid, and with it the group and session ids its jobs carry, cannot
+	// be another process's while drain hangs up and kills what is left
+	// (see procwait).
+	if err := procwait.Exited(s.pid); err != nil {
+		s.log.Error("wait for shell", "err", err)
+	}
+	s.exiting.Store(true)
+	s.drain()
+	s.reapMu.Lock()
 	err := s.cmd.Wait()
 	s.reaped.Store(true)
-	s.exiting.Store(true)
+	s.reapMu.Unlock()
 	st := exitStatusOf(s.cmd.ProcessState)
 	if err != nil && s.cmd.ProcessState == nil {
 		s.log.Error("wait for shell", "err", err)
 	}
-	s.drain()
 	s.screen.feeders.Wait()
 	s.closeMaster()
 	if s.rec != nil {

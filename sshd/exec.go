@@ -17,6 +17,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 	"golang.org/x/sys/unix"
 
+	"github.com/codeterm/codeterm/internal/procwait"
 	"github.com/codeterm/codeterm/isolation"
 	"github.com/codeterm/codeterm/sessions"
 	"github.com/codeterm/codeterm/store"
@@ -47,8 +48,9 @@ func (s *Server) exec(sess ssh.Session, u *store.User, ws *store.Workspace, comm
 		cmd = exec.CommandContext(withdrawn, shellPath, "-c", command)
 	}
 	// Both ways of running start a new session: its process group is the
-	// command and whatever it started.
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	// command and whatever it started, signalled only until it is reaped.
+	group := procwait.NewGroup(cmd)
+	cmd.Cancel = func() error { return group.Signal(syscall.SIGKILL) }
 	cmd.Dir = ws.LocalPath
 	acct := accountOf(sess)
 	acct.Apply(cmd)
@@ -77,9 +79,9 @@ func (s *Server) exec(sess ssh.Session, u *store.User, ws *store.Workspace, comm
 
 	var werr error
 	if p, ok := s.pty(sess); ok {
-		werr = runWithPty(sess, cmd, p, acct)
+		werr = runWithPty(sess, cmd, group, p, acct)
 	} else {
-		werr = runPiped(sess, cmd, acct)
+		werr = runPiped(sess, cmd, group, acct)
 	}
 	// The command's credential ends with it, before the client hears of
 	// the end (done is idempotent; the defer covers the early returns).
@@ -132,7 +134,7 @@ func prependPath(env []string, dir string) []string {
 // runPiped runs cmd on the channel's streams. stdin is copied by hand so that
 // a client that never closes stdin cannot keep Wait from returning, and EOF
 // from the client closes the child's stdin.
-func runPiped(sess ssh.Session, cmd *exec.Cmd, acct *isolation.Account) error {
+func runPiped(sess ssh.Session, cmd *exec.Cmd, group *procwait.Group, acct *isolation.Account) error {
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return err
@@ -150,13 +152,12 @@ func runPiped(sess ssh.Session, cmd *exec.Cmd, acct *isolation.Account) error {
 		io.Copy(stdin, sess)
 		stdin.Close()
 	}()
-	stopSignals := forwardSignals(sess, cmd.Process)
-	defer stopSignals()
-	return cmd.Wait()
+	defer forwardSignals(sess, group)()
+	return group.Wait()
 }
 
 // runWithPty runs cmd on a PTY of its own, passing raw bytes both ways.
-func runWithPty(sess ssh.Session, cmd *exec.Cmd, p ssh.Pty, acct *isolation.Account) error {
+func runWithPty(sess ssh.Session, cmd *exec.Cmd, group *procwait.Group, p ssh.Pty, acct *isolation.Account) error {
 	f, err := startPty(cmd, p.Window, acct)
 	if err != nil {
 		return fmt.Errorf("start %s: %w", cmd.Path, err)
@@ -168,12 +169,11 @@ func runWithPty(sess ssh.Session, cmd *exec.Cmd, p ssh.Pty, acct *isolation.Acco
 	defer drainWindows(sess)
 	defer stopWindows() // before f.Close: deferred calls run last-in first-out
 	go io.Copy(f, sess)
-	stopSignals := forwardSignals(sess, cmd.Process)
-	defer stopSignals()
+	defer forwardSignals(sess, group)()
 	// Read until EIO: the slave is closed when the last process holding it
 	// exits, and only then is every byte of output read.
 	io.Copy(sess, f)
-	return cmd.Wait()
+	return group.Wait()
 }
 
 // winsize is a client's window size, bounded as shared sessions bound it:
@@ -222,8 +222,9 @@ func exitSignal(sess ssh.Session, name string, status int) {
 	sess.Close()
 }
 
-// forwardSignals delivers the client's signal requests to the command's process group.
-func forwardSignals(sess ssh.Session, p *os.Process) (stop func()) {
+// forwardSignals delivers the client's signal requests to the command's
+// process group (until it is reaped: see procwait).
+func forwardSignals(sess ssh.Session, group *procwait.Group) (stop func()) {
 	ch := make(chan ssh.Signal, 8)
 	sess.Signals(ch)
 	done := make(chan struct{})
@@ -232,7 +233,7 @@ func forwardSignals(sess ssh.Session, p *os.Process) (stop func()) {
 			select {
 			case sig := <-ch:
 				if n, ok := signals[sig]; ok {
-					syscall.Kill(-p.Pid, n)
+					group.Signal(n)
 				}
 			case <-done:
 				return
