@@ -118,7 +118,9 @@ func TestLateJoinerMatchesTmux(t *testing.T) {
 		{"tab stops", "\x1b[3g\x1b[5G\x1bH\x1b[30G\x1bH\r", "\ta\tb\tc"},
 	}
 	const cols, rows = 100, 30
-	env := newTestEnv(t, Config{})
+	// Unlimited: more cases than a workspace may have sessions, and a
+	// loaded machine may not have ended the earlier ones yet.
+	env := newTestEnv(t, Config{MaxPerUser: -1, MaxPerWorkspace: -1})
 	tm := tmuxtest.New(t)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
