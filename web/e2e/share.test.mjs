@@ -1,10 +1,13 @@
 // Sharing: the owner's session, started over SSH, shared with bob by the
 // CLI; bob watches it in the browser at /s/<id>, cannot type, sees the
 // recording badge, is detached when the owner unshares, and replays the
-// recording at /r/<id> (screenshots in docs/screenshots/).
+// recording at /r/<id> (screenshots of both, into docs/screenshots/ with
+// UPDATE_SCREENSHOTS=1, otherwise into a temporary directory).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { io } from 'socket.io-client';
@@ -13,7 +16,11 @@ import { BASE_URL, launch, watchErrors, waitForText } from './helpers.mjs';
 const bin = process.env.CODETERM_BIN;
 const data = process.env.CODETERM_DATA;
 const owner = process.env.CODETERM_USER;
-const shots = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'docs', 'screenshots');
+// A test run leaves the tracked screenshots alone unless asked.
+const shots = process.env.UPDATE_SCREENSHOTS
+  ? join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'docs', 'screenshots')
+  : mkdtempSync(join(tmpdir(), 'codeterm-shots-'));
+if (!process.env.UPDATE_SCREENSHOTS) after(() => rmSync(shots, { recursive: true, force: true }));
 
 function cli(...args) {
   return execFileSync(bin, [...args, '--data', data], {
