@@ -46,12 +46,13 @@ type termView struct {
 }
 
 // relayIdle is how long (by default: SocketConfig.RelayIdle) the output
-// relay waits with nothing to send before its goroutine leaves; the session core starts it again when something
-// comes (AttachOptions.Wake). An idle browser terminal thus keeps no
-// stack for its output; a keystroke's echo after a pause costs a
-// goroutine start, and Direct (which needs the relay in Next) resumes with
-// the next one. As long as the pump's PumpIdle, so a shell that stays
-// quiet gives back both at about the same time.
+// relay waits with nothing to send before its goroutine leaves; the
+// session core starts it again when something comes (AttachOptions.Wake).
+// An idle browser terminal thus keeps no stack for its output; a
+// keystroke's echo after a pause costs a goroutine start, and Direct
+// (which needs the relay in Next) resumes with the next one. As long as
+// the pump's PumpIdle, so a shell that stays quiet gives back both at
+// about the same time.
 const relayIdle = 2 * time.Second
 
 type inputReq struct {
