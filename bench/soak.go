@@ -105,9 +105,13 @@ func soakOne(ctx context.Context, res *results, e *env, p plan, ct *codetermServ
 		return err
 	}
 	sys := "codeterm over Socket.IO" + suffix
-	res.add(fmt.Sprintf("soak (%d tabs, %v): peak RSS, MiB (baseline %d)", p.soakClients, p.soakFor, baseRSS>>20), sys, float64(peak>>20))
+	// The baselines are rows of their own, so that each figure's table
+	// holds both servers of an A/B.
+	res.add("soak: RSS before the load (the baseline), MiB", sys, float64(baseRSS>>20))
+	res.add(fmt.Sprintf("soak (%d tabs, %v): peak RSS, MiB", p.soakClients, p.soakFor), sys, float64(peak>>20))
 	res.add(fmt.Sprintf("soak: RSS %v after the load, MiB over the baseline", soakSettle), sys, float64((rss-baseRSS)>>20))
-	res.add(fmt.Sprintf("soak: descriptors %v after the load, over the baseline (%d)", soakSettle, baseFDs), sys, float64(fds-baseFDs))
+	res.add("soak: descriptors before the load (the baseline)", sys, float64(baseFDs))
+	res.add(fmt.Sprintf("soak: descriptors %v after the load, over the baseline", soakSettle), sys, float64(fds-baseFDs))
 	res.add("soak: echo p99 over SSH during the load, ms", "codeterm over SSH"+suffix, ms(p99))
 	res.note("soak: webbridge/e2e/soak-client.mjs, tabs half websocket and half long-polling, each printing numbered bursts while it drops at random and resumes with lastSeq, every line checked at the end; RSS and descriptors are the server process's (/proc), shells excluded")
 	return nil
