@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 
@@ -26,6 +27,18 @@ func (s *Server) attach(sess ssh.Session, u *store.User, ws *store.Workspace, re
 func (s *Server) attachInput(sess ssh.Session, in io.Reader, u *store.User, ws *store.Workspace, ref string, pty ssh.Pty) {
 	ctx, cancel := context.WithCancel(sess.Context())
 	defer cancel()
+	// Looked up in a call of its own: this frame stays under the output
+	// loop's wait (see join).
+	target := s.attachTarget(ctx, sess, u, ws, ref, pty)
+	if target == nil {
+		return
+	}
+	s.join(ctx, cancel, sess, in, u, target, pty)
+}
+
+// attachTarget is the session ref names in ws, or the workspace's primary
+// one (started if need be); nil when there is none (the client is told).
+func (s *Server) attachTarget(ctx context.Context, sess ssh.Session, u *store.User, ws *store.Workspace, ref string, pty ssh.Pty) *sessions.Session {
 	var target *sessions.Session
 	var err error
 	if ref != "" {
@@ -36,19 +49,19 @@ func (s *Server) attachInput(sess ssh.Session, in io.Reader, u *store.User, ws *
 	switch {
 	case errors.Is(err, sessions.ErrNotFound):
 		s.fail(sess, "codeterm: no session %q in %s", ref, ws.Name)
-		return
+		return nil
 	case errors.Is(err, sessions.ErrAmbiguous):
 		s.fail(sess, "codeterm: %q matches more than one session in %s; give more of the id", ref, ws.Name)
-		return
+		return nil
 	case errors.Is(err, sessions.ErrLimitExceeded):
 		s.fail(sess, "codeterm: session limit reached; end a session first")
-		return
+		return nil
 	case err != nil:
 		s.Log.Error("ssh attach: start session", "user", u.Name, "workspace", ws.Name, "err", err)
 		s.fail(sess, "codeterm: could not start a shell: %v", err)
-		return
+		return nil
 	}
-	s.join(ctx, cancel, sess, in, u, target, pty)
+	return target
 }
 
 // attachShared attaches the client to a session by its id: one of the
@@ -77,7 +90,48 @@ func recordingNotice(on bool) string {
 const readOnlyNotice = "\r\n[codeterm: you are a viewer here; your input is not sent]\r\n"
 
 // join relays between the client and target until either ends.
+//
+// The output loop runs on the session handler's goroutine, which an idle
+// client keeps parked in Next for as long as it stays: that goroutine's
+// stack stays as large as the deepest point it waits at needs (the runtime
+// halves a stack only while under a quarter of it is in use). The set-up
+// (startJoin) therefore returns before the loop (relay) starts, so that
+// its frames are not under the wait; BenchmarkIdleSSHHeap has the figures.
 func (s *Server) join(ctx context.Context, cancel context.CancelFunc, sess ssh.Session, in io.Reader, u *store.User, target *sessions.Session, pty ssh.Pty) {
+	j := s.startJoin(ctx, cancel, sess, in, u, target, pty)
+	if j == nil {
+		return
+	}
+	defer j.end()
+	s.relay(ctx, j)
+}
+
+// joined is a client attached by startJoin.
+type joined struct {
+	sess      ssh.Session
+	a         *sessions.Attachment
+	role      sessions.Role
+	id        string // the session's
+	windows   <-chan ssh.Window
+	stopAgent func() // nil: no agent forwarded
+	log       *slog.Logger
+	user, ws  string // for the log
+}
+
+// end undoes startJoin.
+func (j *joined) end() {
+	drainWindows(j.sess)
+	j.log.Info("ssh detach", "user", j.user, "workspace", j.ws, "session", j.id)
+	if j.stopAgent != nil {
+		j.stopAgent()
+	}
+	j.a.Close()
+}
+
+// startJoin attaches the client, tells it what it must know first and
+// starts the goroutine that takes its keystrokes; nil when the client was
+// refused (and told why).
+func (s *Server) startJoin(ctx context.Context, cancel context.CancelFunc, sess ssh.Session, in io.Reader, u *store.User, target *sessions.Session, pty ssh.Pty) *joined {
 	// The history the session keeps comes first, as output, so that the
 	// terminal's own scrollback holds it as it does on the first client's.
 	// The window keeps its size: while another client's is the session's,
@@ -90,20 +144,19 @@ func (s *Server) join(ctx context.Context, cancel context.CancelFunc, sess ssh.S
 	})
 	if errors.Is(err, sessions.ErrNotFound) {
 		s.fail(sess, "codeterm: no session %q", target.ID())
-		return
+		return nil
 	}
 	if err != nil {
 		s.fail(sess, "codeterm: attach: %v", err)
-		return
-	}
-	defer a.Close()
-	// A guest's agent never reaches the owner's shell.
-	if role == sessions.RoleOwner && ssh.AgentRequested(sess) {
-		defer target.ForwardAgent(agentDialer(sess))()
+		return nil
 	}
 	info := target.Info()
+	j := &joined{sess: sess, a: a, role: role, id: info.ID, log: s.Log, user: u.Name, ws: info.WorkspaceID}
+	// A guest's agent never reaches the owner's shell.
+	if role == sessions.RoleOwner && ssh.AgentRequested(sess) {
+		j.stopAgent = target.ForwardAgent(agentDialer(sess))
+	}
 	s.Log.Info("ssh attach", "user", u.Name, "workspace", info.WorkspaceID, "session", info.ID, "role", role, "remote", sess.RemoteAddr().String())
-	defer s.Log.Info("ssh detach", "user", u.Name, "workspace", info.WorkspaceID, "session", info.ID)
 
 	// Everyone attached is told when the session is recorded: now, and
 	// by the stream (ChunkRecording) when it is switched.
@@ -112,85 +165,95 @@ func (s *Server) join(ctx context.Context, cancel context.CancelFunc, sess ssh.S
 	}
 	// Window changes are taken by the goroutine that sends output: an idle
 	// client keeps no goroutine (and stack) of its own for them.
-	_, windows, _ := sess.Pty()
-	defer drainWindows(sess)
-	go func() {
-		// Keystrokes are small, and the buffer waiting for the next one
-		// lives as long as the attachment: an idle client keeps a small
-		// one. A read that fills it is a paste going on, read on in
-		// larger steps with a pooled buffer until the input pauses.
-		small := make([]byte, 256)
-		buf := small
-		defer func() {
-			if len(buf) != len(small) {
-				s.inputBufs.Put(&buf)
-			}
-		}()
-		told := false
-		for {
-			n, err := in.Read(buf)
-			if n > 0 && a.ReadOnly() {
-				if !told {
-					told = true
-					sess.Write([]byte(readOnlyNotice))
-				}
-				n = 0
-			}
-			if n > 0 {
-				if _, werr := a.Write(buf[:n]); errors.Is(werr, sessions.ErrClosed) {
-					return
-				}
-			}
-			if err != nil {
-				if !errors.Is(err, io.EOF) {
-					cancel()
-				}
-				return
-			}
-			switch full := n == len(buf); {
-			case full && len(buf) == len(small):
-				if p, ok := s.inputBufs.Get().(*[]byte); ok {
-					buf = *p
-				} else {
-					buf = make([]byte, 4<<10)
-				}
-			case !full && len(buf) != len(small):
-				s.inputBufs.Put(&buf)
-				buf = small
-			}
+	_, j.windows, _ = sess.Pty()
+	go s.readInput(sess, in, a, cancel)
+	return j
+}
+
+// readInput hands the client's keystrokes to the session until the input
+// ends; an error other than EOF cancels the attachment.
+func (s *Server) readInput(sess ssh.Session, in io.Reader, a *sessions.Attachment, cancel context.CancelFunc) {
+	// Keystrokes are small, and the buffer waiting for the next one lives
+	// as long as the attachment: an idle client keeps a small one. A read
+	// that fills it is a paste going on, read on in larger steps with a
+	// pooled buffer until the input pauses.
+	small := make([]byte, 256)
+	buf := small
+	defer func() {
+		if len(buf) != len(small) {
+			s.inputBufs.Put(&buf)
 		}
 	}()
+	told := false
 	for {
-		c, w, resized, open, err := sessions.NextOr(ctx, a, windows)
+		n, err := in.Read(buf)
+		if n > 0 && a.ReadOnly() {
+			if !told {
+				told = true
+				sess.Write([]byte(readOnlyNotice))
+			}
+			n = 0
+		}
+		if n > 0 {
+			if _, werr := a.Write(buf[:n]); errors.Is(werr, sessions.ErrClosed) {
+				return
+			}
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				cancel()
+			}
+			return
+		}
+		switch full := n == len(buf); {
+		case full && len(buf) == len(small):
+			if p, ok := s.inputBufs.Get().(*[]byte); ok {
+				buf = *p
+			} else {
+				buf = make([]byte, 4<<10)
+			}
+		case !full && len(buf) != len(small):
+			s.inputBufs.Put(&buf)
+			buf = small
+		}
+	}
+}
+
+// relay sends the session's output to the client, and takes its window
+// changes, until the attachment ends.
+func (s *Server) relay(ctx context.Context, j *joined) {
+	windows := j.windows
+	for {
+		c, w, resized, open, err := sessions.NextOr(ctx, j.a, windows)
 		if resized {
 			if !open {
 				windows = nil
 			} else {
-				a.Resize(w.Width, w.Height) // out-of-range sizes are refused by the core
+				j.a.Resize(w.Width, w.Height) // out-of-range sizes are refused by the core
 			}
 			continue
 		}
 		if err != nil {
 			// Detached: the client went away, or the server stops; or,
 			// closed under a guest, their share ended or changed.
-			if errors.Is(err, sessions.ErrClosed) && ctx.Err() == nil && role != sessions.RoleOwner {
-				s.fail(sess, "\r\ncodeterm: session %s is no longer shared with you as %s", info.ID, role)
+			if errors.Is(err, sessions.ErrClosed) && ctx.Err() == nil && j.role != sessions.RoleOwner {
+				s.fail(j.sess, "\r\ncodeterm: session %s is no longer shared with you as %s", j.id, j.role)
 			}
 			return
 		}
 		if c.Kind == sessions.ChunkRecording {
-			io.WriteString(sess, recordingNotice(c.Recording))
+			io.WriteString(j.sess, recordingNotice(c.Recording))
 			continue
 		}
 		if c.Kind == sessions.ChunkExit {
 			if c.Signal != "" {
-				exitSignal(sess, c.Signal, c.ExitCode)
+				exitSignal(j.sess, c.Signal, c.ExitCode)
 			} else {
-				sess.Exit(c.ExitCode)
+				j.sess.Exit(c.ExitCode)
 			}
 			return
 		}
-		if _, err := sess.Write(c.Data); err != nil {
+		if _, err := j.sess.Write(c.Data); err != nil {
 			return
 		}
 	}

@@ -50,6 +50,13 @@ type harness struct {
 
 func newHarness(t testing.TB, tweak ...func(*Server)) *harness {
 	t.Helper()
+	return newHarnessWith(t, nil, tweak...)
+}
+
+// newHarnessWith is newHarness with the session core's configuration
+// changed by sessCfg first.
+func newHarnessWith(t testing.TB, sessCfg func(*sessions.Config), tweak ...func(*Server)) *harness {
+	t.Helper()
 	for _, bin := range []string{"ssh", "scp", "sftp"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			t.Fatalf("the OpenSSH client (%s) is required: apt-get install openssh-client", bin)
@@ -68,8 +75,12 @@ func newHarness(t testing.TB, tweak ...func(*Server)) *harness {
 	if testing.Verbose() {
 		log = slog.Default()
 	}
-	h.sessions = sessions.NewManager(sessions.Config{HistoryDir: filepath.Join(dir, "history"), KillGrace: time.Second,
-		RecordDir: filepath.Join(dir, "recordings"), RecordOnRequest: true}, st, log)
+	scfg := sessions.Config{HistoryDir: filepath.Join(dir, "history"), KillGrace: time.Second,
+		RecordDir: filepath.Join(dir, "recordings"), RecordOnRequest: true}
+	if sessCfg != nil {
+		sessCfg(&scfg)
+	}
+	h.sessions = sessions.NewManager(scfg, st, log)
 	h.ws, err = workspaces.New(ctx, workspaces.Config{Root: filepath.Join(dir, "workspaces"), Store: st, Sessions: h.sessions, Logger: log})
 	if err != nil {
 		t.Fatal(err)
