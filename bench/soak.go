@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +15,10 @@ import (
 
 // soakSettle is how long after the load the settle-back figures are read.
 const soakSettle = 60 * time.Second
+
+// soakEchoRuns is how many echo runs over SSH the soak times during the
+// load, if it lasts; it reports their median p99.
+const soakEchoRuns = 3
 
 // soak runs the busy-team load of webbridge/e2e/soak-client.mjs against
 // codeterm: socket.io-client tabs (half websocket, half long-polling) each
@@ -76,11 +81,20 @@ func soakOne(ctx context.Context, res *results, e *env, p plan, ct *codetermServ
 	if err != nil {
 		return fmt.Errorf("soak: ssh: %w", err)
 	}
-	_, p99, err := echo(t, p.keystrokes)
-	t.close()
-	if err != nil {
-		return fmt.Errorf("soak: echo during the load: %w", err)
+	// One run's p99 under this load moves by 2-4x from run to run: the
+	// median of a few, as long as the load lasts.
+	var p99s []time.Duration
+	for len(p99s) < soakEchoRuns && (len(p99s) == 0 || time.Now().Before(end)) {
+		_, p99, err := echo(t, p.keystrokes)
+		if err != nil {
+			t.close()
+			return fmt.Errorf("soak: echo during the load: %w", err)
+		}
+		p99s = append(p99s, p99)
 	}
+	t.close()
+	slices.Sort(p99s)
+	p99 := p99s[len(p99s)/2]
 	for time.Now().Before(end) {
 		sample()
 		time.Sleep(100 * time.Millisecond)
@@ -113,7 +127,7 @@ func soakOne(ctx context.Context, res *results, e *env, p plan, ct *codetermServ
 	res.add("soak: descriptors before the load (the baseline)", sys, float64(baseFDs))
 	res.add(fmt.Sprintf("soak: descriptors %v after the load, over the baseline", soakSettle), sys, float64(fds-baseFDs))
 	res.add("soak: echo p99 over SSH during the load, ms", "codeterm over SSH"+suffix, ms(p99))
-	res.note("soak: webbridge/e2e/soak-client.mjs, tabs half websocket and half long-polling, each printing numbered bursts while it drops at random and resumes with lastSeq, every line checked at the end; RSS and descriptors are the server process's (/proc), shells excluded")
+	res.note("soak: webbridge/e2e/soak-client.mjs, tabs half websocket and half long-polling, each printing numbered bursts while it drops at random and resumes with lastSeq, every line checked at the end; RSS and descriptors are the server process's (/proc), shells excluded; the echo p99 is the median of up to %d runs of %d keystrokes while the load lasts", soakEchoRuns, p.keystrokes)
 	return nil
 }
 
