@@ -576,7 +576,14 @@ func scale(ctx context.Context, res *results, e *env, p plan) error {
 			}
 			if scaleHold > 0 && n == p.scale[len(p.scale)-1] {
 				log.Printf("scale: %s: holding %d sessions for %v (pids %v)", tg.name, n, scaleHold, tg.pids())
-				time.Sleep(scaleHold)
+				select {
+				case <-time.After(scaleHold):
+				case <-ctx.Done():
+				}
+				if ctx.Err() != nil { // interrupted: end the sessions and stop
+					finish()
+					return ctx.Err()
+				}
 			}
 			res.add(fmt.Sprintf("idle attached sessions: server memory per session at %d sessions, KiB (PSS)", n), tg.name, per)
 		}
