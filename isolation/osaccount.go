@@ -13,8 +13,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Prefix starts the name of every OS account codeterm creates: codeterm
@@ -184,6 +185,12 @@ func (s *System) Remove(ctx context.Context, osName string) error {
 // KillAll sends SIGKILL to every process of uid until none is left, or ctx
 // ends. The server's own uid is refused.
 func KillAll(ctx context.Context, uid uint32) error {
+	return killAll(ctx, uid, nil)
+}
+
+// killAll is KillAll; listed, if set, runs between listing the processes
+// and killing them (tests reuse a pid there).
+func killAll(ctx context.Context, uid uint32, listed func(pids []int)) error {
 	if int(uid) == os.Getuid() || uid == 0 {
 		return fmt.Errorf("refusing to kill every process of uid %d", uid)
 	}
@@ -192,8 +199,11 @@ func KillAll(ctx context.Context, uid uint32) error {
 		if len(pids) == 0 {
 			return nil
 		}
+		if listed != nil {
+			listed(pids)
+		}
 		for _, pid := range pids {
-			syscall.Kill(pid, syscall.SIGKILL)
+			killIfOwned(pid, uid)
 		}
 		select {
 		case <-ctx.Done():
@@ -203,8 +213,25 @@ func KillAll(ctx context.Context, uid uint32) error {
 	}
 }
 
-// processesOf lists the processes whose real uid is uid (zombies included
-// until their parent reaps them; those ignore the signal harmlessly).
+// killIfOwned sends SIGKILL to the process pid if it belongs to uid. A pid
+// listed a moment ago may name another user's process by now (the one
+// listed exited, and pids come round quickly where pid_max is 32768), so
+// the process is pinned first by a pidfd, which always names the process
+// it was opened on, and its owner checked after that.
+func killIfOwned(pid int, uid uint32) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return // gone
+	}
+	defer unix.Close(fd)
+	if owned, _ := ownedBy(pid, uid); !owned {
+		return
+	}
+	unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+}
+
+// processesOf lists the processes whose real uid is uid (zombies left out:
+// they ignore signals, and their parent reaps them).
 func processesOf(uid uint32) []int {
 	ents, _ := os.ReadDir("/proc")
 	var out []int
@@ -213,22 +240,28 @@ func processesOf(uid uint32) []int {
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/status")
-		if err != nil {
-			continue
-		}
-		var zombie bool
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "State:"); ok && strings.Contains(v, "Z") {
-				zombie = true
-			}
-			if v, ok := strings.CutPrefix(line, "Uid:"); ok {
-				f := strings.Fields(v)
-				if len(f) > 0 && f[0] == strconv.FormatUint(uint64(uid), 10) && !zombie {
-					out = append(out, pid)
-				}
-			}
+		if owned, zombie := ownedBy(pid, uid); owned && !zombie {
+			out = append(out, pid)
 		}
 	}
 	return out
+}
+
+// ownedBy reports whether the process pid has the real uid uid, and
+// whether it is a zombie; false if it does not exist.
+func ownedBy(pid int, uid uint32) (owned, zombie bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return false, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "State:"); ok && strings.Contains(v, "Z") {
+			zombie = true
+		}
+		if v, ok := strings.CutPrefix(line, "Uid:"); ok {
+			f := strings.Fields(v)
+			owned = len(f) > 0 && f[0] == strconv.FormatUint(uint64(uid), 10)
+		}
+	}
+	return owned, zombie
 }
