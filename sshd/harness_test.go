@@ -124,17 +124,24 @@ func newHarnessWith(t testing.TB, sessCfg func(*sessions.Config), tweak ...func(
 	return h
 }
 
-// newKey writes an ed25519 private key file; u != nil registers it to u.
-func (h *harness) newKey(u *store.User) string {
+// writeKeyFile writes a new ed25519 private key file for a client.
+func writeKeyFile(tb testing.TB) (file string, pub ed25519.PublicKey) {
+	tb.Helper()
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
 	block, err := gossh.MarshalPrivateKey(priv, "")
 	if err != nil {
-		h.t.Fatal(err)
+		tb.Fatal(err)
 	}
-	f := filepath.Join(h.t.TempDir(), "id_ed25519")
-	if err := os.WriteFile(f, pem.EncodeToMemory(block), 0o600); err != nil {
-		h.t.Fatal(err)
+	file = filepath.Join(tb.TempDir(), "id_ed25519")
+	if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
+		tb.Fatal(err)
 	}
+	return file, pub
+}
+
+// newKey writes an ed25519 private key file; u != nil registers it to u.
+func (h *harness) newKey(u *store.User) string {
+	f, pub := writeKeyFile(h.t)
 	if u != nil {
 		sp, _ := gossh.NewPublicKey(pub)
 		if _, err := h.auth.AddKeys(context.Background(), u, []auth.PublicKey{{Key: sp}}); err != nil {

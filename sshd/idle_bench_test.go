@@ -1,20 +1,14 @@
 package sshd
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/pem"
-	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -23,6 +17,7 @@ import (
 
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/codeterm/codeterm/internal/idletest"
 	"github.com/codeterm/codeterm/sessions"
 )
 
@@ -44,9 +39,7 @@ import (
 // SSH front-end's.
 func BenchmarkIdleSSHHeap(b *testing.B) {
 	const n = 100
-	old := runtime.MemProfileRate
-	runtime.MemProfileRate = 1 // every allocation, so the split is exact
-	defer func() { runtime.MemProfileRate = old }()
+	defer idletest.ProfileEveryAllocation()() // the split is exact
 	for b.Loop() {
 		reportIdleSSH(b, measureIdleSSH(b, n))
 	}
@@ -61,9 +54,7 @@ func BenchmarkIdleSSHHeap(b *testing.B) {
 // half of the idle figure as long as x/crypto/ssh carries the protocol.
 func BenchmarkIdleSSHFloor(b *testing.B) {
 	const n = 100
-	old := runtime.MemProfileRate
-	runtime.MemProfileRate = 1
-	defer func() { runtime.MemProfileRate = old }()
+	defer idletest.ProfileEveryAllocation()()
 	for b.Loop() {
 		addr, key := startFloorServer(b)
 		targets := make([]string, n)
@@ -83,15 +74,7 @@ func startFloorServer(tb testing.TB) (addr, keyFile string) {
 		return nil, nil
 	}}
 	cfg.AddHostKey(hostKey)
-	_, clientPriv, _ := ed25519.GenerateKey(rand.Reader)
-	block, err := gossh.MarshalPrivateKey(clientPriv, "")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	keyFile = filepath.Join(tb.TempDir(), "id_ed25519")
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(block), 0o600); err != nil {
-		tb.Fatal(err)
-	}
+	keyFile, _ = writeKeyFile(tb)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
@@ -218,6 +201,15 @@ var heapOwners = []struct{ name, prefix string }{
 	{"net", "net."},
 }
 
+func heapOwner(fn string) (string, bool) {
+	for _, o := range heapOwners {
+		if strings.HasPrefix(fn, o.prefix) {
+			return o.name, true
+		}
+	}
+	return "", false
+}
+
 type idleSSHMeasure struct {
 	heap, stack, goroutines float64            // per client
 	byOwner                 map[string]float64 // heap bytes per client
@@ -235,7 +227,7 @@ func takeIdleSnapshot() idleSnapshot {
 	runtime.GC()
 	runtime.GC() // the heap profile is as of the last completed cycle
 	runtime.ReadMemStats(&s.ms)
-	s.owners = liveHeapByOwner()
+	s.owners = idletest.LiveHeap(heapOwner)
 	s.funcs = goroutinesByFunc()
 	return s
 }
@@ -286,104 +278,39 @@ func measureIdleClients(tb testing.TB, addr, key string, targets []string) idleS
 	n := len(targets)
 	before := takeIdleSnapshot()
 
-	cmd := exec.Command(os.Args[0], "-test.run=^TestIdleSSHClientsChild$", "-test.v")
-	cmd.Env = append(os.Environ(), "IDLE_SSH_ADDR="+addr, "IDLE_SSH_KEY="+key,
-		"IDLE_SSH_TARGETS="+strings.Join(targets, ","))
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	defer func() {
-		stdin.Close()
-		_ = cmd.Wait()
-	}()
-	sc := bufio.NewScanner(stdout)
-	ready := false
-	var said strings.Builder
-	for !ready && sc.Scan() {
-		ready = sc.Text() == "idle-ssh-clients-ready"
-		said.WriteString(sc.Text() + "\n")
-	}
-	if !ready {
-		tb.Fatalf("the client process ended before its clients were ready:\n%s", said.String())
-	}
-	go io.Copy(io.Discard, stdout)
+	stop := idletest.StartClients(tb, "TestIdleSSHClientsChild", []string{"IDLE_SSH_ADDR=" + addr,
+		"IDLE_SSH_KEY=" + key, "IDLE_SSH_TARGETS=" + strings.Join(targets, ",")}, "idle-ssh-clients-ready")
+	defer stop()
 	// Idle again: the repaints' work winds down, the screens are packed
 	// again.
 	time.Sleep(12 * time.Second)
 	after := takeIdleSnapshot()
 	if p := os.Getenv("IDLE_HEAP_PROFILE"); p != "" {
-		f, err := os.Create(p)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		defer f.Close()
-		if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
-			tb.Fatal(err)
-		}
+		idletest.WriteHeapProfile(tb, p)
 	}
 
 	per := func(d int64) float64 { return float64(d) / float64(n) }
 	m := idleSSHMeasure{
-		heap:       per(int64(after.ms.HeapAlloc) - int64(before.ms.HeapAlloc)),
-		stack:      per(int64(after.ms.StackInuse) - int64(before.ms.StackInuse)),
-		goroutines: per(int64(sum(after.funcs) - sum(before.funcs))),
-		byOwner:    map[string]float64{},
-		byFunc:     map[string]float64{},
+		heap:    per(int64(after.ms.HeapAlloc) - int64(before.ms.HeapAlloc)),
+		stack:   per(int64(after.ms.StackInuse) - int64(before.ms.StackInuse)),
+		byOwner: map[string]float64{},
+		byFunc:  map[string]float64{},
 	}
 	for o, v := range after.owners {
-		m.byOwner[o] = per(v - before.owners[o])
+		m.byOwner[o] += per(v)
+	}
+	for o, v := range before.owners {
+		m.byOwner[o] -= per(v)
 	}
 	for f, c := range after.funcs {
-		m.byFunc[f] = per(int64(c - before.funcs[f]))
+		m.byFunc[f] += per(int64(c))
+		m.goroutines += per(int64(c))
 	}
 	for f, c := range before.funcs {
-		if _, ok := after.funcs[f]; !ok {
-			m.byFunc[f] = per(int64(-c))
-		}
+		m.byFunc[f] -= per(int64(c))
+		m.goroutines -= per(int64(c))
 	}
 	return m
-}
-
-func sum(m map[string]int) int {
-	t := 0
-	for _, v := range m {
-		t += v
-	}
-	return t
-}
-
-// liveHeapByOwner sums the live bytes of the heap profile by heapOwners.
-func liveHeapByOwner() map[string]int64 {
-	n, _ := runtime.MemProfile(nil, true)
-	recs := make([]runtime.MemProfileRecord, n+100)
-	n, _ = runtime.MemProfile(recs, true)
-	out := map[string]int64{}
-	for _, r := range recs[:n] {
-		live := r.InUseBytes()
-		if live == 0 {
-			continue
-		}
-		owner := "other"
-		frames := runtime.CallersFrames(r.Stack())
-	walk:
-		for {
-			f, more := frames.Next()
-			for _, o := range heapOwners {
-				if strings.HasPrefix(f.Function, o.prefix) {
-					owner = o.name
-					break walk
-				}
-			}
-			if !more {
-				break
-			}
-		}
-		out[owner] += live
-	}
-	return out
 }
 
 // goroutinesByFunc counts the live goroutines by the function each was
@@ -455,6 +382,5 @@ func TestIdleSSHClientsChild(t *testing.T) {
 		}
 		go io.Copy(io.Discard, out)
 	}
-	fmt.Println("\nidle-ssh-clients-ready")
-	_, _ = io.Copy(io.Discard, os.Stdin) // until the benchmark is done
+	idletest.WaitForClients("idle-ssh-clients-ready")
 }

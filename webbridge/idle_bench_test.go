@@ -1,20 +1,18 @@
 package webbridge
 
 import (
-	"bufio"
 	"context"
-	"io"
 	"log/slog"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"runtime"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/codeterm/codeterm/internal/idletest"
 )
 
 // BenchmarkIdleSocketHeap reports what the server keeps per idle attached
@@ -32,7 +30,7 @@ import (
 // allocation still live (go tool pprof -sample_index=inuse_space).
 func BenchmarkIdleSocketHeap(b *testing.B) {
 	const n = 200
-	defer profileEveryAllocation()()
+	defer idletest.ProfileEveryAllocation()()
 	for b.Loop() {
 		m := measureIdleSockets(b, n)
 		b.ReportMetric(m.heap/1024, "heap-KiB/socket")
@@ -53,21 +51,13 @@ func TestIdleSocketBridgeHeap(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts 50 shells")
 	}
-	defer profileEveryAllocation()()
+	defer idletest.ProfileEveryAllocation()()
 	m := measureIdleSockets(t, 50)
 	t.Logf("per idle socket: bridge heap %.0f B, heap %.0f B, stack %.0f B, %.2f goroutines",
 		m.bridgeHeap, m.heap, m.stack, m.goroutines)
 	if m.bridgeHeap > 9*1024 {
 		t.Errorf("the bridge keeps %.0f B per idle socket, want at most 9 KiB", m.bridgeHeap)
 	}
-}
-
-// profileEveryAllocation makes the heap profile exact, until the returned
-// func restores the rate.
-func profileEveryAllocation() func() {
-	old := runtime.MemProfileRate
-	runtime.MemProfileRate = 1
-	return func() { runtime.MemProfileRate = old }
 }
 
 type idleMeasure struct {
@@ -91,37 +81,16 @@ func measureIdleSockets(tb testing.TB, n int) idleMeasure {
 	bridge0 := settle(&before)
 	g0 := runtime.NumGoroutine()
 
-	cmd := exec.Command(os.Args[0], "-test.run=^TestIdleClientsChild$", "-test.v")
-	cmd.Env = append(os.Environ(), "IDLE_CHILD_URL="+e.ts.URL, "IDLE_CHILD_TOKEN="+tok,
-		"IDLE_CHILD_WS="+e.aliceWS.ID, "IDLE_CHILD_N="+strconv.Itoa(n))
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	defer func() {
-		stdin.Close()
-		_ = cmd.Wait()
-	}()
-	sc := bufio.NewScanner(stdout)
-	ready := false
-	var said strings.Builder
-	for !ready && sc.Scan() {
-		ready = sc.Text() == "idle-clients-ready"
-		said.WriteString(sc.Text() + "\n")
-	}
-	if !ready {
-		tb.Fatalf("the client process ended before its clients were ready:\n%s", said.String())
-	}
-	go io.Copy(io.Discard, stdout)
+	stop := idletest.StartClients(tb, "TestIdleClientsChild", []string{"IDLE_CHILD_URL=" + e.ts.URL,
+		"IDLE_CHILD_TOKEN=" + tok, "IDLE_CHILD_WS=" + e.aliceWS.ID, "IDLE_CHILD_N=" + strconv.Itoa(n)}, "idle-clients-ready")
+	defer stop()
 	// Idle: what the set-up left running winds down (writers leave after
 	// their grace, output relays after relayIdle, status debounces fire).
 	time.Sleep(relayIdle + time.Second)
 	bridge1 := settle(&after)
 	g1 := runtime.NumGoroutine()
 	if p := os.Getenv("IDLE_HEAP_PROFILE"); p != "" {
-		writeHeapProfile(tb, p)
+		idletest.WriteHeapProfile(tb, p)
 	}
 	return idleMeasure{
 		heap:       float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(n),
@@ -135,30 +104,15 @@ func measureIdleSockets(tb testing.TB, n int) idleMeasure {
 // codeterm function is the bridge's: what the bridge allocated itself or
 // through gorilla and net/http, not what it asked the session core for.
 func liveHeapOfBridge() int64 {
-	n, _ := runtime.MemProfile(nil, true)
-	recs := make([]runtime.MemProfileRecord, n+100)
-	n, _ = runtime.MemProfile(recs, true)
-	var total int64
-	for _, r := range recs[:n] {
-		live := r.InUseBytes()
-		if live == 0 {
-			continue
+	return idletest.LiveHeap(func(fn string) (string, bool) {
+		if !strings.HasPrefix(fn, "github.com/codeterm/codeterm/") {
+			return "", false
 		}
-		frames := runtime.CallersFrames(r.Stack())
-		for {
-			f, more := frames.Next()
-			if strings.HasPrefix(f.Function, "github.com/codeterm/codeterm/") {
-				if strings.HasPrefix(f.Function, "github.com/codeterm/codeterm/webbridge") {
-					total += live
-				}
-				break
-			}
-			if !more {
-				break
-			}
+		if strings.HasPrefix(fn, "github.com/codeterm/codeterm/webbridge") {
+			return "bridge", true
 		}
-	}
-	return total
+		return "", true // the session core's, or another package's
+	})["bridge"]
 }
 
 // TestIdleClientsChild is BenchmarkIdleSocketHeap's client process; it
@@ -179,19 +133,7 @@ func TestIdleClientsChild(t *testing.T) {
 			return strings.TrimSpace(c.output(id, 0)) != ""
 		})
 	}
-	os.Stdout.WriteString("\nidle-clients-ready\n")
-	_, _ = io.Copy(io.Discard, os.Stdin) // until the benchmark is done
-}
-
-func writeHeapProfile(tb testing.TB, path string) {
-	f, err := os.Create(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
-		tb.Fatal(err)
-	}
+	idletest.WaitForClients("idle-clients-ready")
 }
 
 // countingHandler counts the handler clones made With attributes, and
