@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/codeterm/codeterm/internal/pidtest"
 )
 
 // The attack: `codeterm user rm` kills every process of the removed user's
@@ -44,19 +46,7 @@ func TestKillAllSparesAReusedPid(t *testing.T) {
 		// gets its pid, if no other process takes it first.
 		victim.Process.Kill()
 		victim.Wait()
-		for range 20 {
-			if err := os.WriteFile("/proc/sys/kernel/ns_last_pid", []byte(strconv.Itoa(pid-1)), 0); err != nil {
-				t.Logf("cannot choose a pid: %v", err)
-				return
-			}
-			cmd := startSleep(t, nil)
-			if cmd.Process.Pid == pid {
-				reused = cmd
-				return
-			}
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
+		reused = pidtest.HandOn(t, pid, func() *exec.Cmd { return exec.Command("sleep", "600") }, nil)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/codeterm/codeterm/internal/pidtest"
 )
 
 // The attack: a session whose shell has exited while a job it left holds
@@ -53,28 +55,18 @@ func TestNoSignalToAReusedPid(t *testing.T) {
 	// the kernel will hand it out. Other processes may take the pid we
 	// aim for first: a few tries, while the shell is reaped and its
 	// session still ending.
-	var victim *exec.Cmd
-	for try := 0; try < 20; try++ {
+	held := func() bool {
 		if zombie(shell) {
 			t.Log("the exited shell is kept a zombie: its pid cannot be handed out")
-			break
+			return true
 		}
-		if err := os.WriteFile("/proc/sys/kernel/ns_last_pid", []byte(strconv.Itoa(shell-1)), 0); err != nil {
-			t.Skipf("cannot choose a pid: %v", err)
-		}
+		return false
+	}
+	victim := pidtest.HandOn(t, shell, func() *exec.Cmd {
 		cmd := exec.Command("sleep", "600")
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		if cmd.Process.Pid == shell {
-			victim = cmd
-			t.Cleanup(func() { victim.Process.Kill(); victim.Wait() })
-			break
-		}
-		cmd.Process.Kill()
-		cmd.Wait()
-	}
+		return cmd
+	}, held)
 	waitDone(t, s)
 	if victim == nil {
 		return
