@@ -102,7 +102,7 @@ func (s *Server) join(ctx context.Context, cancel context.CancelFunc, sess ssh.S
 	if j == nil {
 		return
 	}
-	defer j.end()
+	defer j.end(s.Log)
 	s.relay(ctx, j)
 }
 
@@ -114,14 +114,13 @@ type joined struct {
 	id        string // the session's
 	windows   <-chan ssh.Window
 	stopAgent func() // nil: no agent forwarded
-	log       *slog.Logger
 	user, ws  string // for the log
 }
 
 // end undoes startJoin.
-func (j *joined) end() {
+func (j *joined) end(log *slog.Logger) {
 	drainWindows(j.sess)
-	j.log.Info("ssh detach", "user", j.user, "workspace", j.ws, "session", j.id)
+	log.Info("ssh detach", "user", j.user, "workspace", j.ws, "session", j.id)
 	if j.stopAgent != nil {
 		j.stopAgent()
 	}
@@ -151,7 +150,7 @@ func (s *Server) startJoin(ctx context.Context, cancel context.CancelFunc, sess 
 		return nil
 	}
 	info := target.Info()
-	j := &joined{sess: sess, a: a, role: role, id: info.ID, log: s.Log, user: u.Name, ws: info.WorkspaceID}
+	j := &joined{sess: sess, a: a, role: role, id: info.ID, user: u.Name, ws: info.WorkspaceID}
 	// A guest's agent never reaches the owner's shell.
 	if role == sessions.RoleOwner && ssh.AgentRequested(sess) {
 		j.stopAgent = target.ForwardAgent(agentDialer(sess))
