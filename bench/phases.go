@@ -578,9 +578,7 @@ func scale(ctx context.Context, res *results, e *env, p plan) error {
 				log.Printf("scale: %s: holding %d sessions for %v (pids %v)", tg.name, n, scaleHold, tg.pids())
 				select {
 				case <-time.After(scaleHold):
-				case <-ctx.Done():
-				}
-				if ctx.Err() != nil { // interrupted: end the sessions and stop
+				case <-ctx.Done(): // interrupted: end the sessions and stop
 					finish()
 					return ctx.Err()
 				}
