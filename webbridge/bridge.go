@@ -133,7 +133,7 @@ func (s *Server) onConnection(sock *socketio.Socket) {
 	s.hub.add(c)
 	s.counters.connections.Add(1)
 	s.counters.connected.Add(1)
-	s.syncSessions(c.user.ID) // a new user's first diff is the baseline
+	s.baseline(c.user.ID)
 	c.watchExpiry()
 	c.log.Info("socket connected", "transport", sock.Transport(), "remote", sock.Handshake().RemoteAddr)
 }

@@ -172,16 +172,86 @@ func attendeesKey(users []sessions.Attendee) string {
 // syncSessions compares the user's sessions with what was last reported
 // and sends session-status for each change to the workspace and session
 // rooms. The first call for a user only takes the snapshot. It runs when
-// the core reports a change (sessions started over SSH included) and after
-// the bridge's own changes; the socket that asked for a change is told
-// separately (client.tellStatus), since it may not be in the rooms yet.
+// the user's first socket connects and when sessions are shared with them
+// or no longer are; a change of one session known by the caller is
+// syncSession's. The socket that asked for a change is told separately
+// (client.tellStatus), since it may not be in the rooms yet.
 func (s *Server) syncSessions(userID string) {
+	if s.Sessions == nil {
+		return
+	}
+	s.hub.diffMu.Lock()
+	defer s.hub.diffMu.Unlock()
+	s.diffAll(userID)
+}
+
+// syncSession is syncSessions for a change of sess alone: it costs the
+// same however many sessions the user has, where a whole diff would list
+// and compare them all on every start, attach and detach (with a few
+// hundred sessions, most of what the server allocated while they
+// started). A session shared with the user is diffed with all the others
+// shared with them: which those are is the store's to say.
+func (s *Server) syncSession(userID string, sess *sessions.Session) {
 	if s.Sessions == nil {
 		return
 	}
 	h := &s.hub
 	h.diffMu.Lock()
 	defer h.diffMu.Unlock()
+	h.mu.Lock()
+	var prev map[string]sessionSnap
+	u := h.users[userID]
+	if u != nil {
+		prev = u.sessions
+	}
+	h.mu.Unlock()
+	switch {
+	case u == nil:
+		return
+	case prev == nil || sess.UserID() != userID:
+		s.diffAll(userID)
+		return
+	}
+	i := sess.Info()
+	old, had := prev[i.ID]
+	if i.Status == store.SessionTerminated {
+		// Ended: reported once, as a whole diff reports a session that
+		// is no longer listed.
+		if !had {
+			return
+		}
+		delete(prev, i.ID)
+	} else {
+		snap := snapOf(sess, i)
+		if had && old == snap {
+			return
+		}
+		prev[i.ID] = snap
+	}
+	s.report(userID, i)
+}
+
+// baseline takes the user's first snapshot, unless there is one: their
+// later sockets hear of changes as the first does.
+func (s *Server) baseline(userID string) {
+	if s.Sessions == nil {
+		return
+	}
+	h := &s.hub
+	h.diffMu.Lock()
+	defer h.diffMu.Unlock()
+	h.mu.Lock()
+	u := h.users[userID]
+	first := u != nil && u.sessions == nil
+	h.mu.Unlock()
+	if first {
+		s.diffAll(userID)
+	}
+}
+
+// diffAll is syncSessions with the hub's diffMu held.
+func (s *Server) diffAll(userID string) {
+	h := &s.hub
 	h.mu.Lock()
 	u := h.users[userID]
 	var prev map[string]sessionSnap
@@ -199,8 +269,7 @@ func (s *Server) syncSessions(userID string) {
 	var changed []sessions.Info
 	for _, sess := range list {
 		i := sess.Info()
-		snap := sessionSnap{sess: sess, status: statusOf(i), name: i.Name, cols: i.Cols, rows: i.Rows,
-			attached: i.Attached, viewers: i.Viewers, clients: clientsKey(i), users: attendeesKey(sess.Attendees()), recording: sess.Recording()}
+		snap := snapOf(sess, i)
 		next[i.ID] = snap
 		if old, ok := prev[i.ID]; !first && (!ok || old != snap) {
 			changed = append(changed, i)
@@ -216,6 +285,18 @@ func (s *Server) syncSessions(userID string) {
 		u.sessions = next
 	}
 	h.mu.Unlock()
+	s.report(userID, changed...)
+}
+
+// snapOf is what of sess a diff compares.
+func snapOf(sess *sessions.Session, i sessions.Info) sessionSnap {
+	return sessionSnap{sess: sess, status: statusOf(i), name: i.Name, cols: i.Cols, rows: i.Rows,
+		attached: i.Attached, viewers: i.Viewers, clients: clientsKey(i), users: attendeesKey(sess.Attendees()), recording: sess.Recording()}
+}
+
+// report sends the user's changed sessions' status to the workspace and
+// session rooms.
+func (s *Server) report(userID string, changed ...sessions.Info) {
 	for _, i := range changed {
 		for _, sock := range s.io.Of("/").To(workspaceRoom(i.WorkspaceID)).To(sessionRoom(i.ID)).Sockets() {
 			// A guest's socket is in the session's room only: the
@@ -326,14 +407,14 @@ func (s *Server) startBackground() {
 			case <-s.ctx.Done():
 				return
 			case <-changed:
-				users := map[string]bool{}
+				guests := map[string]bool{}
 				for _, sess := range changes.Take() {
-					users[sess.UserID()] = true
+					s.syncSession(sess.UserID(), sess)
 					for _, g := range sess.Guests() {
-						users[g] = true
+						guests[g] = true
 					}
 				}
-				for id := range users {
+				for id := range guests {
 					s.syncSessions(id)
 				}
 			case ev := <-commands:

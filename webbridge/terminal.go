@@ -266,7 +266,7 @@ func (v *termView) relayOutput() bool {
 		// first would keep the terminated status from its viewers.
 		select {
 		case <-v.sess.Done():
-			c.srv.syncSessions(c.user.ID)
+			c.srv.syncSession(c.user.ID, v.sess)
 		case <-v.ctx.Done():
 		}
 	}
@@ -491,7 +491,7 @@ func (c *client) createTerminal(m *socketio.Message, r *reply) {
 			"cols": i.Cols, "rows": i.Rows, "name": i.Name, "clientId": v.att.ID()}
 		c.emit("terminal-created", created)
 		v.start()
-		c.srv.syncSessions(c.user.ID)
+		c.srv.syncSession(c.user.ID, sess)
 		c.tellStatus(sess)
 		r.ok(created) // after the status, so the client has it with the ack
 	})
@@ -538,7 +538,7 @@ func (c *client) attachTerminal(m *socketio.Message, r *reply) {
 	c.tellStatus(sess)
 	r.ok(payload)
 	v.start()
-	c.goWork(func() { c.srv.syncSessions(c.user.ID) })
+	c.goWork(func() { c.srv.syncSession(c.user.ID, sess) })
 }
 
 // detach-terminal {sessionId}
@@ -563,10 +563,10 @@ func (c *client) detachTerminal(m *socketio.Message, r *reply) {
 	} else {
 		c.sock.Leave(sessionRoom(p.SessionID))
 		v.stop()
+		c.goWork(func() { c.srv.syncSession(c.user.ID, v.sess) })
 	}
 	c.emit("terminal-detached", map[string]string{"sessionId": p.SessionID})
 	r.ok(map[string]any{"sessionId": p.SessionID})
-	c.goWork(func() { c.srv.syncSessions(c.user.ID) })
 }
 
 // terminal-input {sessionId, data}
@@ -693,7 +693,7 @@ func (c *client) killTerminal(m *socketio.Message, r *reply) {
 		killed := map[string]any{"sessionId": i.ID, "exitCode": i.ExitCode, "signal": i.Signal}
 		c.emit("terminal-killed", killed)
 		r.ok(killed)
-		c.srv.syncSessions(c.user.ID)
+		c.srv.syncSession(c.user.ID, sess)
 	})
 }
 
@@ -748,7 +748,7 @@ func (c *client) renameTerminal(m *socketio.Message, r *reply) {
 			r.fail(internalError())
 			return
 		}
-		c.srv.syncSessions(c.user.ID)
+		c.srv.syncSession(c.user.ID, sess)
 		c.tellStatus(sess)
 		r.ok(map[string]any{"sessionId": p.SessionID, "name": *p.Name})
 	})
