@@ -230,7 +230,7 @@ func Default() *Config {
 			WebURL: "https://github.com/",
 		},
 		Security: Security{Isolation: "auto"},
-		Limits:   Limits{ServerIdle: 10 * time.Second, ServerGCPercent: 50},
+		Limits:   Limits{ServerIdle: 10 * time.Second, ServerGCPercent: 20},
 		Files: Files{
 			MaxReadBytes:     8 << 20,
 			MaxUploadBytes:   4 << 30,
