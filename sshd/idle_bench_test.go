@@ -41,7 +41,21 @@ func BenchmarkIdleSSHHeap(b *testing.B) {
 	const n = 100
 	defer idletest.ProfileEveryAllocation()() // the split is exact
 	for b.Loop() {
-		reportIdleSSH(b, measureIdleSSH(b, n))
+		reportIdleSSH(b, measureIdleSSH(b, n, false))
+	}
+}
+
+// BenchmarkIdleSSHHeapAfterOutput is BenchmarkIdleSSHHeap with sessions
+// that have printed about 130 KB (seq 1 20000) before the clients attach,
+// as a session in use has: each client gets that history as its first
+// output, in full packets. x/crypto/ssh's cipher keeps the buffer it
+// sealed the largest packet in for as long as the connection lives, so
+// this is what an idle client costs once any burst of output reached it.
+func BenchmarkIdleSSHHeapAfterOutput(b *testing.B) {
+	const n = 100
+	defer idletest.ProfileEveryAllocation()()
+	for b.Loop() {
+		reportIdleSSH(b, measureIdleSSH(b, n, true))
 	}
 }
 
@@ -232,18 +246,19 @@ func takeIdleSnapshot() idleSnapshot {
 	return s
 }
 
-// measureIdleSSH starts n sessions, lets them go quiet, attaches one SSH
-// client from a child process to each and measures what the clients cost.
-func measureIdleSSH(tb testing.TB, n int) idleSSHMeasure {
+// measureIdleSSH starts n sessions (with history: each having printed
+// about 130 KB), lets them go quiet, attaches one SSH client from a child
+// process to each and measures what the clients cost.
+func measureIdleSSH(tb testing.TB, n int, history bool) idleSSHMeasure {
 	tb.Helper()
-	addr, key, targets := startIdleSessions(tb, n)
+	addr, key, targets := startIdleSessions(tb, n, history)
 	return measureIdleClients(tb, addr, key, targets)
 }
 
 // startIdleSessions starts n sessions behind a codeterm SSH server and
 // lets them go quiet; it returns the server's address, alice's key file
 // and the commands that attach to each.
-func startIdleSessions(tb testing.TB, n int) (addr, key string, targets []string) {
+func startIdleSessions(tb testing.TB, n int, history bool) (addr, key string, targets []string) {
 	tb.Helper()
 	h := newHarnessWith(tb, func(c *sessions.Config) { c.MaxPerUser, c.MaxPerWorkspace = -1, -1 })
 	ctx := context.Background()
@@ -263,6 +278,24 @@ func startIdleSessions(tb testing.TB, n int) (addr, key string, targets []string
 				tb.Fatalf("session %s printed no prompt in a minute", s.ID())
 			}
 			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if history {
+		for _, s := range h.sessions.List(h.alice.ID, h.demo.ID) {
+			a, err := s.Attach(sessions.AttachOptions{LastSeq: -1})
+			if err != nil {
+				tb.Fatal(err)
+			}
+			if _, err := a.Write([]byte("seq 1 20000\n")); err != nil {
+				tb.Fatal(err)
+			}
+			for s.Info().Seq < 100_000 { // most of it; the rest comes during the quiet below
+				if time.Now().After(deadline) {
+					tb.Fatalf("session %s: seq's output did not come in a minute", s.ID())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			a.Close()
 		}
 	}
 	// Quiet: the pumps leave, the screens are packed (after 10 s), so that
