@@ -285,13 +285,15 @@ func (s *Socket) close(reason string) {
 	}
 	s.connected = false
 	s.reason = reason
-	close(s.done)
 	s.acks = nil
 	handlers := s.onDisconnect
 	s.onDisconnect = nil
 	s.mu.Unlock()
 
 	s.ns.remove(s)
+	// Done only once out of its rooms: whoever waited for it finds the
+	// socket in none (Join does nothing once it is not connected).
+	close(s.done)
 	s.cl.forget(s)
 	for _, h := range handlers {
 		h(reason)
