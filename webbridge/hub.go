@@ -171,9 +171,10 @@ func attendeesKey(users []sessions.Attendee) string {
 
 // syncSessions compares the user's sessions with what was last reported
 // and sends session-status for each change to the workspace and session
-// rooms. The first call for a user only takes the snapshot. It runs when
-// the user's first socket connects and when sessions are shared with them
-// or no longer are; a change of one session known by the caller is
+// rooms. The first call for a user only takes the snapshot. It runs for
+// a user's first socket (baseline), for a guest of a session that changed
+// (which sessions are shared with them is the store's to say) and after
+// record-session; a change of one session of the user's own is
 // syncSession's. The socket that asked for a change is told separately
 // (client.tellStatus), since it may not be in the rooms yet.
 func (s *Server) syncSessions(userID string) {
