@@ -98,6 +98,71 @@ func TestSoak(t *testing.T) {
 		}
 	}()
 
+	var (
+		wg       sync.WaitGroup
+		errMu    sync.Mutex
+		sshErrs  []string
+		commands int
+		attaches int
+		requests int
+	)
+	fail := func(format string, args ...any) {
+		errMu.Lock()
+		sshErrs = append(sshErrs, fmt.Sprintf(format, args...))
+		errMu.Unlock()
+	}
+	// attachCycle attaches to the workspace's shared session, waits for
+	// this cycle's marker and dies mid-output; false: it failed (and said
+	// why).
+	attachCycle := func(k int) bool {
+		cmd := exec.Command("ssh", s.opensshArgs("-tt", "alice@127.0.0.1", "demo")...)
+		in, _ := cmd.StdinPipe()
+		out, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			fail("ssh -tt demo: %v", err)
+			return false
+		}
+		marker := fmt.Sprintf("SSHMARK%d", k)
+		fmt.Fprintf(in, "echo SSH\"\"MARK%d; seq 1 20000\r", k)
+		seen := make(chan bool, 1)
+		go func() {
+			var got []byte
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := out.Read(buf)
+				got = append(got, buf[:n]...)
+				if bytes.Contains(got, []byte(marker)) {
+					seen <- true
+					io.Copy(io.Discard, out)
+					return
+				}
+				if err != nil {
+					seen <- false
+					return
+				}
+			}
+		}()
+		ok := false
+		select {
+		case ok = <-seen:
+			if !ok {
+				fail("ssh -tt cycle %d ended without its marker", k)
+			}
+		case <-time.After(60 * time.Second):
+			fail("ssh -tt cycle %d never saw its marker", k)
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+		attaches++
+		return ok
+	}
+	// The shared session is the workspace's primary, its oldest running
+	// one: started before the tabs start theirs, so that it is never one
+	// of them (their check would find the attaching client's typing).
+	if !attachCycle(0) {
+		t.Fatalf("the first ssh -tt attach: %v", sshErrs)
+	}
+
 	nodeCmd := exec.Command(node, script)
 	nodeCmd.Env = append(os.Environ(), "CODETERM_URL="+s.base, "TOKEN="+s.token, "WORKSPACE="+s.wsID, "STOP="+stop, "CLIENTS=10")
 	var nodeOut bytes.Buffer
@@ -115,19 +180,6 @@ func TestSoak(t *testing.T) {
 		}
 	})
 
-	var (
-		wg       sync.WaitGroup
-		errMu    sync.Mutex
-		sshErrs  []string
-		commands int
-		attaches int
-		requests int
-	)
-	fail := func(format string, args ...any) {
-		errMu.Lock()
-		sshErrs = append(sshErrs, fmt.Sprintf(format, args...))
-		errMu.Unlock()
-	}
 	stopped := func() bool { _, err := os.Stat(stop); return err == nil }
 	wg.Add(3)
 	go func() { // bursts of 100 concurrent API requests, each a few queries
@@ -175,45 +227,10 @@ func TestSoak(t *testing.T) {
 	}()
 	go func() { // attach to the shared session, see this cycle's marker, die mid-output
 		defer wg.Done()
-		for k := 0; !stopped(); k++ {
-			cmd := exec.Command("ssh", s.opensshArgs("-tt", "alice@127.0.0.1", "demo")...)
-			in, _ := cmd.StdinPipe()
-			out, _ := cmd.StdoutPipe()
-			if err := cmd.Start(); err != nil {
-				fail("ssh -tt demo: %v", err)
+		for k := 1; !stopped(); k++ {
+			if !attachCycle(k) {
 				return
 			}
-			marker := fmt.Sprintf("SSHMARK%d", k)
-			fmt.Fprintf(in, "echo SSH\"\"MARK%d; seq 1 20000\r", k)
-			seen := make(chan bool, 1)
-			go func() {
-				var got []byte
-				buf := make([]byte, 32<<10)
-				for {
-					n, err := out.Read(buf)
-					got = append(got, buf[:n]...)
-					if bytes.Contains(got, []byte(marker)) {
-						seen <- true
-						io.Copy(io.Discard, out)
-						return
-					}
-					if err != nil {
-						seen <- false
-						return
-					}
-				}
-			}()
-			select {
-			case ok := <-seen:
-				if !ok {
-					fail("ssh -tt cycle %d ended without its marker", k)
-				}
-			case <-time.After(60 * time.Second):
-				fail("ssh -tt cycle %d never saw its marker", k)
-			}
-			cmd.Process.Kill()
-			cmd.Wait()
-			attaches++
 		}
 	}()
 
