@@ -38,6 +38,46 @@ func pumpGoroutines(s *Session) int {
 	}
 }
 
+// pumpReport says where s's pump and shell stand: whether the pump is
+// parked or running (and where its goroutine waits), whether a hand-over
+// holds it, and the shell's and its children's states.
+func pumpReport(s *Session) string {
+	var b strings.Builder
+	s.park.mu.Lock()
+	parked, closing := s.park.parked, s.park.closing
+	s.park.mu.Unlock()
+	fmt.Fprintf(&b, "pump: parked %v, closing %v, hand-over requested %v, goroutines %d, seq %d, exiting %v\n",
+		parked, closing, s.gate.requested(), pumpGoroutines(s), s.Info().Seq, s.exiting.Load())
+	select {
+	case <-s.pumpDone:
+		b.WriteString("pump: done\n")
+	default:
+	}
+	procs := []int{s.pid}
+	if kids, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", s.pid, s.pid)); err == nil {
+		for _, f := range strings.Fields(string(kids)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				procs = append(procs, pid)
+			}
+		}
+	}
+	for _, pid := range procs {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		wchan, _ := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", pid))
+		fmt.Fprintf(&b, "process %d: %q (%v), wchan %s\n", pid, stat, err, wchan)
+	}
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, fmt.Sprintf("%p", s)) {
+			b.WriteString(g + "\n\n")
+		}
+	}
+	return b.String()
+}
+
+func tail(b []byte, n int) []byte { return b[max(0, len(b)-n):] }
+
 // waitParked waits until the pump of each session has parked and no
 // goroutine runs it.
 func waitParked(t *testing.T, list ...*Session) {
@@ -275,7 +315,15 @@ func TestManyPumpsParkAndWake(t *testing.T) {
 			waitABit()
 		}
 	}()
-	for _, c := range cs {
+	for i, c := range cs {
+		select {
+		case <-c.done:
+		case <-time.After(waitTimeout):
+			// Rare (once in many full-suite runs): say where the
+			// session stands, to tell a lost wake-up from a shell that
+			// never ran the line.
+			t.Fatalf("session %d: no exit; output ends %q\n%s", i, tail(c.snapshot(), 300), pumpReport(list[i]))
+		}
 		c.waitExit()
 	}
 	close(stop)
