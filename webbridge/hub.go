@@ -196,18 +196,11 @@ func (s *Server) syncSession(userID string, sess *sessions.Session) {
 	if s.Sessions == nil {
 		return
 	}
-	h := &s.hub
-	h.diffMu.Lock()
-	defer h.diffMu.Unlock()
-	h.mu.Lock()
-	var prev map[string]sessionSnap
-	u := h.users[userID]
-	if u != nil {
-		prev = u.sessions
-	}
-	h.mu.Unlock()
+	s.hub.diffMu.Lock()
+	defer s.hub.diffMu.Unlock()
+	connected, prev := s.hub.reported(userID)
 	switch {
-	case u == nil:
+	case !connected:
 		return
 	case prev == nil || sess.UserID() != userID:
 		s.diffAll(userID)
@@ -238,32 +231,34 @@ func (s *Server) baseline(userID string) {
 	if s.Sessions == nil {
 		return
 	}
-	h := &s.hub
-	h.diffMu.Lock()
-	defer h.diffMu.Unlock()
-	h.mu.Lock()
-	u := h.users[userID]
-	first := u != nil && u.sessions == nil
-	h.mu.Unlock()
-	if first {
+	s.hub.diffMu.Lock()
+	defer s.hub.diffMu.Unlock()
+	if connected, prev := s.hub.reported(userID); connected && prev == nil {
 		s.diffAll(userID)
 	}
+}
+
+// reported is what was last reported of the user's sessions, nil before
+// the first diff; connected is false when the user has no socket. The
+// caller holds diffMu, under which alone the snapshot changes.
+func (h *hub) reported(userID string) (connected bool, prev map[string]sessionSnap) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	u := h.users[userID]
+	if u == nil {
+		return false, nil
+	}
+	return true, u.sessions
 }
 
 // diffAll is syncSessions with the hub's diffMu held.
 func (s *Server) diffAll(userID string) {
 	h := &s.hub
-	h.mu.Lock()
-	u := h.users[userID]
-	var prev map[string]sessionSnap
-	first := u == nil || u.sessions == nil
-	if u != nil {
-		prev = u.sessions
-	}
-	h.mu.Unlock()
-	if u == nil {
+	connected, prev := h.reported(userID)
+	if !connected {
 		return
 	}
+	first := prev == nil
 
 	list := append(s.Sessions.List(userID, ""), s.sharedSessions(userID)...)
 	next := make(map[string]sessionSnap, len(list))
