@@ -271,37 +271,37 @@ func startIdleSessions(tb testing.TB, n int, history bool) (addr, key string, ta
 		targets = append(targets, "demo/"+s.ID())
 		tb.Cleanup(func() { s.Kill(); <-s.Done() })
 	}
-	deadline := time.Now().Add(time.Minute)
+	wait, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
 	for _, s := range h.sessions.List(h.alice.ID, h.demo.ID) {
-		for s.Info().Seq == 0 {
-			if time.Now().After(deadline) {
-				tb.Fatalf("session %s printed no prompt in a minute", s.ID())
-			}
-			time.Sleep(10 * time.Millisecond)
+		a, err := s.Attach(sessions.AttachOptions{LastSeq: 0})
+		if err != nil {
+			tb.Fatal(err)
 		}
-	}
-	if history {
-		for _, s := range h.sessions.List(h.alice.ID, h.demo.ID) {
-			a, err := s.Attach(sessions.AttachOptions{LastSeq: -1})
-			if err != nil {
-				tb.Fatal(err)
-			}
+		awaitSeq(tb, wait, s, a, 1, "its prompt")
+		if history {
 			if _, err := a.Write([]byte("seq 1 20000\n")); err != nil {
 				tb.Fatal(err)
 			}
-			for s.Info().Seq < 100_000 { // most of it; the rest comes during the quiet below
-				if time.Now().After(deadline) {
-					tb.Fatalf("session %s: seq's output did not come in a minute", s.ID())
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
-			a.Close()
+			// Most of it; the rest comes during the quiet below.
+			awaitSeq(tb, wait, s, a, 100_000, "seq's output")
 		}
+		a.Close()
 	}
 	// Quiet: the pumps leave, the screens are packed (after 10 s), so that
 	// what the sessions hold is in the baseline.
 	time.Sleep(12 * time.Second)
 	return h.addr, h.keyAlice, targets
+}
+
+// awaitSeq reads a until s's output has reached seq.
+func awaitSeq(tb testing.TB, ctx context.Context, s *sessions.Session, a *sessions.Attachment, seq int64, what string) {
+	tb.Helper()
+	for s.Info().Seq < seq {
+		if _, err := a.Next(ctx); err != nil {
+			tb.Fatalf("session %s: waiting for %s: %v", s.ID(), what, err)
+		}
+	}
 }
 
 // measureIdleClients attaches one SSH client from a child process to each
